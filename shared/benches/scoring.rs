@@ -1,0 +1,49 @@
+//! Full scoring and threshold-only re-scoring at 100k and 1M service-days.
+//! Run: `cargo bench -p servicewatch-shared --features synth`.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use servicewatch_shared::synth::{generate, Config};
+use servicewatch_shared::{BaselineParams, FlagParams, Method, Scores};
+
+fn panels() -> Vec<(&'static str, servicewatch_shared::Panel)> {
+    // 730 days per service: 137 services ≈ 100k, 1370 ≈ 1M service-days.
+    [("100k", 137), ("1M", 1370)]
+        .into_iter()
+        .map(|(name, services)| (name, generate(&Config { services, days: 730, ..Config::default() }).panel))
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let panels = panels();
+    let mut full = c.benchmark_group("full");
+    full.sample_size(10);
+    for (name, panel) in &panels {
+        for (label, method, weekly) in [
+            ("classic", Method::Classic, false),
+            ("robust", Method::Robust, false),
+            ("robust+weekly", Method::Robust, true),
+        ] {
+            let params = BaselineParams { method, weekly, ..Default::default() };
+            full.bench_with_input(BenchmarkId::new(label, name), panel, |b, p| b.iter(|| Scores::compute(p, &params)));
+        }
+    }
+    full.finish();
+
+    let mut rescore = c.benchmark_group("threshold_only");
+    for (name, panel) in &panels {
+        let scores = Scores::compute(panel, &BaselineParams::default());
+        let mut z = 2.0;
+        rescore.bench_function(*name, |b| {
+            b.iter(|| {
+                // A slider being dragged: a new threshold each time.
+                z = if z > 4.0 { 2.0 } else { z + 0.05 };
+                let flags = scores.flag(&FlagParams { z, ..Default::default() });
+                scores.ranked(&flags, 100)
+            })
+        });
+    }
+    rescore.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

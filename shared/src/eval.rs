@@ -1,0 +1,107 @@
+//! Detection quality against labelled data: precision, recall and F1 at a
+//! threshold, and average precision over all thresholds.
+//!
+//! The universe is every day of every service's lifetime, zeros included, so
+//! a method that cannot see days without transactions is charged for the
+//! outages it misses.
+
+use std::collections::HashSet;
+
+use crate::synth::Labelled;
+use crate::{BaselineParams, FlagParams, Scores, Status};
+
+/// How well one configuration finds the labelled days.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quality {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub average_precision: f64,
+    pub flagged: usize,
+    pub positives: usize,
+}
+
+/// Scores `data` with `baseline`, flags with `flag`, and compares with the labels.
+///
+/// ```
+/// use servicewatch_shared::eval::evaluate;
+/// use servicewatch_shared::synth::{generate, Config};
+/// use servicewatch_shared::{BaselineParams, FlagParams};
+/// let data = generate(&Config { services: 10, days: 120, ..Config::default() });
+/// let q = evaluate(&data, &BaselineParams::default(), &FlagParams::default());
+/// assert!(q.precision >= 0.0 && q.precision <= 1.0);
+/// assert!(q.average_precision > 0.0);
+/// ```
+pub fn evaluate(data: &Labelled, baseline: &BaselineParams, flag: &FlagParams) -> Quality {
+    let scores = Scores::compute(&data.panel, baseline);
+    let truth: HashSet<(usize, i32)> = data.labels.iter().map(|l| (l.service, l.day.0)).collect();
+
+    // Flagged set, exactly as the product computes it.
+    let flags = scores.flag(flag);
+    let pts = scores.points();
+    let hits: HashSet<(usize, i32)> =
+        flags.hits.iter().map(|&i| (pts.svc[i as usize] as usize, pts.day[i as usize].0)).collect();
+    let true_hits = hits.intersection(&truth).count();
+
+    // Ranking: every lifetime day gets a score; days the method cannot score get 0.
+    let mut ranked: Vec<(f64, bool)> = Vec::new();
+    for (s, info) in scores.services().iter().enumerate() {
+        let eligible = info.verdict.status == Status::Scored && info.verdict.history >= flag.min_days;
+        let view = scores.series(s);
+        let scored: std::collections::HashMap<i32, f64> = view
+            .day
+            .iter()
+            .zip(view.z)
+            .map(|(d, z)| (d.0, if eligible { directional(*z, flag) } else { 0.0 }))
+            .collect();
+        let (first, last) = data.lifetimes[s];
+        for d in first.0..=last.0 {
+            ranked.push((scored.get(&d).copied().unwrap_or(0.0), truth.contains(&(s, d))));
+        }
+    }
+    let positives = truth.len();
+    let precision = if hits.is_empty() { 0.0 } else { true_hits as f64 / hits.len() as f64 };
+    let recall = if positives == 0 { 0.0 } else { true_hits as f64 / positives as f64 };
+    let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+    Quality {
+        precision,
+        recall,
+        f1,
+        average_precision: average_precision(ranked, positives),
+        flagged: hits.len(),
+        positives,
+    }
+}
+
+/// The score a day is ranked by: |z|, or the signed z for one direction.
+fn directional(z: f64, flag: &FlagParams) -> f64 {
+    match flag.direction {
+        crate::Direction::Both => z.abs(),
+        crate::Direction::Spikes => z,
+        crate::Direction::Drops => -z,
+    }
+}
+
+/// Mean of precision@k over the ranks k of the positives (ties broken
+/// pessimistically: negatives first).
+///
+/// ```
+/// use servicewatch_shared::eval::average_precision;
+/// // ranks: P N P N -> (1/1 + 2/3) / 2
+/// let ap = average_precision(vec![(4.0, true), (3.0, false), (2.0, true), (1.0, false)], 2);
+/// assert!((ap - (1.0 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+/// ```
+pub fn average_precision(mut ranked: Vec<(f64, bool)>, positives: usize) -> f64 {
+    if positives == 0 {
+        return 0.0;
+    }
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let (mut seen, mut sum) = (0usize, 0.0);
+    for (k, (_, positive)) in ranked.iter().enumerate() {
+        if *positive {
+            seen += 1;
+            sum += seen as f64 / (k + 1) as f64;
+        }
+    }
+    sum / positives as f64
+}

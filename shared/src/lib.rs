@@ -1,0 +1,37 @@
+//! # servicewatch-shared
+//!
+//! The scoring engine and wire types of servicewatch. Pure functions over
+//! columnar daily counts: no I/O, no clocks, no threads, and the same bits on
+//! the server and in the browser (wasm32).
+//!
+//! The flow:
+//!
+//! ```text
+//! Panel (per-service days + counts)
+//!   └─ Scores::compute(BaselineParams)   range, method, weekly: expensive, once
+//!        └─ Scores::flag(FlagParams)     threshold, history, count, direction,
+//!             │                          services: cheap, every slider event
+//!             └─ Scores::ranked(flags, n) the top n rows, sorted by |z|
+//! ```
+//!
+//! Methods live in [`methods`]: [`methods::classic`] reproduces the original
+//! app, [`methods::robust`] is the default (see its docs for why).
+
+pub mod day;
+pub mod methods;
+pub mod panel;
+pub mod params;
+pub mod score;
+pub mod stats;
+pub mod wire;
+
+#[cfg(feature = "synth")]
+pub mod eval;
+#[cfg(feature = "synth")]
+pub mod synth;
+
+pub use day::{BadDate, Day};
+pub use methods::Status;
+pub use panel::{Panel, PanelBuilder, PanelError};
+pub use params::{BaselineParams, Direction, FlagParams, Method};
+pub use score::{Anomaly, Flags, Metrics, Scores, SeriesView, ServiceInfo};

@@ -1,0 +1,61 @@
+//! The baseline methods. Each turns one service's days in range into scored
+//! points (day, count, centre, spread, z) appended to shared [`Columns`],
+//! and says how scorable the service is.
+
+pub mod classic;
+pub mod robust;
+
+use crate::Day;
+
+/// The per-point output columns all services are appended to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Columns {
+    pub svc: Vec<u32>,
+    pub day: Vec<Day>,
+    pub count: Vec<u64>,
+    pub center: Vec<f64>,
+    pub spread: Vec<f64>,
+    pub z: Vec<f64>,
+}
+
+impl Columns {
+    pub fn len(&self) -> usize {
+        self.day.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.day.is_empty()
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, svc: u32, day: Day, count: u64, center: f64, spread: f64, z: f64) {
+        self.svc.push(svc);
+        self.day.push(day);
+        self.count.push(count);
+        self.center.push(center);
+        self.spread.push(spread);
+        self.z.push(z);
+    }
+}
+
+/// Whether a service's days could be scored, and if not, why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Scored,
+    /// Not enough days to estimate a baseline at all.
+    TooFewDays,
+    /// Every day has the same count: the spread is zero, nothing can stand out.
+    Flat,
+}
+
+/// What a method reports about one service besides its points.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Verdict {
+    pub status: Status,
+    /// Days of history the minimum-history control is compared with.
+    pub history: u32,
+    /// The largest |z| this method can give any day of this history, if it
+    /// is bounded (classic: (n - 1) / sqrt(n)).
+    pub z_ceiling: Option<f64>,
+}

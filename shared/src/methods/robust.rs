@@ -1,0 +1,184 @@
+//! The default method: robust, local, leave-one-out baselines on the full
+//! calendar.
+//!
+//! For each service, over its days in range from its first to its last day
+//! with transactions:
+//!
+//! 1. **Missing days are zeros.** A service that usually sells 40 a day and
+//!    sells nothing has had a very unusual day; the classic method never sees
+//!    it because the day has no row.
+//! 2. **Optional day-of-week pattern** (`weekly`): each weekday's median over
+//!    the median of all days gives a factor; counts are divided by it before
+//!    the baseline and the baseline multiplied back. Weekdays with fewer than
+//!    three observations keep a factor of 1, so short series are left alone.
+//!    A weekday whose median is zero (a service closed on Sundays) has a
+//!    baseline of zero on that weekday and is left out of other days'
+//!    neighbourhoods.
+//! 3. **Baseline from the neighbours, not the day itself**: the centre is the
+//!    median of the [`NEIGHBOURS`] nearest other days (a centred window,
+//!    shifted at the ends of the series so it keeps its size; pure
+//!    leave-one-out when the series is shorter). A burst cannot lift its own
+//!    baseline, and a few unusual neighbours barely move a median.
+//! 4. **A spread that ignores outliers but not heavy tails**: the standard
+//!    deviation of the neighbours within 4 robust standard deviations
+//!    (1.4826 × MAD) of the median (sigma clipping). Plain MAD understates
+//!    the spread of skewed, over-dispersed counts and flags their ordinary
+//!    busy days; the clip keeps real anomalies out of the estimate.
+//! 5. **A count-noise floor**: the spread is at least 1 + sqrt(centre), a
+//!    little above the standard deviation of a Poisson count with that mean,
+//!    so flat or sparse series never divide by zero and a day of 4 after a
+//!    month of 1s is not ten standard deviations out.
+//!
+//! Why these choices: `docs/quality.md` (measured with `servicewatch evaluate`).
+//!
+//! ```
+//! use servicewatch_shared::methods::{robust, Columns, Status};
+//! use servicewatch_shared::Day;
+//! // Ten days of 100 around one day of 160, and a missing day (a zero).
+//! let days: Vec<Day> = (0..12).filter(|d| *d != 8).map(Day).collect();
+//! let counts = [100, 100, 100, 100, 100, 160, 100, 100, 100, 100, 100];
+//! let mut out = Columns::default();
+//! let v = robust::score(0, &days, &counts, false, &mut out);
+//! assert_eq!(v.status, Status::Scored);
+//! assert_eq!(v.history, 12); // the gap counts as a day
+//! assert_eq!(out.center[5], 100.0); // the spike is not in its own baseline
+//! assert_eq!(out.spread[5], 11.0); // the neighbours are flat: floor 1 + sqrt(100)
+//! assert_eq!(out.z[5], 60.0 / 11.0);
+//! assert_eq!(out.count[8], 0); // the missing day is scored as a zero
+//! assert_eq!(out.z[8], -100.0 / 11.0);
+//! ```
+
+use super::{Columns, Status, Verdict};
+use crate::stats::{mad_sorted, median_sorted, MAD_TO_SD};
+use crate::Day;
+
+/// How many other days make a baseline.
+pub const NEIGHBOURS: usize = 90;
+/// Fewer neighbours than this and a service is not scored.
+pub const MIN_NEIGHBOURS: usize = 3;
+/// A weekday needs this many observations for its own factor.
+const MIN_WEEKDAY_OBS: usize = 3;
+const CLIP: f64 = 4.0;
+
+pub fn score(svc: u32, days: &[Day], counts: &[u64], weekly: bool, out: &mut Columns) -> Verdict {
+    let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
+        return Verdict { status: Status::TooFewDays, history: 0, z_ceiling: None };
+    };
+    let n = (last.0 - first.0) as usize + 1;
+    let mut x = vec![0.0f64; n];
+    for (d, &c) in days.iter().zip(counts) {
+        x[(d.0 - first.0) as usize] = c as f64;
+    }
+    let factor = if weekly { weekday_factors(first, &x) } else { [1.0; 7] };
+    let f = |i: usize| factor[Day(first.0 + i as i32).weekday()];
+
+    // Days whose weekday has a zero factor carry no information about level.
+    let informative: Vec<usize> = (0..n).filter(|&i| f(i) > 0.0).collect();
+    let y: Vec<f64> = informative.iter().map(|&i| x[i] / f(i)).collect();
+    let mut base = vec![(0.0, 0.0); n];
+    let enough = y.len() > MIN_NEIGHBOURS;
+    if enough {
+        for (j, (m, s)) in neighbourhood(&y, NEIGHBOURS).into_iter().enumerate() {
+            base[informative[j]] = (m, s);
+        }
+    }
+
+    let mut next = days.iter().zip(counts).peekable();
+    for (i, &(med, sd)) in base.iter().enumerate() {
+        let day = Day(first.0 + i as i32);
+        let count = next.next_if(|(d, _)| **d == day).map_or(0, |(_, c)| *c);
+        let center = f(i) * med;
+        let spread = (f(i) * sd).max(1.0 + center.sqrt());
+        let z = if enough { (x[i] - center) / spread } else { 0.0 };
+        out.push(svc, day, count, center, spread, z);
+    }
+    let status = if enough { Status::Scored } else { Status::TooFewDays };
+    Verdict { status, history: n as u32, z_ceiling: None }
+}
+
+/// Median-of-weekday over median-of-all, per weekday (Monday = 0).
+fn weekday_factors(first: Day, x: &[f64]) -> [f64; 7] {
+    let mut all = x.to_vec();
+    let overall = median_mut(&mut all);
+    let mut factor = [1.0; 7];
+    if overall <= 0.0 {
+        return factor;
+    }
+    for (w, f) in factor.iter_mut().enumerate() {
+        let mut on_w: Vec<f64> =
+            (0..x.len()).filter(|&i| Day(first.0 + i as i32).weekday() == w).map(|i| x[i]).collect();
+        if on_w.len() >= MIN_WEEKDAY_OBS {
+            *f = median_mut(&mut on_w) / overall;
+        }
+    }
+    factor
+}
+
+/// Median by selection, reordering `v`.
+fn median_mut(v: &mut [f64]) -> f64 {
+    let n = v.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let (_, &mut hi, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
+    if n % 2 == 1 {
+        hi
+    } else {
+        let lo = v[..n / 2].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        0.5 * (lo + hi)
+    }
+}
+
+/// For each index, the median and the clipped standard deviation of the `k`
+/// nearest other values (a centred window kept inside the series). Keeps the
+/// window sorted as it slides, so each step is a binary search and a short
+/// memmove; the clipped values are then one contiguous run of it.
+fn neighbourhood(y: &[f64], k: usize) -> Vec<(f64, f64)> {
+    let n = y.len();
+    let m = (k + 1).min(n); // window size, the day itself included
+    let start_of = |i: usize| i.saturating_sub(k / 2).min(n - m);
+    let rank = |s: &[f64], v: f64| s.partition_point(|x| x.total_cmp(&v).is_lt());
+    let mut sorted: Vec<f64> = y[..m].to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let mut others = Vec::with_capacity(m);
+    let mut start = 0;
+    let mut out = Vec::with_capacity(n);
+    for (i, &yi) in y.iter().enumerate() {
+        while start < start_of(i) {
+            sorted.remove(rank(&sorted, y[start]));
+            let new = y[start + m];
+            sorted.insert(rank(&sorted, new), new);
+            start += 1;
+        }
+        // Leave the day itself out: drop one copy of its value.
+        let p = rank(&sorted, yi);
+        others.clear();
+        others.extend_from_slice(&sorted[..p]);
+        others.extend_from_slice(&sorted[p + 1..]);
+        let med = median_sorted(&others);
+        let lim = CLIP * MAD_TO_SD * mad_sorted(&others, med);
+        let lo = rank(&others, med - lim);
+        let hi = others.partition_point(|v| *v <= med + lim).max(lo);
+        out.push((med, clipped_sd(&others[lo..hi], med)));
+    }
+    out
+}
+
+/// Standard deviation around `centre` (n - 1), summed in four lanes so the
+/// loop pipelines; the order is fixed, so the bits are the same everywhere.
+fn clipped_sd(v: &[f64], centre: f64) -> f64 {
+    if v.len() < 2 {
+        return 0.0;
+    }
+    let mut acc = [0.0f64; 4];
+    let chunks = v.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += (x - centre) * (x - centre);
+        }
+    }
+    let tail: f64 = rest.iter().map(|x| (x - centre) * (x - centre)).sum();
+    let ss = (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail;
+    (ss / (v.len() - 1) as f64).sqrt()
+}

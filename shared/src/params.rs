@@ -1,0 +1,115 @@
+//! What the analyst chooses. Split in two on purpose: [`BaselineParams`]
+//! decide the expensive per-day baselines, [`FlagParams`] only decide which
+//! already-scored days are flagged, so moving a slider among the latter
+//! never recomputes a baseline.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Day;
+
+/// How a day's baseline (centre and spread) is estimated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// The original app: mean and sample standard deviation of the days in
+    /// range that have transactions, the day itself included.
+    Classic,
+    /// Median and MAD of the nearest days (zeros included), leaving the
+    /// day under test out, with a count-noise floor. See `methods::robust`.
+    #[default]
+    Robust,
+}
+
+/// Which side of the baseline counts as unusual.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Spikes and drops: |z| >= threshold.
+    #[default]
+    Both,
+    /// Only more transactions than usual: z >= threshold.
+    Spikes,
+    /// Only fewer transactions than usual: z <= -threshold.
+    Drops,
+}
+
+impl Direction {
+    /// Whether `z` passes `threshold` on this side.
+    ///
+    /// ```
+    /// use servicewatch_shared::Direction;
+    /// assert!(Direction::Both.passes(-3.0, 3.0));
+    /// assert!(!Direction::Spikes.passes(-3.0, 3.0));
+    /// assert!(Direction::Drops.passes(-3.5, 3.0));
+    /// ```
+    #[inline]
+    pub fn passes(self, z: f64, threshold: f64) -> bool {
+        match self {
+            Direction::Both => z.abs() >= threshold,
+            Direction::Spikes => z >= threshold,
+            Direction::Drops => -z >= threshold,
+        }
+    }
+}
+
+macro_rules! text_enum {
+    ($t:ty, $what:literal, $($v:ident = $s:literal),+) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(match self { $(Self::$v => $s),+ })
+            }
+        }
+        impl FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s { $($s => Ok(Self::$v),)+
+                    _ => Err(format!(concat!("unknown ", $what, " `{}`: expected one of {}"), s, [$($s),+].join(", "))),
+                }
+            }
+        }
+    };
+}
+text_enum!(Method, "method", Classic = "classic", Robust = "robust");
+text_enum!(Direction, "direction", Both = "both", Spikes = "spikes", Drops = "drops");
+
+/// Inputs that shape the baselines. Changing any of these rescoring from
+/// scratch ([`crate::Scores::compute`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BaselineParams {
+    /// First day in range (inclusive); `None` = the data's first day.
+    pub from: Option<Day>,
+    /// Last day in range (inclusive); `None` = the data's last day.
+    pub to: Option<Day>,
+    pub method: Method,
+    /// Divide out each service's day-of-week pattern first (robust only).
+    pub weekly: bool,
+}
+
+impl Default for BaselineParams {
+    fn default() -> Self {
+        BaselineParams { from: None, to: None, method: Method::default(), weekly: true }
+    }
+}
+
+/// Inputs that only choose among scored days: cheap to change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlagParams {
+    /// Flag when |z| (or the signed z for one direction) reaches this.
+    pub z: f64,
+    /// Skip services with fewer days of history than this.
+    pub min_days: u32,
+    /// Only flag days with at least this many transactions.
+    pub min_count: u64,
+    pub direction: Direction,
+    /// Only these services (indices into the panel); `None` = all.
+    pub services: Option<Vec<usize>>,
+}
+
+impl Default for FlagParams {
+    fn default() -> Self {
+        FlagParams { z: 3.0, min_days: 7, min_count: 0, direction: Direction::Both, services: None }
+    }
+}

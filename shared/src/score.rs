@@ -1,0 +1,244 @@
+//! Scoring in two stages, so sliders stay cheap:
+//!
+//! 1. [`Scores::compute`] estimates every day's baseline and z-score for a
+//!    date range and method (the expensive part, done once per range).
+//! 2. [`Scores::flag`] applies threshold, minimum history, minimum count,
+//!    direction and service filter to the stored z-scores: one pass over the
+//!    points, skipping whole services that cannot reach the threshold.
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use crate::methods::{classic, robust, Columns, Status, Verdict};
+use crate::stats::normal_tail;
+use crate::{BaselineParams, Day, Direction, FlagParams, Method, Panel};
+
+/// One service's place in [`Scores`] and what it needs to be scorable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceInfo {
+    pub key: String,
+    pub verdict: Verdict,
+    /// Transactions in range.
+    pub total: u64,
+    /// The largest z above and below the baseline on any day (0 if none).
+    pub max_z: f64,
+    pub min_z: f64,
+    start: usize,
+    end: usize,
+}
+
+/// Baselines and z-scores for every service-day in a range.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scores {
+    /// The range actually scored (the data's bounds where not given).
+    pub range: Option<(Day, Day)>,
+    pub method: Method,
+    pub weekly: bool,
+    services: Vec<ServiceInfo>,
+    points: Columns,
+}
+
+/// The three metrics of the original app, plus the false flags to expect.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Transactions in range for the selected services.
+    pub total: u64,
+    /// Flagged service-days.
+    pub anomalous: u64,
+    /// Share of `total` that falls on flagged days (0 when total is 0).
+    pub share: f64,
+    /// Flags to expect by chance alone at this threshold if the scores of
+    /// the eligible days were standard normal: eligible days × tail area.
+    pub expected_false: f64,
+}
+
+/// The result of [`Scores::flag`]: metrics and the flagged points.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Flags {
+    pub metrics: Metrics,
+    /// Indices of the flagged points, in storage order (see [`Scores::ranked`]).
+    pub hits: Vec<u32>,
+    /// Days that were eligible (scored service, enough history, selected).
+    pub eligible: u64,
+}
+
+/// One flagged (or any) service-day, ready for a table or the wire.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Anomaly {
+    pub key: String,
+    pub date: Day,
+    pub value: u64,
+    pub center: f64,
+    pub spread: f64,
+    pub z: f64,
+}
+
+/// One service's scored days, as columns for a chart.
+#[derive(Clone, Copy, Debug)]
+pub struct SeriesView<'a> {
+    pub day: &'a [Day],
+    pub count: &'a [u64],
+    pub center: &'a [f64],
+    pub spread: &'a [f64],
+    pub z: &'a [f64],
+}
+
+impl Scores {
+    /// Scores every service of `panel` over the range in `params`.
+    ///
+    /// ```
+    /// use servicewatch_shared::{BaselineParams, Day, FlagParams, Method, Panel, Scores};
+    /// let mut p = Panel::builder();
+    /// let days: Vec<Day> = (0..30).map(Day).collect();
+    /// let mut counts = vec![50u64; 30];
+    /// counts[20] = 120;
+    /// p.push("brakes", &days, &counts).unwrap();
+    /// let panel = p.build();
+    ///
+    /// let params = BaselineParams { method: Method::Classic, ..Default::default() };
+    /// let scores = Scores::compute(&panel, &params);
+    /// let flags = scores.flag(&FlagParams::default()); // |z| >= 3
+    /// assert_eq!(flags.metrics.total, 29 * 50 + 120);
+    /// assert_eq!(flags.metrics.anomalous, 1);
+    /// let top = scores.ranked(&flags, 10);
+    /// assert_eq!(top[0].date, Day(20));
+    /// assert_eq!(top[0].value, 120);
+    /// // The spike is in its own classic baseline: mean 52.33, sd 12.78, z = 5.29.
+    /// assert!((top[0].z - 5.2947).abs() < 1e-4);
+    /// ```
+    pub fn compute(panel: &Panel, params: &BaselineParams) -> Scores {
+        let bounds = panel.bounds();
+        let from = params.from.or(bounds.map(|b| b.0));
+        let to = params.to.or(bounds.map(|b| b.1));
+        let mut scores = Scores { method: params.method, weekly: params.weekly, ..Default::default() };
+        let (Some(from), Some(to)) = (from, to) else { return scores };
+        scores.range = Some((from, to));
+        let out = &mut scores.points;
+        for s in 0..panel.len() {
+            let (days, counts) = panel.window(s, from, to);
+            let start = out.len();
+            let svc = s as u32;
+            let verdict = match params.method {
+                Method::Classic => classic::score(svc, days, counts, out),
+                Method::Robust => robust::score(svc, days, counts, params.weekly, out),
+            };
+            let end = out.len();
+            let z = &out.z[start..end];
+            scores.services.push(ServiceInfo {
+                key: panel.key(s).to_string(),
+                verdict,
+                total: counts.iter().sum(),
+                max_z: z.iter().copied().fold(0.0, f64::max),
+                min_z: z.iter().copied().fold(0.0, f64::min),
+                start,
+                end,
+            });
+        }
+        scores
+    }
+
+    /// Applies the cheap controls to the stored scores.
+    ///
+    /// Never recomputes a baseline: cost is one pass over the days of the
+    /// services that can reach the threshold at all.
+    pub fn flag(&self, p: &FlagParams) -> Flags {
+        let threshold = if p.z.is_nan() { f64::INFINITY } else { p.z };
+        let mut selected = vec![p.services.is_none(); self.services.len()];
+        for &s in p.services.iter().flatten() {
+            if let Some(x) = selected.get_mut(s) {
+                *x = true;
+            }
+        }
+        let pts = &self.points;
+        let mut flags = Flags::default();
+        let mut flagged_sum = 0u64;
+        for (info, _) in self.services.iter().zip(&selected).filter(|(_, sel)| **sel) {
+            flags.metrics.total += info.total;
+            if info.verdict.status != Status::Scored || info.verdict.history < p.min_days {
+                continue;
+            }
+            flags.eligible += (info.end - info.start) as u64;
+            let reachable = match p.direction {
+                Direction::Both => info.max_z.max(-info.min_z) >= threshold,
+                Direction::Spikes => info.max_z >= threshold,
+                Direction::Drops => -info.min_z >= threshold,
+            };
+            if !reachable {
+                continue;
+            }
+            for i in info.start..info.end {
+                if p.direction.passes(pts.z[i], threshold) && pts.count[i] >= p.min_count {
+                    flags.hits.push(i as u32);
+                    flagged_sum += pts.count[i];
+                }
+            }
+        }
+        let m = &mut flags.metrics;
+        m.anomalous = flags.hits.len() as u64;
+        m.share = if m.total > 0 { flagged_sum as f64 / m.total as f64 } else { 0.0 };
+        m.expected_false = flags.eligible as f64 * normal_tail(threshold, p.direction == Direction::Both);
+        flags
+    }
+
+    /// The `limit` most unusual flagged days, by |z| descending (ties by
+    /// service name, then date). Sorts only what it returns.
+    pub fn ranked(&self, flags: &Flags, limit: usize) -> Vec<Anomaly> {
+        let mut idx = flags.hits.clone();
+        let cmp = |a: &u32, b: &u32| self.rank_order(*a as usize, *b as usize);
+        if limit < idx.len() {
+            if limit == 0 {
+                return Vec::new();
+            }
+            idx.select_nth_unstable_by(limit - 1, cmp);
+            idx.truncate(limit);
+        }
+        idx.sort_unstable_by(cmp);
+        idx.into_iter().map(|i| self.point(i as usize)).collect()
+    }
+
+    fn rank_order(&self, a: usize, b: usize) -> Ordering {
+        let p = &self.points;
+        p.z[b]
+            .abs()
+            .total_cmp(&p.z[a].abs())
+            .then_with(|| self.services[p.svc[a] as usize].key.cmp(&self.services[p.svc[b] as usize].key))
+            .then_with(|| p.day[a].cmp(&p.day[b]))
+    }
+
+    /// Point `i` as a row.
+    pub fn point(&self, i: usize) -> Anomaly {
+        let p = &self.points;
+        Anomaly {
+            key: self.services[p.svc[i] as usize].key.clone(),
+            date: p.day[i],
+            value: p.count[i],
+            center: p.center[i],
+            spread: p.spread[i],
+            z: p.z[i],
+        }
+    }
+
+    /// Per-service summaries, in panel order.
+    pub fn services(&self) -> &[ServiceInfo] {
+        &self.services
+    }
+
+    /// All scored points, columnar.
+    pub fn points(&self) -> &Columns {
+        &self.points
+    }
+
+    /// One service's scored days (panel index `s`).
+    pub fn series(&self, s: usize) -> SeriesView<'_> {
+        let r = self.services[s].start..self.services[s].end;
+        let p = &self.points;
+        SeriesView {
+            day: &p.day[r.clone()],
+            count: &p.count[r.clone()],
+            center: &p.center[r.clone()],
+            spread: &p.spread[r.clone()],
+            z: &p.z[r],
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The small statistics the methods share.
+//!
+//! Everything here is plain IEEE arithmetic plus `libm`, never the platform's
+//! maths library, so native and wasm32 builds give bit-identical answers.
+
+/// Scale that turns a median absolute deviation into a standard deviation
+/// for normal data: 1 / Φ⁻¹(3/4).
+pub const MAD_TO_SD: f64 = 1.4826;
+
+/// Mean and sample standard deviation (n - 1), two-pass for accuracy.
+/// `None` for fewer than two values.
+///
+/// ```
+/// use servicewatch_shared::stats::mean_sd;
+/// // 2, 4, 4, 4, 5, 5, 7, 9: mean 5, squared deviations add to 32, 32 / 7
+/// let (m, sd) = mean_sd(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]).unwrap();
+/// assert_eq!(m, 5.0);
+/// assert!((sd - (32.0f64 / 7.0).sqrt()).abs() < 1e-12);
+/// assert_eq!(mean_sd(&[3.0]), None);
+/// ```
+pub fn mean_sd(xs: &[f64]) -> Option<(f64, f64)> {
+    if xs.len() < 2 {
+        return None;
+    }
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let ss: f64 = xs.iter().map(|x| (x - mean) * (x - mean)).sum();
+    Some((mean, (ss / (n - 1.0)).sqrt()))
+}
+
+/// Median of an ascending slice (mean of the two middle values when even).
+///
+/// ```
+/// use servicewatch_shared::stats::median_sorted;
+/// assert_eq!(median_sorted(&[1.0, 3.0, 8.0]), 3.0);
+/// assert_eq!(median_sorted(&[1.0, 3.0, 8.0, 10.0]), 5.5);
+/// ```
+pub fn median_sorted(s: &[f64]) -> f64 {
+    median_by(s.len(), |i| s[i])
+}
+
+/// Median of `n` ascending values reached through `at`.
+pub(crate) fn median_by(n: usize, at: impl Fn(usize) -> f64) -> f64 {
+    match n {
+        0 => 0.0,
+        n if n % 2 == 1 => at(n / 2),
+        n => 0.5 * (at(n / 2 - 1) + at(n / 2)),
+    }
+}
+
+/// Median absolute deviation from `med` of `n` ascending values reached
+/// through `at`, without sorting the deviations: they are two ascending runs
+/// (walking left from the median and right from it), merged up to the middle.
+pub(crate) fn mad_by(n: usize, med: f64, at: impl Fn(usize) -> f64) -> f64 {
+    if n == 0 {
+        return 0.0;
+    }
+    // First index whose value is >= med; left run walks down from it - 1.
+    let (mut lo, mut hi) = (0usize, n);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if at(mid) < med {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    let (mut l, mut r) = (lo as isize - 1, lo);
+    let mut kth = |k: usize| {
+        let mut last = 0.0;
+        for _ in 0..=k {
+            let dl = if l >= 0 { med - at(l as usize) } else { f64::INFINITY };
+            let dr = if r < n { at(r) - med } else { f64::INFINITY };
+            if dl <= dr {
+                last = dl;
+                l -= 1;
+            } else {
+                last = dr;
+                r += 1;
+            }
+        }
+        last
+    };
+    if n % 2 == 1 {
+        kth(n / 2)
+    } else {
+        let a = kth(n / 2 - 1);
+        let b = kth(0); // the walk continues: the next smallest deviation
+        0.5 * (a + b)
+    }
+}
+
+/// Median absolute deviation of an ascending slice.
+///
+/// ```
+/// use servicewatch_shared::stats::{mad_sorted, median_sorted};
+/// let s = [1.0, 1.0, 2.0, 2.0, 4.0, 6.0, 9.0];
+/// let m = median_sorted(&s); // 2
+/// // |x - 2| = 1, 1, 0, 0, 2, 4, 7 -> sorted 0, 0, 1, 1, 2, 4, 7 -> median 1
+/// assert_eq!(mad_sorted(&s, m), 1.0);
+/// ```
+pub fn mad_sorted(s: &[f64], med: f64) -> f64 {
+    mad_by(s.len(), med, |i| s[i])
+}
+
+/// Probability that a standard normal lands at least `z` away from zero on
+/// the side(s) being tested: the false-flag rate of a threshold when the
+/// scores are standard normal.
+///
+/// ```
+/// use servicewatch_shared::stats::normal_tail;
+/// assert!((normal_tail(1.96, true) - 0.05).abs() < 1e-4);
+/// assert!((normal_tail(3.0, false) - 0.0013499).abs() < 1e-6);
+/// assert_eq!(normal_tail(0.0, true), 1.0);
+/// ```
+pub fn normal_tail(z: f64, two_sided: bool) -> f64 {
+    let one = 0.5 * libm::erfc(z.max(0.0) / std::f64::consts::SQRT_2);
+    if two_sided {
+        (2.0 * one).min(1.0)
+    } else {
+        one
+    }
+}

@@ -1,0 +1,70 @@
+//! What crosses the network, as JSON.
+//!
+//! The daily aggregates travel as `{"from","to","series":[{"key","dates",
+//! "values"}]}` with days without transactions omitted; anomalies as
+//! `{"metrics", "anomalies"}`. Converting to a [`Panel`] validates everything,
+//! so a hostile or broken body becomes an error, never a wrong answer.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Anomaly, Day, Metrics, Panel, PanelError};
+
+/// `GET /api/daily`: per-service daily counts for a range.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Daily {
+    pub from: Day,
+    pub to: Day,
+    pub series: Vec<Series>,
+}
+
+/// One service's days with transactions and their counts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub key: String,
+    pub dates: Vec<Day>,
+    pub values: Vec<u64>,
+}
+
+/// `GET /api/anomalies`: metrics and the flagged rows by |z| descending.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Anomalies {
+    pub metrics: Metrics,
+    pub anomalies: Vec<Anomaly>,
+}
+
+impl Daily {
+    /// Validates and converts to the engine's columnar form.
+    ///
+    /// ```
+    /// use servicewatch_shared::wire::Daily;
+    /// let body = r#"{"from":"2024-01-01","to":"2024-01-31","series":[
+    ///     {"key":"tyres","dates":["2024-01-02","2024-01-05"],"values":[3,4]}]}"#;
+    /// let daily: Daily = serde_json::from_str(body).unwrap();
+    /// let panel = daily.to_panel().unwrap();
+    /// assert_eq!(panel.counts(0), &[3, 4]);
+    ///
+    /// let bad = r#"{"from":"2024-01-01","to":"2024-01-31","series":[
+    ///     {"key":"tyres","dates":["2024-01-05","2024-01-02"],"values":[3,4]}]}"#;
+    /// let daily: Daily = serde_json::from_str(bad).unwrap();
+    /// let err = daily.to_panel().unwrap_err();
+    /// assert!(err.to_string().contains("strictly increasing"));
+    /// ```
+    pub fn to_panel(&self) -> Result<Panel, PanelError> {
+        let mut b = Panel::builder();
+        for s in &self.series {
+            b.push(&s.key, &s.dates, &s.values)?;
+        }
+        Ok(b.build())
+    }
+
+    /// The wire form of `panel` restricted to `[from, to]`.
+    pub fn from_panel(panel: &Panel, from: Day, to: Day) -> Daily {
+        let series = (0..panel.len())
+            .map(|s| {
+                let (dates, values) = panel.window(s, from, to);
+                Series { key: panel.key(s).to_string(), dates: dates.to_vec(), values: values.to_vec() }
+            })
+            .collect();
+        Daily { from, to, series }
+    }
+}
