@@ -28,3 +28,12 @@ pub fn App() -> impl IntoView {
         </main>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn demo_series_has_exactly_one_anomaly() {
+        // tests/browser/smoke.mjs expects this same number on the page.
+        assert_eq!(super::demo_flags(), 1);
+    }
+}

@@ -49,13 +49,14 @@ pub(crate) fn median_by(n: usize, at: impl Fn(usize) -> f64) -> f64 {
 }
 
 /// Median absolute deviation from `med` of `n` ascending values reached
-/// through `at`, without sorting the deviations: they are two ascending runs
-/// (walking left from the median and right from it), merged up to the middle.
+/// through `at`, without sorting the deviations: they form two ascending
+/// runs (walking left from the median, and right from it), and the middle of
+/// their union is found by binary search, in O(log n).
 pub(crate) fn mad_by(n: usize, med: f64, at: impl Fn(usize) -> f64) -> f64 {
     if n == 0 {
         return 0.0;
     }
-    // First index whose value is >= med; left run walks down from it - 1.
+    // Values before `split` are below the median.
     let (mut lo, mut hi) = (0usize, n);
     while lo < hi {
         let mid = (lo + hi) / 2;
@@ -65,29 +66,29 @@ pub(crate) fn mad_by(n: usize, med: f64, at: impl Fn(usize) -> f64) -> f64 {
             hi = mid;
         }
     }
-    let (mut l, mut r) = (lo as isize - 1, lo);
-    let mut kth = |k: usize| {
-        let mut last = 0.0;
-        for _ in 0..=k {
-            let dl = if l >= 0 { med - at(l as usize) } else { f64::INFINITY };
-            let dr = if r < n { at(r) - med } else { f64::INFINITY };
-            if dl <= dr {
-                last = dl;
-                l -= 1;
-            } else {
-                last = dr;
-                r += 1;
-            }
+    let split = lo;
+    let left = |i: usize| med - at(split - 1 - i); // ascending, `split` of them
+    let right = |j: usize| at(split + j) - med; // ascending, `n - split` of them
+    let kth = |k: usize| kth_of_two(&left, split, &right, n - split, k);
+    median_by(n, kth)
+}
+
+/// The `k`-th smallest (0-based) of the union of two ascending sequences.
+fn kth_of_two(a: impl Fn(usize) -> f64, na: usize, b: impl Fn(usize) -> f64, nb: usize, k: usize) -> f64 {
+    // Take i from a and k + 1 - i from b; find the smallest i with a(i) >= b(j - 1).
+    let (mut lo, mut hi) = ((k + 1).saturating_sub(nb), (k + 1).min(na));
+    while lo < hi {
+        let i = (lo + hi) / 2;
+        if a(i) < b(k - i) {
+            lo = i + 1;
+        } else {
+            hi = i;
         }
-        last
-    };
-    if n % 2 == 1 {
-        kth(n / 2)
-    } else {
-        let a = kth(n / 2 - 1);
-        let b = kth(0); // the walk continues: the next smallest deviation
-        0.5 * (a + b)
     }
+    let j = k + 1 - lo;
+    let from_a = if lo > 0 { a(lo - 1) } else { f64::NEG_INFINITY };
+    let from_b = if j > 0 { b(j - 1) } else { f64::NEG_INFINITY };
+    from_a.max(from_b)
 }
 
 /// Median absolute deviation of an ascending slice.

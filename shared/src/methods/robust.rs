@@ -49,7 +49,7 @@
 //! ```
 
 use super::{Columns, Status, Verdict};
-use crate::stats::{mad_sorted, median_sorted, MAD_TO_SD};
+use crate::stats::{mad_by, median_by, MAD_TO_SD};
 use crate::Day;
 
 /// How many other days make a baseline.
@@ -132,7 +132,8 @@ fn median_mut(v: &mut [f64]) -> f64 {
 /// For each index, the median and the clipped standard deviation of the `k`
 /// nearest other values (a centred window kept inside the series). Keeps the
 /// window sorted as it slides, so each step is a binary search and a short
-/// memmove; the clipped values are then one contiguous run of it.
+/// memmove; the median is then an index, the MAD a binary search over two
+/// sorted runs, and the clipped values one contiguous run of the window.
 fn neighbourhood(y: &[f64], k: usize) -> Vec<(f64, f64)> {
     let n = y.len();
     let m = (k + 1).min(n); // window size, the day itself included
@@ -140,7 +141,6 @@ fn neighbourhood(y: &[f64], k: usize) -> Vec<(f64, f64)> {
     let rank = |s: &[f64], v: f64| s.partition_point(|x| x.total_cmp(&v).is_lt());
     let mut sorted: Vec<f64> = y[..m].to_vec();
     sorted.sort_unstable_by(f64::total_cmp);
-    let mut others = Vec::with_capacity(m);
     let mut start = 0;
     let mut out = Vec::with_capacity(n);
     for (i, &yi) in y.iter().enumerate() {
@@ -150,26 +150,27 @@ fn neighbourhood(y: &[f64], k: usize) -> Vec<(f64, f64)> {
             sorted.insert(rank(&sorted, new), new);
             start += 1;
         }
-        // Leave the day itself out: drop one copy of its value.
+        // The neighbours: the window without one copy of the day's own value.
         let p = rank(&sorted, yi);
-        others.clear();
-        others.extend_from_slice(&sorted[..p]);
-        others.extend_from_slice(&sorted[p + 1..]);
-        let med = median_sorted(&others);
-        let lim = CLIP * MAD_TO_SD * mad_sorted(&others, med);
-        let lo = rank(&others, med - lim);
-        let hi = others.partition_point(|v| *v <= med + lim).max(lo);
-        out.push((med, clipped_sd(&others[lo..hi], med)));
+        let others = m - 1;
+        let at = |j: usize| if j < p { sorted[j] } else { sorted[j + 1] };
+        let med = median_by(others, at);
+        let lim = CLIP * MAD_TO_SD * mad_by(others, med, at);
+        let (lo, hi) = (rank(&sorted, med - lim), sorted.partition_point(|v| *v <= med + lim));
+        let (mut ss, mut kept) = (sum_sq(&sorted[lo..hi.max(lo)], med), hi.saturating_sub(lo));
+        if (med - yi).abs() <= lim {
+            ss -= (yi - med) * (yi - med); // the day itself is not a neighbour
+            kept -= 1;
+        }
+        let sd = if kept >= 2 { (ss.max(0.0) / (kept - 1) as f64).sqrt() } else { 0.0 };
+        out.push((med, sd));
     }
     out
 }
 
-/// Standard deviation around `centre` (n - 1), summed in four lanes so the
-/// loop pipelines; the order is fixed, so the bits are the same everywhere.
-fn clipped_sd(v: &[f64], centre: f64) -> f64 {
-    if v.len() < 2 {
-        return 0.0;
-    }
+/// Sum of squared deviations from `centre`, in four lanes so the loop
+/// pipelines; the order is fixed, so the bits are the same everywhere.
+fn sum_sq(v: &[f64], centre: f64) -> f64 {
     let mut acc = [0.0f64; 4];
     let chunks = v.chunks_exact(4);
     let rest = chunks.remainder();
@@ -179,6 +180,5 @@ fn clipped_sd(v: &[f64], centre: f64) -> f64 {
         }
     }
     let tail: f64 = rest.iter().map(|x| (x - centre) * (x - centre)).sum();
-    let ss = (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail;
-    (ss / (v.len() - 1) as f64).sqrt()
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }

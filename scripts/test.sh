@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: formatting, lints, unit, property and doc
+# tests, the engine in headless Chromium (wasm32), and the browser app build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SETUP_BROWSER=1 source scripts/setup.sh
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+cargo clippy -p servicewatch-frontend --target wasm32-unknown-unknown --locked -- -D warnings
+
+step "native tests (unit, property, doc)"
+cargo test --workspace --all-features --locked
+
+step "the engine in headless Chromium: same bits as native"
+(cd shared && CHROMEDRIVER=/usr/bin/chromedriver \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test --locked -p servicewatch-shared --features synth --target wasm32-unknown-unknown --test same_on_wasm)
+
+step "browser app: release build with trunk, then loaded in headless Chromium"
+trunk build --release --offline
+node tests/browser/smoke.mjs

@@ -1,0 +1,288 @@
+//! The engine against hand-computed cases, edge cases, and a deliberately
+//! naive reference implementation (property tests).
+
+use proptest::prelude::*;
+use servicewatch_shared::methods::robust::NEIGHBOURS;
+use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method, Panel, PanelError, Scores, Status};
+
+fn panel(series: &[(&str, Vec<(i32, u64)>)]) -> Panel {
+    let mut b = Panel::builder();
+    for (key, pts) in series {
+        let days: Vec<Day> = pts.iter().map(|p| Day(p.0)).collect();
+        let counts: Vec<u64> = pts.iter().map(|p| p.1).collect();
+        b.push(key, &days, &counts).unwrap();
+    }
+    b.build()
+}
+
+fn classic() -> BaselineParams {
+    BaselineParams { method: Method::Classic, weekly: false, ..Default::default() }
+}
+
+fn all_finite(s: &Scores) -> bool {
+    let p = s.points();
+    p.z.iter().chain(&p.center).chain(&p.spread).all(|v| v.is_finite())
+}
+
+#[test]
+fn classic_hand_computed() {
+    // A: 2 4 4 4 5 5 7 9 -> mean 5, sd sqrt(32/7) = 2.138; 9 scores 1.871.
+    let p = panel(&[("A", vec![(0, 2), (1, 4), (2, 4), (3, 4), (4, 5), (5, 5), (6, 7), (7, 9)])]);
+    let s = Scores::compute(&p, &classic());
+    let sd = (32.0f64 / 7.0).sqrt();
+    assert_eq!(s.points().center[7], 5.0);
+    assert!((s.points().spread[7] - sd).abs() < 1e-12);
+    assert!((s.points().z[7] - 4.0 / sd).abs() < 1e-12);
+    let f = s.flag(&FlagParams { z: 1.8, min_days: 1, ..Default::default() });
+    assert_eq!(f.metrics.total, 40);
+    assert_eq!(f.metrics.anomalous, 1);
+    assert_eq!(f.metrics.share, 9.0 / 40.0);
+    // The ceiling (n - 1) / sqrt(n) for n = 8.
+    assert_eq!(s.services()[0].verdict.z_ceiling, Some(7.0 / 8f64.sqrt()));
+}
+
+#[test]
+fn classic_controls() {
+    let p = panel(&[
+        ("A", vec![(0, 10), (1, 10), (2, 10), (3, 40)]),
+        ("B", vec![(0, 100), (1, 100), (2, 100), (3, 10)]),
+        ("C", vec![(0, 5), (1, 5)]),
+    ]);
+    let s = Scores::compute(&p, &classic());
+    let base = FlagParams { z: 1.4, min_days: 3, ..Default::default() };
+    // A's last day z = 1.5 (spike), B's last day z = -1.5 (drop); C is flat.
+    assert_eq!(s.flag(&base).metrics.anomalous, 2);
+    assert_eq!(s.services()[2].verdict.status, Status::Flat);
+    let spikes = s.flag(&FlagParams { direction: Direction::Spikes, ..base.clone() });
+    assert_eq!(s.ranked(&spikes, 10)[0].key, "A");
+    let drops = s.flag(&FlagParams { direction: Direction::Drops, ..base.clone() });
+    assert_eq!(s.ranked(&drops, 10)[0].key, "B");
+    // Minimum count 20 keeps A's 40 and drops B's 10.
+    let counted = s.flag(&FlagParams { min_count: 20, ..base.clone() });
+    assert_eq!(counted.metrics.anomalous, 1);
+    // Minimum history 5 exceeds every service: nothing flagged, total unchanged.
+    let strict = s.flag(&FlagParams { min_days: 5, ..base.clone() });
+    assert_eq!(strict.metrics.anomalous, 0);
+    assert_eq!(strict.metrics.total, 70 + 310 + 10);
+    // The service filter changes the total too.
+    let only_b = s.flag(&FlagParams { services: Some(vec![1]), ..base.clone() });
+    assert_eq!(only_b.metrics.total, 310);
+    assert_eq!(only_b.metrics.anomalous, 1);
+}
+
+#[test]
+fn date_range_limits_the_history() {
+    let p = panel(&[("A", (0..20).map(|d| (d, if d == 15 { 50 } else { 10 + (d % 3) as u64 })).collect())]);
+    let full = Scores::compute(&p, &classic());
+    let part = Scores::compute(&p, &BaselineParams { from: Some(Day(10)), to: Some(Day(19)), ..classic() });
+    assert_eq!(full.services()[0].verdict.history, 20);
+    assert_eq!(part.services()[0].verdict.history, 10);
+    assert_eq!(part.range, Some((Day(10), Day(19))));
+    assert!(part.points().day.iter().all(|d| (10..=19).contains(&d.0)));
+}
+
+#[test]
+fn edge_cases_never_produce_nan() {
+    let big = servicewatch_shared::panel::MAX_TOTAL / 4;
+    let cases: Vec<Panel> = vec![
+        Panel::default(),
+        panel(&[("one", vec![(5, 3)])]),
+        panel(&[("flat", (0..40).map(|d| (d, 7)).collect())]),
+        panel(&[("huge", vec![(0, big), (1, big), (3, 1)])]),
+        panel(&[("sparse", vec![(0, 1), (100, 1), (300, 2)])]),
+    ];
+    for p in &cases {
+        for method in [Method::Classic, Method::Robust] {
+            for weekly in [false, true] {
+                let s = Scores::compute(p, &BaselineParams { method, weekly, ..Default::default() });
+                assert!(all_finite(&s), "{method} weekly={weekly} on {:?}", p.keys());
+                let f = s.flag(&FlagParams { z: 0.0, min_days: 0, ..Default::default() });
+                assert!(f.metrics.share.is_finite() && f.metrics.expected_false.is_finite());
+                let f = s.flag(&FlagParams { z: f64::NAN, ..Default::default() });
+                assert_eq!(f.metrics.anomalous, 0);
+            }
+        }
+    }
+    // Flat and one-day series flag nothing with either method.
+    for p in &cases[1..3] {
+        for method in [Method::Classic, Method::Robust] {
+            let s = Scores::compute(p, &BaselineParams { method, ..Default::default() });
+            assert_eq!(s.flag(&FlagParams { min_days: 0, ..Default::default() }).metrics.anomalous, 0);
+        }
+    }
+    // Empty input: zero everything.
+    let s = Scores::compute(&cases[0], &BaselineParams::default());
+    assert_eq!(s.flag(&FlagParams::default()).metrics, Default::default());
+}
+
+#[test]
+fn bad_panels_are_rejected_with_the_reason() {
+    let mut b = Panel::builder();
+    let e = b.push("x", &[Day(2), Day(1)], &[1, 1]).unwrap_err();
+    assert!(matches!(e, PanelError::Unsorted { .. }), "{e}");
+    let e = b.push("x", &[Day(1), Day(1)], &[1, 1]).unwrap_err();
+    assert!(matches!(e, PanelError::Duplicate { .. }), "{e}");
+    let e = b.push("x", &[Day(1)], &[1, 1]).unwrap_err();
+    assert!(e.to_string().contains("1 dates but 2 values"), "{e}");
+    b.push("x", &[Day(1)], &[1]).unwrap();
+    assert!(matches!(b.push("x", &[Day(2)], &[1]), Err(PanelError::DuplicateService { .. })));
+    let e = b.push("y", &[Day(1), Day(2)], &[u64::MAX, 1]).unwrap_err();
+    assert_eq!(e, PanelError::TotalTooLarge);
+    // Rejected pushes leave the builder as it was.
+    assert_eq!(b.build().service_days(), 1);
+}
+
+#[test]
+fn robust_sees_missing_days_and_short_series() {
+    // Four weeks of ~40 a day, then a day with no transactions at all.
+    let mut pts: Vec<(i32, u64)> = (0..28).map(|d| (d, 38 + (d as u64 * 7) % 5)).collect();
+    pts.retain(|p| p.0 != 20);
+    let p = panel(&[("A", pts)]);
+    let s = Scores::compute(&p, &BaselineParams { weekly: false, ..Default::default() });
+    let top = s.ranked(&s.flag(&FlagParams::default()), 5);
+    assert_eq!(top.len(), 1);
+    assert_eq!((top[0].date, top[0].value), (Day(20), 0));
+    // Classic cannot see it: the day has no row.
+    let c = Scores::compute(&p, &classic());
+    assert_eq!(c.flag(&FlagParams::default()).metrics.anomalous, 0);
+}
+
+#[test]
+fn ranked_is_sorted_and_limited() {
+    let p = panel(&[
+        ("B", (0..30).map(|d| (d, if d == 9 { 90 } else { 30 })).collect()),
+        ("A", (0..30).map(|d| (d, if d == 9 || d == 3 { 90 } else { 30 })).collect()),
+    ]);
+    let s = Scores::compute(&p, &BaselineParams::default());
+    let f = s.flag(&FlagParams::default());
+    let all = s.ranked(&f, usize::MAX);
+    assert_eq!(all.len() as u64, f.metrics.anomalous);
+    assert!(all.windows(2).all(|w| w[0].z.abs() >= w[1].z.abs()));
+    let two = s.ranked(&f, 2);
+    assert_eq!(two[..], all[..2]);
+    assert!(s.ranked(&f, 0).is_empty());
+}
+
+// ---- The naive reference: obviously right, slow, written from the docs. ----
+
+fn naive_median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// (day, count, z) for every point of one service, robust method, no weekly.
+fn naive_robust(pts: &[(i32, u64)]) -> Vec<(i32, u64, f64)> {
+    let (first, last) = (pts[0].0, pts[pts.len() - 1].0);
+    let x: Vec<f64> = (first..=last).map(|d| pts.iter().find(|p| p.0 == d).map_or(0.0, |p| p.1 as f64)).collect();
+    let n = x.len();
+    let m = (NEIGHBOURS + 1).min(n);
+    (0..n)
+        .map(|i| {
+            let start = i.saturating_sub(NEIGHBOURS / 2).min(n - m);
+            let nb: Vec<f64> = (start..start + m).filter(|&j| j != i).map(|j| x[j]).collect();
+            let z = if nb.len() <= 3 {
+                0.0
+            } else {
+                let med = naive_median(nb.clone());
+                let mad = naive_median(nb.iter().map(|v| (v - med).abs()).collect());
+                let lim = 4.0 * 1.4826 * mad;
+                let kept: Vec<f64> = nb.into_iter().filter(|v| (v - med).abs() <= lim).collect();
+                let sd = if kept.len() < 2 {
+                    0.0
+                } else {
+                    (kept.iter().map(|v| (v - med) * (v - med)).sum::<f64>() / (kept.len() - 1) as f64).sqrt()
+                };
+                (x[i] - med) / sd.max(1.0 + med.sqrt())
+            };
+            (first + i as i32, x[i] as u64, z)
+        })
+        .collect()
+}
+
+fn naive_classic(pts: &[(i32, u64)]) -> Vec<(i32, u64, f64)> {
+    let n = pts.len() as f64;
+    let mean = pts.iter().map(|p| p.1 as f64).sum::<f64>() / n;
+    let var = pts.iter().map(|p| (p.1 as f64 - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let sd = var.sqrt();
+    pts.iter().map(|p| (p.0, p.1, if n >= 2.0 && sd > 0.0 { (p.1 as f64 - mean) / sd } else { 0.0 })).collect()
+}
+
+fn series_strategy() -> impl Strategy<Value = Vec<(String, Vec<(i32, u64)>)>> {
+    let one = (prop::collection::btree_map(0i32..150, 0u64..500, 1..60), 0u64..3).prop_map(|(m, scale)| {
+        m.into_iter().map(|(d, c)| (d, if scale == 0 { c % 5 } else { c })).filter(|p| p.1 > 0).collect::<Vec<_>>()
+    });
+    prop::collection::vec(one, 1..5).prop_map(|v| {
+        v.into_iter().enumerate().filter(|(_, s)| !s.is_empty()).map(|(i, s)| (format!("S{i}"), s)).collect()
+    })
+}
+
+fn build(series: &[(String, Vec<(i32, u64)>)]) -> Panel {
+    let refs: Vec<(&str, Vec<(i32, u64)>)> = series.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    panel(&refs)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn engine_matches_naive_reference(series in series_strategy(), z in 0.5f64..5.0, min_days in 0u32..40, min_count in 0u64..50) {
+        let p = build(&series);
+        for (method, naive) in [(Method::Classic, naive_classic as fn(&[(i32, u64)]) -> Vec<(i32, u64, f64)>), (Method::Robust, naive_robust)] {
+            let s = Scores::compute(&p, &BaselineParams { method, weekly: false, ..Default::default() });
+            let f = s.flag(&FlagParams { z, min_days, min_count, ..Default::default() });
+            let mut expected_hits = 0u64;
+            let mut expected_total = 0u64;
+            let mut borderline = false;
+            for (si, (_, pts)) in series.iter().enumerate() {
+                let want = naive(pts);
+                let got = s.series(si);
+                prop_assert_eq!(got.day.len(), want.len());
+                let history = s.services()[si].verdict.history;
+                let scored = s.services()[si].verdict.status == Status::Scored;
+                expected_total += pts.iter().map(|p| p.1).sum::<u64>();
+                for (k, (d, c, wz)) in want.iter().enumerate() {
+                    prop_assert_eq!(got.day[k].0, *d);
+                    prop_assert_eq!(got.count[k], *c);
+                    prop_assert!((got.z[k] - wz).abs() <= 1e-9 * (1.0 + wz.abs()), "{} {} vs {}", method, got.z[k], wz);
+                    borderline |= (wz.abs() - z).abs() < 1e-9;
+                    if scored && history >= min_days && wz.abs() >= z && *c >= min_count {
+                        expected_hits += 1;
+                    }
+                }
+            }
+            prop_assert_eq!(f.metrics.total, expected_total);
+            if !borderline {
+                prop_assert_eq!(f.metrics.anomalous, expected_hits);
+            }
+        }
+    }
+
+    #[test]
+    fn cheap_rescore_equals_fresh_scoring(series in series_strategy(), z1 in 0.0f64..6.0, z2 in 0.0f64..6.0, dir in 0usize..3) {
+        // Scoring once and re-flagging must equal scoring from scratch each time.
+        let p = build(&series);
+        let direction = [Direction::Both, Direction::Spikes, Direction::Drops][dir];
+        let params = BaselineParams::default();
+        let kept = Scores::compute(&p, &params);
+        let _ = kept.flag(&FlagParams { z: z1, ..Default::default() });
+        let flags = FlagParams { z: z2, direction, min_days: 3, ..Default::default() };
+        let again = kept.flag(&flags);
+        let fresh = Scores::compute(&p, &params);
+        prop_assert_eq!(kept.ranked(&again, usize::MAX), fresh.ranked(&fresh.flag(&flags), usize::MAX));
+        prop_assert!(again.metrics.share >= 0.0 && again.metrics.share <= 1.0);
+        prop_assert!(all_finite(&kept));
+    }
+
+    #[test]
+    fn weekly_never_produces_nan(series in series_strategy()) {
+        let s = Scores::compute(&build(&series), &BaselineParams { weekly: true, ..Default::default() });
+        prop_assert!(all_finite(&s));
+    }
+}
