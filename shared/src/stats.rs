@@ -69,7 +69,7 @@ pub(crate) fn mad_by(n: usize, med: f64, at: impl Fn(usize) -> f64) -> f64 {
     let split = lo;
     let left = |i: usize| med - at(split - 1 - i); // ascending, `split` of them
     let right = |j: usize| at(split + j) - med; // ascending, `n - split` of them
-    let kth = |k: usize| kth_of_two(&left, split, &right, n - split, k);
+    let kth = |k: usize| kth_of_two(left, split, right, n - split, k);
     median_by(n, kth)
 }
 
