@@ -39,38 +39,13 @@ pub fn median_sorted(s: &[f64]) -> f64 {
     median_by(s.len(), |i| s[i])
 }
 
-/// Median of `n` ascending values reached through `at`.
-pub(crate) fn median_by(n: usize, at: impl Fn(usize) -> f64) -> f64 {
+/// Median of `n` ascending values reached through `at`; 0 when `n` is 0.
+pub fn median_by(n: usize, at: impl Fn(usize) -> f64) -> f64 {
     match n {
         0 => 0.0,
         n if n % 2 == 1 => at(n / 2),
         n => 0.5 * (at(n / 2 - 1) + at(n / 2)),
     }
-}
-
-/// Median absolute deviation from `med` of `n` ascending values reached
-/// through `at`, without sorting the deviations: they form two ascending
-/// runs (walking left from the median, and right from it), and the middle of
-/// their union is found by binary search, in O(log n).
-pub(crate) fn mad_by(n: usize, med: f64, at: impl Fn(usize) -> f64) -> f64 {
-    if n == 0 {
-        return 0.0;
-    }
-    // Values before `split` are below the median.
-    let (mut lo, mut hi) = (0usize, n);
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if at(mid) < med {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    let split = lo;
-    let left = |i: usize| med - at(split - 1 - i); // ascending, `split` of them
-    let right = |j: usize| at(split + j) - med; // ascending, `n - split` of them
-    let kth = |k: usize| kth_of_two(left, split, right, n - split, k);
-    median_by(n, kth)
 }
 
 /// The `k`-th smallest (0-based) of the union of two ascending sequences.
@@ -101,7 +76,14 @@ fn kth_of_two(a: impl Fn(usize) -> f64, na: usize, b: impl Fn(usize) -> f64, nb:
 /// assert_eq!(mad_sorted(&s, m), 1.0);
 /// ```
 pub fn mad_sorted(s: &[f64], med: f64) -> f64 {
-    mad_by(s.len(), med, |i| s[i])
+    // The deviations are two ascending runs: walking left from the median and
+    // walking right from it. The middle of their union is found by binary
+    // search, without sorting anything.
+    let n = s.len();
+    let split = s.partition_point(|v| *v < med);
+    let left = |i: usize| med - s[split - 1 - i];
+    let right = |j: usize| s[split + j] - med;
+    median_by(n, |k| kth_of_two(left, split, right, n - split, k))
 }
 
 /// Probability that a standard normal lands at least `z` away from zero on

@@ -2,7 +2,7 @@
 //! naive reference implementation (property tests).
 
 use proptest::prelude::*;
-use servicewatch_shared::methods::robust::NEIGHBOURS;
+use servicewatch_shared::methods::robust::{BLOCK, NEIGHBOURS};
 use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method, Panel, PanelError, Scores, Status};
 
 fn panel(series: &[(&str, Vec<(i32, u64)>)]) -> Panel {
@@ -185,15 +185,21 @@ fn naive_robust(pts: &[(i32, u64)]) -> Vec<(i32, u64, f64)> {
     let m = (NEIGHBOURS + 1).min(n);
     (0..n)
         .map(|i| {
-            let start = i.saturating_sub(NEIGHBOURS / 2).min(n - m);
-            let nb: Vec<f64> = (start..start + m).filter(|&j| j != i).map(|j| x[j]).collect();
-            let z = if nb.len() <= 3 {
+            // The window is centred on the day's week and includes the day.
+            let week_start = i / BLOCK * BLOCK;
+            let start = (week_start + BLOCK / 2).saturating_sub(NEIGHBOURS / 2).min(n - m);
+            let window: Vec<f64> = x[start..start + m].to_vec();
+            assert!((start..start + m).contains(&i));
+            let z = if m - 1 < 3 {
                 0.0
             } else {
+                let wmed = naive_median(window.clone());
+                let lim = 4.0 * 1.4826 * naive_median(window.iter().map(|v| (v - wmed).abs()).collect());
+                let mut nb = window;
+                let own = nb.iter().position(|v| *v == x[i]).unwrap();
+                nb.remove(own);
                 let med = naive_median(nb.clone());
-                let mad = naive_median(nb.iter().map(|v| (v - med).abs()).collect());
-                let lim = 4.0 * 1.4826 * mad;
-                let kept: Vec<f64> = nb.into_iter().filter(|v| (v - med).abs() <= lim).collect();
+                let kept: Vec<f64> = nb.into_iter().filter(|v| (v - wmed).abs() <= lim).collect();
                 let sd = if kept.len() < 2 {
                     0.0
                 } else {

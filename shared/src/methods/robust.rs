@@ -14,16 +14,18 @@
 //!    A weekday whose median is zero (a service closed on Sundays) has a
 //!    baseline of zero on that weekday and is left out of other days'
 //!    neighbourhoods.
-//! 3. **Baseline from the neighbours, not the day itself**: the centre is the
-//!    median of the [`NEIGHBOURS`] nearest other days (a centred window,
-//!    shifted at the ends of the series so it keeps its size; pure
-//!    leave-one-out when the series is shorter). A burst cannot lift its own
-//!    baseline, and a few unusual neighbours barely move a median.
+//! 3. **Baseline from the neighbours, not the day itself**: each week's days
+//!    share a window of [`NEIGHBOURS`] + 1 days centred on that week (shifted
+//!    at the ends of the series so it keeps its size; the whole series when
+//!    it is shorter). A day's centre is the median of its window without the
+//!    day itself: a burst cannot lift its own baseline, and a few unusual
+//!    neighbours barely move a median.
 //! 4. **A spread that ignores outliers but not heavy tails**: the standard
-//!    deviation of the neighbours within 4 robust standard deviations
-//!    (1.4826 × MAD) of the median (sigma clipping). Plain MAD understates
-//!    the spread of skewed, over-dispersed counts and flags their ordinary
-//!    busy days; the clip keeps real anomalies out of the estimate.
+//!    deviation about that centre of the neighbours within 4 robust standard
+//!    deviations (1.4826 × MAD of the window) of the window's median (sigma
+//!    clipping), again without the day itself. Plain MAD understates the
+//!    spread of skewed, over-dispersed counts and flags their ordinary busy
+//!    days; the clip keeps real anomalies out of the estimate.
 //! 5. **A count-noise floor**: the spread is at least 1 + sqrt(centre), a
 //!    little above the standard deviation of a Poisson count with that mean,
 //!    so flat or sparse series never divide by zero and a day of 4 after a
@@ -49,7 +51,7 @@
 //! ```
 
 use super::{Columns, Status, Verdict};
-use crate::stats::{mad_by, median_by, MAD_TO_SD};
+use crate::stats::{mad_sorted, median_by, median_sorted, MAD_TO_SD};
 use crate::Day;
 
 /// How many other days make a baseline.
@@ -129,43 +131,106 @@ fn median_mut(v: &mut [f64]) -> f64 {
     }
 }
 
-/// For each index, the median and the clipped standard deviation of the `k`
-/// nearest other values (a centred window kept inside the series). Keeps the
-/// window sorted as it slides, so each step is a binary search and a short
-/// memmove; the median is then an index, the MAD a binary search over two
-/// sorted runs, and the clipped values one contiguous run of the window.
+/// For each index, the median and the clipped standard deviation of its
+/// neighbours: the window of `k + 1` days around its week ([`BLOCK`] days
+/// share one window), without the day itself.
+///
+/// Per week the sorted window slides forward (a short memmove a day) and
+/// yields its median, MAD and the sums of the values inside the clip. Per
+/// day, leaving the day out is O(1): the median moves by at most half a rank
+/// (one comparison tells which way) and the day's own term leaves the sums.
 fn neighbourhood(y: &[f64], k: usize) -> Vec<(f64, f64)> {
     let n = y.len();
     let m = (k + 1).min(n); // window size, the day itself included
-    let start_of = |i: usize| i.saturating_sub(k / 2).min(n - m);
-    let rank = |s: &[f64], v: f64| s.partition_point(|x| x.total_cmp(&v).is_lt());
-    let mut sorted: Vec<f64> = y[..m].to_vec();
-    sorted.sort_unstable_by(f64::total_cmp);
+    let mut win = Window::new(&y[..m]);
     let mut start = 0;
     let mut out = Vec::with_capacity(n);
-    for (i, &yi) in y.iter().enumerate() {
-        while start < start_of(i) {
-            sorted.remove(rank(&sorted, y[start]));
-            let new = y[start + m];
-            sorted.insert(rank(&sorted, new), new);
+    for b0 in (0..n).step_by(BLOCK) {
+        let target = (b0 + BLOCK / 2).saturating_sub(k / 2).min(n - m);
+        while start < target {
+            win.replace(y[start], y[start + m]);
             start += 1;
         }
-        // The neighbours: the window without one copy of the day's own value.
-        let p = rank(&sorted, yi);
-        let others = m - 1;
-        let at = |j: usize| if j < p { sorted[j] } else { sorted[j + 1] };
-        let med = median_by(others, at);
-        let lim = CLIP * MAD_TO_SD * mad_by(others, med, at);
-        let (lo, hi) = (rank(&sorted, med - lim), sorted.partition_point(|v| *v <= med + lim));
-        let (mut ss, mut kept) = (sum_sq(&sorted[lo..hi.max(lo)], med), hi.saturating_sub(lo));
-        if (med - yi).abs() <= lim {
-            ss -= (yi - med) * (yi - med); // the day itself is not a neighbour
-            kept -= 1;
+        let clip = win.clip();
+        for &yi in &y[b0..(b0 + BLOCK).min(n)] {
+            let med = win.median_without(yi);
+            let (mut s1, mut s2, mut kept) = (clip.s1, clip.s2, clip.kept);
+            if (yi - clip.median).abs() <= clip.limit {
+                let d = yi - clip.median; // the day itself is not a neighbour
+                s1 -= d;
+                s2 -= d * d;
+                kept -= 1;
+            }
+            // Sum of squares about `med`, from sums taken about the window median.
+            let c = med - clip.median;
+            let ss = s2 - 2.0 * c * s1 + kept as f64 * c * c;
+            let sd = if kept >= 2 { (ss.max(0.0) / (kept - 1) as f64).sqrt() } else { 0.0 };
+            out.push((med, sd));
         }
-        let sd = if kept >= 2 { (ss.max(0.0) / (kept - 1) as f64).sqrt() } else { 0.0 };
-        out.push((med, sd));
     }
     out
+}
+
+/// Days that share one neighbourhood window.
+pub const BLOCK: usize = 7;
+
+/// A sorted sliding window.
+struct Window {
+    sorted: Vec<f64>,
+}
+
+/// What a window says about its clipped values: those within `limit` of
+/// its median, summed as deviations from that median.
+struct Clip {
+    median: f64,
+    limit: f64,
+    s1: f64,
+    s2: f64,
+    kept: usize,
+}
+
+impl Window {
+    fn new(values: &[f64]) -> Window {
+        let mut sorted = values.to_vec();
+        sorted.sort_unstable_by(f64::total_cmp);
+        Window { sorted }
+    }
+
+    /// Swaps `old` (which must be in the window) for `new`: one memmove.
+    /// Values are finite and never -0.0, so `<` is a total order here.
+    fn replace(&mut self, old: f64, new: f64) {
+        let s = &mut self.sorted;
+        let a = s.partition_point(|x| *x < old);
+        let b = s.partition_point(|x| *x < new);
+        if b > a + 1 {
+            s.copy_within(a + 1..b, a);
+            s[b - 1] = new;
+        } else if b <= a {
+            s.copy_within(b..a, b + 1);
+            s[b] = new;
+        } else {
+            s[a] = new;
+        }
+    }
+
+    fn clip(&self) -> Clip {
+        let s = &self.sorted;
+        let median = median_sorted(s);
+        let limit = CLIP * MAD_TO_SD * mad_sorted(s, median);
+        let lo = s.partition_point(|v| *v < median - limit);
+        let hi = s.partition_point(|v| *v <= median + limit).max(lo);
+        let kept = &s[lo..hi];
+        Clip { median, limit, s1: kept.iter().map(|v| v - median).sum(), s2: sum_sq(kept, median), kept: kept.len() }
+    }
+
+    /// The median of the window with one copy of `v` (which is in it) left out.
+    fn median_without(&self, v: f64) -> f64 {
+        let s = &self.sorted;
+        // Index j of the reduced window is s[j] if j < rank(v), else s[j + 1];
+        // and j < rank(v) exactly when s[j] < v.
+        let at = |j: usize| if s[j] < v { s[j] } else { s[j + 1] };
+        median_by(s.len() - 1, at)
+    }
 }
 
 /// Sum of squared deviations from `centre`, in four lanes so the loop
