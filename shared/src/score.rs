@@ -108,13 +108,36 @@ impl Scores {
     /// assert!((top[0].z - 5.2947).abs() < 1e-4);
     /// ```
     pub fn compute(panel: &Panel, params: &BaselineParams) -> Scores {
+        let mut scores = Scores::default();
+        scores.recompute(panel, params);
+        scores
+    }
+
+    /// [`Scores::compute`] into `self`, reusing its memory: a new date range
+    /// in the browser re-scores without asking the allocator (and the
+    /// kernel) for a million fresh days.
+    pub fn recompute(&mut self, panel: &Panel, params: &BaselineParams) {
         let bounds = panel.bounds();
         let from = params.from.or(bounds.map(|b| b.0));
         let to = params.to.or(bounds.map(|b| b.1));
-        let mut scores = Scores { method: params.method, weekly: params.weekly, ..Default::default() };
-        let (Some(from), Some(to)) = (from, to) else { return scores };
-        scores.range = Some((from, to));
-        let out = &mut scores.points;
+        self.method = params.method;
+        self.weekly = params.weekly;
+        self.services.clear();
+        self.points.clear();
+        self.range = None;
+        let (Some(from), Some(to)) = (from, to) else { return };
+        self.range = Some((from, to));
+        // Reserve exactly once: classic scores days with rows, robust every
+        // calendar day between a service's first and last.
+        let needed: usize = (0..panel.len())
+            .map(|s| match (params.method, panel.window(s, from, to).0) {
+                (Method::Classic, days) => days.len(),
+                (Method::Robust, [first, .., last]) => (last.0 - first.0) as usize + 1,
+                (Method::Robust, days) => days.len(),
+            })
+            .sum();
+        self.points.reserve(needed);
+        let out = &mut self.points;
         for s in 0..panel.len() {
             let (days, counts) = panel.window(s, from, to);
             let start = out.len();
@@ -125,7 +148,7 @@ impl Scores {
             };
             let end = out.len();
             let z = &out.z[start..end];
-            scores.services.push(ServiceInfo {
+            self.services.push(ServiceInfo {
                 key: panel.key(s).to_string(),
                 verdict,
                 total: counts.iter().sum(),
@@ -135,7 +158,6 @@ impl Scores {
                 end,
             });
         }
-        scores
     }
 
     /// Applies the cheap controls to the stored scores.

@@ -27,6 +27,24 @@ impl Columns {
         self.day.is_empty()
     }
 
+    pub(crate) fn clear(&mut self) {
+        self.svc.clear();
+        self.day.clear();
+        self.count.clear();
+        self.center.clear();
+        self.spread.clear();
+        self.z.clear();
+    }
+
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.svc.reserve(n);
+        self.day.reserve(n);
+        self.count.reserve(n);
+        self.center.reserve(n);
+        self.spread.reserve(n);
+        self.z.reserve(n);
+    }
+
     #[inline]
     pub(crate) fn push(&mut self, svc: u32, day: Day, count: u64, center: f64, spread: f64, z: f64) {
         self.svc.push(svc);

@@ -72,27 +72,37 @@ pub fn score(svc: u32, days: &[Day], counts: &[u64], weekly: bool, out: &mut Col
         x[(d.0 - first.0) as usize] = c as f64;
     }
     let factor = if weekly { weekday_factors(first, &x) } else { [1.0; 7] };
-    let f = |i: usize| factor[Day(first.0 + i as i32).weekday()];
+    let weekday = |i: usize| (first.weekday() + i) % 7;
 
-    // Days whose weekday has a zero factor carry no information about level.
-    let informative: Vec<usize> = (0..n).filter(|&i| f(i) > 0.0).collect();
-    let y: Vec<f64> = informative.iter().map(|&i| x[i] / f(i)).collect();
-    let mut base = vec![(0.0, 0.0); n];
+    // Days whose weekday has a zero factor carry no information about level:
+    // they are left out of the neighbourhoods (`y` holds the others).
+    let all_informative = factor.iter().all(|f| *f > 0.0);
+    let informative: Vec<usize> =
+        if all_informative { Vec::new() } else { (0..n).filter(|&i| factor[weekday(i)] > 0.0).collect() };
+    let y: Vec<f64> = if all_informative {
+        (0..n).map(|i| x[i] / factor[weekday(i)]).collect()
+    } else {
+        informative.iter().map(|&i| x[i] / factor[weekday(i)]).collect()
+    };
     let enough = y.len() > MIN_NEIGHBOURS;
-    if enough {
-        for (j, (m, s)) in neighbourhood(&y, NEIGHBOURS).into_iter().enumerate() {
-            base[informative[j]] = (m, s);
+    let stats = if enough { neighbourhood(&y, NEIGHBOURS) } else { vec![(0.0, 0.0); y.len()] };
+    let base: Vec<(f64, f64)> = if all_informative {
+        stats
+    } else {
+        let mut base = vec![(0.0, 0.0); n];
+        for (j, st) in stats.into_iter().enumerate() {
+            base[informative[j]] = st;
         }
-    }
+        base
+    };
 
-    let mut next = days.iter().zip(counts).peekable();
-    for (i, &(med, sd)) in base.iter().enumerate() {
-        let day = Day(first.0 + i as i32);
-        let count = next.next_if(|(d, _)| **d == day).map_or(0, |(_, c)| *c);
-        let center = f(i) * med;
-        let spread = (f(i) * sd).max(1.0 + center.sqrt());
-        let z = if enough { (x[i] - center) / spread } else { 0.0 };
-        out.push(svc, day, count, center, spread, z);
+    for (i, (&(med, sd), &xi)) in base.iter().zip(&x).enumerate() {
+        let f = factor[weekday(i)];
+        let center = f * med;
+        let spread = (f * sd).max(1.0 + center.sqrt());
+        let z = if enough { (xi - center) / spread } else { 0.0 };
+        // Counts are at most 2^53, so the f64 round-trip is exact.
+        out.push(svc, Day(first.0 + i as i32), xi as u64, center, spread, z);
     }
     let status = if enough { Status::Scored } else { Status::TooFewDays };
     Verdict { status, history: n as u32, z_ceiling: None }
@@ -200,8 +210,10 @@ impl Window {
     /// Values are finite and never -0.0, so `<` is a total order here.
     fn replace(&mut self, old: f64, new: f64) {
         let s = &mut self.sorted;
-        let a = s.partition_point(|x| *x < old);
-        let b = s.partition_point(|x| *x < new);
+        // Ranks by counting, not binary search: the window is short, and a
+        // branch-free count vectorises where a search waits on each load.
+        let a = s.iter().filter(|x| **x < old).count();
+        let b = s.iter().filter(|x| **x < new).count();
         if b > a + 1 {
             s.copy_within(a + 1..b, a);
             s[b - 1] = new;
@@ -220,7 +232,8 @@ impl Window {
         let lo = s.partition_point(|v| *v < median - limit);
         let hi = s.partition_point(|v| *v <= median + limit).max(lo);
         let kept = &s[lo..hi];
-        Clip { median, limit, s1: kept.iter().map(|v| v - median).sum(), s2: sum_sq(kept, median), kept: kept.len() }
+        let (s1, s2) = sums(kept, median);
+        Clip { median, limit, s1, s2, kept: kept.len() }
     }
 
     /// The median of the window with one copy of `v` (which is in it) left out.
@@ -233,17 +246,23 @@ impl Window {
     }
 }
 
-/// Sum of squared deviations from `centre`, in four lanes so the loop
-/// pipelines; the order is fixed, so the bits are the same everywhere.
-fn sum_sq(v: &[f64], centre: f64) -> f64 {
-    let mut acc = [0.0f64; 4];
+/// Sums of deviations from `centre` and of their squares, in four lanes so
+/// the loop pipelines; the order is fixed, so the bits are the same everywhere.
+fn sums(v: &[f64], centre: f64) -> (f64, f64) {
+    let (mut a1, mut a2) = ([0.0f64; 4], [0.0f64; 4]);
     let chunks = v.chunks_exact(4);
     let rest = chunks.remainder();
     for c in chunks {
-        for (a, x) in acc.iter_mut().zip(c) {
-            *a += (x - centre) * (x - centre);
+        for k in 0..4 {
+            let d = c[k] - centre;
+            a1[k] += d;
+            a2[k] += d * d;
         }
     }
-    let tail: f64 = rest.iter().map(|x| (x - centre) * (x - centre)).sum();
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+    let (mut t1, mut t2) = (0.0, 0.0);
+    for x in rest {
+        t1 += x - centre;
+        t2 += (x - centre) * (x - centre);
+    }
+    (((a1[0] + a1[1]) + (a1[2] + a1[3])) + t1, ((a2[0] + a2[1]) + (a2[2] + a2[3])) + t2)
 }
