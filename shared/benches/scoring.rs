@@ -24,7 +24,11 @@ fn bench(c: &mut Criterion) {
             ("robust+weekly", Method::Robust, true),
         ] {
             let params = BaselineParams { method, weekly, ..Default::default() };
-            full.bench_with_input(BenchmarkId::new(label, name), panel, |b, p| b.iter(|| Scores::compute(p, &params)));
+            // The browser keeps its Scores and re-scores into them on a new range.
+            let mut scores = Scores::compute(panel, &params);
+            full.bench_with_input(BenchmarkId::new(label, name), panel, |b, p| b.iter(|| scores.recompute(p, &params)));
+            let fresh = format!("{label} (fresh memory)");
+            full.bench_with_input(BenchmarkId::new(fresh, name), panel, |b, p| b.iter(|| Scores::compute(p, &params)));
         }
     }
     full.finish();
