@@ -1,8 +1,12 @@
-//! `servicewatch`: the command line and (from the api issue on) the server.
+//! `servicewatch`: the server and the command line.
 
-mod evaluate;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use servicewatch::config::ConfigArgs;
+use servicewatch::{evaluate, http, sample, scan};
 
 #[derive(Parser)]
 #[command(name = "servicewatch", version, about = "Unusual daily transaction volumes per maintenance service")]
@@ -13,12 +17,84 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the browser app and the API.
+    Serve(ServeArgs),
+    /// Write realistic sample transactions as Parquet.
+    Sample(sample::Args),
+    /// Score from the command line and print the flagged days (CSV or JSON).
+    Scan(scan::Args),
     /// Measure every method on labelled synthetic data (precision, recall, F1, AP).
     Evaluate(evaluate::Args),
 }
 
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Address to listen on.
+    #[arg(long, env = "SERVICEWATCH_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// Serve under this path (for a portal), e.g. /tools/servicewatch.
+    #[arg(long, env = "SERVICEWATCH_BASE_PATH", default_value = "")]
+    base_path: String,
+    /// The built browser app (trunk's dist folder).
+    #[arg(long, env = "SERVICEWATCH_DIST", default_value = "dist")]
+    dist: PathBuf,
+}
+
+/// `/a/b/` and `a/b` become `/a/b`; `/` becomes "". Only path-safe characters.
+fn normalize_base_path(p: &str) -> anyhow::Result<String> {
+    let trimmed = p.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    let ok = trimmed.split('/').all(|seg| {
+        !seg.is_empty() && seg != ".." && seg.chars().all(|c| c.is_ascii_alphanumeric() || "-_.~".contains(c))
+    });
+    anyhow::ensure!(ok, "--base-path `{p}`: use path segments of letters, digits, - _ . ~");
+    Ok(format!("/{trimmed}"))
+}
+
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SERVICEWATCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,datafusion=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
         Command::Evaluate(args) => evaluate::run(&args),
+        Command::Sample(args) => {
+            let rows = sample::write(&args, |_, _| {})?;
+            eprintln!("wrote {rows} transactions to {}", args.out.display());
+            Ok(())
+        }
+        Command::Scan(args) => runtime()?.block_on(scan::run(&args)),
+        Command::Serve(args) => runtime()?.block_on(async {
+            let base_path = normalize_base_path(&args.base_path)?;
+            let config = args.config.load()?;
+            let warehouse = servicewatch::open_warehouse(&config).await?;
+            let state = Arc::new(http::AppState::new(warehouse, config, args.dist));
+            http::serve(state, args.bind, &base_path).await
+        }),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_base_path;
+
+    #[test]
+    fn base_paths() {
+        assert_eq!(normalize_base_path("/").unwrap(), "");
+        assert_eq!(normalize_base_path("tools/sw/").unwrap(), "/tools/sw");
+        assert!(normalize_base_path("/a/../b").is_err());
+        assert!(normalize_base_path("/a b").is_err());
     }
 }

@@ -1,0 +1,63 @@
+//! `/api/anomalies`: the same engine as the browser, run on the server (for
+//! alerting, and to check the browser against).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Query as RawQuery, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::{Json, Router};
+use servicewatch_shared::wire::Anomalies;
+use servicewatch_shared::{BaselineParams, Direction, FlagParams, Method, Scores};
+
+use super::data::{range, services};
+use super::error::ApiError;
+use super::params::Query;
+use super::{caller, AppState};
+
+/// Most rows one response may list.
+pub const MAX_LIMIT: usize = 100_000;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/api/anomalies", get(anomalies))
+}
+
+const PARAMS: &[&str] =
+    &["from", "to", "z", "min_days", "min_count", "direction", "method", "weekly", "services", "limit"];
+
+async fn anomalies(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery<HashMap<String, String>>,
+) -> Result<Json<Anomalies>, ApiError> {
+    let q = Query::new(raw, PARAMS)?;
+    let (snap, _) = state.snapshot(&caller(&headers)).await?;
+    let (from, to) = range(&q, &snap, state.config.max_span_days)?;
+    let baseline = BaselineParams {
+        from: Some(from),
+        to: Some(to),
+        method: q.choice("method", Method::default())?,
+        weekly: q.flag("weekly", BaselineParams::default().weekly)?,
+    };
+    let flag = FlagParams {
+        z: q.number("z", 3.0, 0.0, 1000.0)?,
+        min_days: q.number("min_days", FlagParams::default().min_days, 0, 1_000_000)?,
+        min_count: q.number("min_count", 0u64, 0, u64::MAX)?,
+        direction: q.choice("direction", Direction::default())?,
+        services: services(&q, &snap)?,
+    };
+    let limit = q.number("limit", 100usize, 0, MAX_LIMIT)?;
+    // Scoring a million days takes tens of milliseconds: off the async threads.
+    let result = tokio::task::spawn_blocking(move || score(&snap.panel, &baseline, &flag, limit))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(Json(result))
+}
+
+/// Scores and ranks: the one function the server, `scan` and tests share.
+pub fn score(panel: &servicewatch_shared::Panel, b: &BaselineParams, f: &FlagParams, limit: usize) -> Anomalies {
+    let scores = Scores::compute(panel, b);
+    let flags = scores.flag(f);
+    Anomalies { anomalies: scores.ranked(&flags, limit), metrics: flags.metrics }
+}

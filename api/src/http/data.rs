@@ -1,0 +1,160 @@
+//! The data routes: `/api/meta`, `/api/daily`, `/api/transactions` and
+//! `/api/refresh`. All of them read the cached [`Snapshot`]; only the
+//! drill-down and a cold cache reach the warehouse.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use axum::extract::{Query as RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use servicewatch_shared::wire::{Daily, Series};
+use servicewatch_shared::Day;
+use tokio_util::sync::CancellationToken;
+
+use super::error::ApiError;
+use super::params::Query;
+use super::{caller, AppState, Snapshot};
+
+/// Most services one request may name.
+pub const MAX_SERVICES: usize = 5000;
+/// Most raw rows one drill-down may return.
+pub const MAX_TRANSACTIONS: u32 = 1000;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/meta", get(meta))
+        .route("/api/daily", get(daily))
+        .route("/api/transactions", get(transactions))
+        .route("/api/refresh", post(refresh))
+}
+
+/// The data's first and last day.
+pub fn data_bounds(snap: &Snapshot) -> Option<(Day, Day)> {
+    Some((Day::from_date(snap.bounds.first?.date()), Day::from_date(snap.bounds.last?.date())))
+}
+
+/// `from`/`to` from the query, defaulting to the data's bounds, checked.
+pub fn range(q: &Query, snap: &Snapshot, max_span: u32) -> Result<(Day, Day), ApiError> {
+    let bounds = data_bounds(snap);
+    let to = q.day("to")?.or(bounds.map(|b| b.1));
+    // Without `from`: the data's first day, or the longest range allowed.
+    let earliest = to.map(|t| Day(t.0 - max_span as i32 + 1));
+    let from = q.day("from")?.or(bounds.map(|b| b.0).max(earliest));
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(ApiError::bad("the table has no data yet: give `from` and `to`"));
+    };
+    if from > to {
+        return Err(ApiError::bad(format!("`from` ({from}) is after `to` ({to})")));
+    }
+    if (to.0 - from.0) as i64 + 1 > max_span as i64 {
+        return Err(ApiError::bad(format!("the range {from} to {to} is longer than {max_span} days")));
+    }
+    Ok((from, to))
+}
+
+/// The `services` filter as panel indices; unknown names are an error.
+pub fn services(q: &Query, snap: &Snapshot) -> Result<Option<Vec<usize>>, ApiError> {
+    let Some(names) = q.list("services", MAX_SERVICES)? else { return Ok(None) };
+    let index: HashMap<&str, usize> = snap.panel.keys().iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+    names
+        .iter()
+        .map(|n| index.get(n.as_str()).copied().ok_or_else(|| ApiError::bad(format!("unknown service `{n}`"))))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let (snap, _) = state.snapshot(&caller(&headers)).await?;
+    let bounds = data_bounds(&snap);
+    Ok(Json(json!({
+        "table": state.config.table.0.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("."),
+        "warehouse": state.warehouse.kind(),
+        "timezone": "UTC",
+        "first": bounds.map(|b| b.0),
+        "last": bounds.map(|b| b.1),
+        "rows": snap.bounds.rows,
+        "service_days": snap.panel.service_days(),
+        "services": snap.panel.keys(),
+        "latest_transaction": snap.bounds.last.map(|t| t.and_utc().to_rfc3339()),
+        "fetched_at": snap.fetched_at.to_rfc3339(),
+        "max_span_days": state.config.max_span_days,
+    })))
+}
+
+async fn daily(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let q = Query::new(raw, &["from", "to", "services"])?;
+    let (snap, _) = state.snapshot(&caller(&headers)).await?;
+    let (from, to) = range(&q, &snap, state.config.max_span_days)?;
+    let selected = services(&q, &snap)?;
+    // Same snapshot and question, same answer: let the browser revalidate.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (snap.fetched_at.timestamp_nanos_opt(), from, to, &selected).hash(&mut h);
+    let etag = format!("\"{:016x}\"", h.finish());
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let mut body = match selected {
+        None => Daily::from_panel(&snap.panel, from, to),
+        Some(idx) => Daily {
+            from,
+            to,
+            series: idx
+                .into_iter()
+                .map(|s| {
+                    let (dates, values) = snap.panel.window(s, from, to);
+                    Series { key: snap.panel.key(s).to_string(), dates: dates.to_vec(), values: values.to_vec() }
+                })
+                .collect(),
+        },
+    };
+    // Services without transactions in the range are left out, like days.
+    body.series.retain(|s| !s.dates.is_empty());
+    let mut resp = Json(body).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    Ok(resp)
+}
+
+async fn transactions(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let q = Query::new(raw, &["orderservice", "date", "limit"])?;
+    let who = caller(&headers);
+    let (snap, _) = state.snapshot(&who).await?;
+    let service = q.text("orderservice").ok_or_else(|| ApiError::bad("`orderservice` is required"))?;
+    if snap.panel.find(service).is_none() {
+        return Err(ApiError::bad(format!("unknown service `{service}`")));
+    }
+    let date = q.day("date")?.ok_or_else(|| ApiError::bad("`date` is required (YYYY-MM-DD)"))?;
+    let limit = q.number("limit", 100u32, 1, MAX_TRANSACTIONS)?;
+    let cancel = CancellationToken::new();
+    let _guard = cancel.clone().drop_guard();
+    let rows = state.warehouse.transactions(service, date, limit, &who, &cancel).await?;
+    Ok(Json(json!({
+        "orderservice": service,
+        "date": date,
+        "limit": limit,
+        "truncated": rows.rows.len() as u32 >= limit,
+        "columns": rows.columns,
+        "rows": rows.rows,
+    })))
+}
+
+async fn refresh(State(state): State<Arc<AppState>>) -> Json<Value> {
+    state.cache.clear();
+    Json(json!({ "status": "cleared" }))
+}

@@ -1,0 +1,83 @@
+//! The one error type of the HTTP API. Every failure becomes a status code
+//! and a stable JSON body, `{"error":{"status","code","message"}}`; internal
+//! details (engine messages, SQL) go to the log, never to the client.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::warehouse::WarehouseError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request itself is wrong; the message says how.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The warehouse cannot answer right now (starting, overloaded).
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn bad(msg: impl Into<String>) -> ApiError {
+        ApiError::BadRequest(msg.into())
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m.clone()),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
+            ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m.clone()),
+            ApiError::Warehouse(WarehouseError::Starting) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "warehouse_starting", self.to_string())
+            }
+            ApiError::Warehouse(WarehouseError::Cancelled) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "cancelled", "the query was cancelled".into())
+            }
+            ApiError::Warehouse(WarehouseError::Data(_)) => (
+                StatusCode::BAD_GATEWAY,
+                "bad_data",
+                "the table could not be read as configured; the server log has details".into(),
+            ),
+            ApiError::Warehouse(WarehouseError::Query(_)) => (
+                StatusCode::BAD_GATEWAY,
+                "warehouse_error",
+                "the warehouse query failed; the server log has details".into(),
+            ),
+            ApiError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the server log has details".into())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(error = %format!("{self:#}"), code, "request failed");
+        }
+        let body = serde_json::json!({ "error": { "status": status.as_u16(), "code": code, "message": message } });
+        (status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internals_never_reach_the_client() {
+        let e = ApiError::Warehouse(WarehouseError::Query("SELECT secret FROM x: boom".into()));
+        let (status, code, message) = e.parts();
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert_eq!(code, "warehouse_error");
+        assert!(!message.contains("SELECT") && !message.contains("boom"));
+    }
+}

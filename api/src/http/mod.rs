@@ -1,0 +1,175 @@
+//! The HTTP server: routes, shared state, and the layers every request
+//! passes (request ids, tracing, timeouts, size limits, compression).
+
+mod anomalies;
+mod app;
+mod data;
+pub mod error;
+pub use anomalies::score as anomalies_score;
+mod health;
+mod params;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use chrono::{DateTime, Utc};
+use servicewatch_shared::Panel;
+use tokio_util::sync::CancellationToken;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::cache::{Cache, Source};
+use crate::config::Config;
+use crate::warehouse::{Bounds, Caller, DailyQuery, Warehouse};
+use error::ApiError;
+
+/// Longest query string accepted, in bytes.
+const MAX_QUERY: usize = 8 * 1024;
+/// Longest time one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The whole table's daily aggregates as of one warehouse query: every
+/// range, service filter and score is cut from this in memory.
+pub struct Snapshot {
+    pub panel: Panel,
+    pub bounds: Bounds,
+    pub fetched_at: DateTime<Utc>,
+}
+
+pub struct AppState {
+    pub warehouse: Arc<dyn Warehouse>,
+    pub config: Config,
+    pub cache: Cache<String, Snapshot>,
+    /// Where the built browser app is (trunk's dist).
+    pub dist: std::path::PathBuf,
+}
+
+impl AppState {
+    pub fn new(warehouse: Arc<dyn Warehouse>, config: Config, dist: std::path::PathBuf) -> AppState {
+        let cache = Cache::new(config.cache_ttl, config.cache_max_points);
+        AppState { warehouse, config, cache, dist }
+    }
+
+    /// The caller's snapshot: from the cache, or one bounds query and one
+    /// aggregation shared by every concurrent request.
+    pub async fn snapshot(&self, caller: &Caller) -> Result<(Arc<Snapshot>, Source), ApiError> {
+        let scope = self.warehouse.cache_scope(caller);
+        let cancel = CancellationToken::new();
+        // Cancel the warehouse's work if every waiting request goes away.
+        let _guard = cancel.clone().drop_guard();
+        let wh = &self.warehouse;
+        let loaded = self
+            .cache
+            .get_or_fetch(
+                scope,
+                |s| s.panel.service_days(),
+                || async {
+                    let bounds = wh.bounds(caller, &cancel).await?;
+                    let panel = match (bounds.first, bounds.last) {
+                        (Some(first), Some(last)) => {
+                            let q = DailyQuery {
+                                from: servicewatch_shared::Day::from_date(first.date()),
+                                to: servicewatch_shared::Day::from_date(last.date()),
+                                services: None,
+                            };
+                            wh.daily(&q, caller, &cancel).await?
+                        }
+                        _ => Panel::default(),
+                    };
+                    tracing::info!(
+                        service_days = panel.service_days(),
+                        services = panel.len(),
+                        "loaded daily aggregates"
+                    );
+                    Ok::<_, ApiError>(Snapshot { panel, bounds, fetched_at: Utc::now() })
+                },
+            )
+            .await?;
+        Ok(loaded)
+    }
+}
+
+/// Who is asking, from the headers a Databricks App forwards.
+pub fn caller(headers: &HeaderMap) -> Caller {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    Caller {
+        user: text("x-forwarded-email").or_else(|| text("x-forwarded-user")),
+        token: text("x-forwarded-access-token"),
+    }
+}
+
+/// The app and the API, under `base_path` ("" or "/sub/path").
+pub fn router(state: Arc<AppState>, base_path: &str) -> Router {
+    let api = Router::new()
+        .merge(health::routes())
+        .merge(data::routes())
+        .merge(anomalies::routes())
+        .with_state(state.clone());
+    let app = api.merge(app::routes(&state.dist));
+    let app = if base_path.is_empty() { app } else { Router::new().nest(base_path, app) };
+    let request_id = HeaderName::from_static("x-request-id");
+    app.layer(axum::middleware::from_fn(limit_query))
+        .layer(CompressionLayer::new())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            // The path only: query strings may carry service names, never tokens.
+            tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn limit_query(req: Request, next: Next) -> Response {
+    if req.uri().query().is_some_and(|q| q.len() > MAX_QUERY) {
+        return ApiError::bad(format!("the query string is longer than {MAX_QUERY} bytes")).into_response();
+    }
+    next.run(req).await
+}
+
+/// Serves until Ctrl-C or SIGTERM, then lets running requests finish.
+pub async fn serve(state: Arc<AppState>, addr: SocketAddr, base_path: &str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tracing::info!(%local, base_path, "listening");
+    eprintln!("servicewatch listening on http://{local}{base_path}/");
+    serve_on(listener, state, base_path, shutdown_signal()).await
+}
+
+/// Serves on a bound listener until `shutdown` completes (tests use this).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    base_path: &str,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router(state, base_path)).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

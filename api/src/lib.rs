@@ -1,0 +1,43 @@
+//! The servicewatch server and command line, as a library so integration
+//! tests drive the real thing.
+//!
+//! - [`config`]: flags, environment and TOML, validated once.
+//! - [`warehouse`]: the trait every warehouse implements, the shared SQL,
+//!   and the embedded DataFusion engine.
+//! - [`cache`]: TTL, size bound and single flight for warehouse results.
+//! - [`http`]: routes, errors and the server.
+//! - [`sample`], [`scan`], [`evaluate`]: the other subcommands.
+
+pub mod cache;
+pub mod config;
+pub mod evaluate;
+pub mod http;
+pub mod sample;
+pub mod scan;
+pub mod warehouse;
+
+use std::sync::Arc;
+
+use config::{Config, WarehouseConfig};
+use warehouse::embedded::Embedded;
+use warehouse::sql::Source;
+use warehouse::Warehouse;
+
+/// Opens the configured warehouse (generating the sample data if the
+/// embedded one has none).
+pub async fn open_warehouse(config: &Config) -> anyhow::Result<Arc<dyn Warehouse>> {
+    let source = Source {
+        table: config.table.clone(),
+        timestamp: config.columns.timestamp.clone(),
+        service: config.columns.service.clone(),
+    };
+    match &config.warehouse {
+        WarehouseConfig::Embedded { data } => {
+            let path = match data {
+                Some(p) => p.clone(),
+                None => tokio::task::spawn_blocking(sample::default_sample).await??,
+            };
+            Ok(Arc::new(Embedded::open(&path, source).await?))
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! `servicewatch scan`: score from the command line and print the flagged
+//! days as CSV or JSON; the job a scheduler runs for alerting. Flags mirror
+//! the API's query names.
+
+use std::io::Write;
+
+use anyhow::Context;
+use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ConfigArgs;
+use crate::http::anomalies_score;
+use crate::warehouse::{Caller, DailyQuery};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// First day (YYYY-MM-DD); default: the data's first day.
+    #[arg(long, value_parser = parse_day)]
+    pub from: Option<Day>,
+    /// Last day (YYYY-MM-DD); default: the data's last day.
+    #[arg(long, value_parser = parse_day)]
+    pub to: Option<Day>,
+    /// z threshold.
+    #[arg(long, default_value_t = 3.0)]
+    pub z: f64,
+    /// Minimum days of history.
+    #[arg(long = "min-days", default_value_t = 7)]
+    pub min_days: u32,
+    /// Minimum daily count.
+    #[arg(long = "min-count", default_value_t = 0)]
+    pub min_count: u64,
+    #[arg(long, default_value = "both")]
+    pub direction: Direction,
+    #[arg(long, default_value = "robust")]
+    pub method: Method,
+    /// Divide out each service's day-of-week pattern (robust only).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub weekly: bool,
+    /// Only these services (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub services: Option<Vec<String>>,
+    /// Most rows to print (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub limit: usize,
+    #[arg(long, default_value = "csv")]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+fn parse_day(s: &str) -> Result<Day, String> {
+    Day::parse(s).map_err(|e| e.to_string())
+}
+
+pub async fn run(args: &Args) -> anyhow::Result<()> {
+    anyhow::ensure!(args.z.is_finite() && args.z >= 0.0, "--z must be a number >= 0");
+    let config = args.config.load()?;
+    let warehouse = crate::open_warehouse(&config).await?;
+    let caller = Caller::default();
+    let cancel = CancellationToken::new();
+    let (from, to) = match (args.from, args.to) {
+        (Some(f), Some(t)) => (f, t),
+        (f, t) => {
+            let b = warehouse.bounds(&caller, &cancel).await?;
+            let day = |x: Option<chrono::NaiveDateTime>| x.map(|t| Day::from_date(t.date()));
+            match (f.or(day(b.first)), t.or(day(b.last))) {
+                (Some(f), Some(t)) => (f, t),
+                _ => anyhow::bail!("the table is empty"),
+            }
+        }
+    };
+    anyhow::ensure!(from <= to, "--from ({from}) is after --to ({to})");
+    let q = DailyQuery { from, to, services: args.services.clone() };
+    let panel = warehouse.daily(&q, &caller, &cancel).await.context("aggregating daily counts")?;
+    if let Some(wanted) = &args.services {
+        if let Some(missing) = wanted.iter().find(|s| panel.find(s).is_none()) {
+            anyhow::bail!("unknown service `{missing}` (no transactions from {from} to {to})");
+        }
+    }
+    let baseline = BaselineParams { from: Some(from), to: Some(to), method: args.method, weekly: args.weekly };
+    let flag = FlagParams {
+        z: args.z,
+        min_days: args.min_days,
+        min_count: args.min_count,
+        direction: args.direction,
+        services: None,
+    };
+    let limit = if args.limit == 0 { usize::MAX } else { args.limit };
+    let result = anomalies_score(&panel, &baseline, &flag, limit);
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => serde_json::to_writer_pretty(&mut out, &result)?,
+        Format::Csv => {
+            writeln!(out, "key,date,value,center,spread,z")?;
+            for a in &result.anomalies {
+                writeln!(out, "{},{},{},{},{},{}", csv_field(&a.key), a.date, a.value, a.center, a.spread, a.z)?;
+            }
+        }
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Quotes a CSV field when it needs it.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

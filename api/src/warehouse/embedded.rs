@@ -1,0 +1,240 @@
+//! The embedded warehouse: DataFusion running the shared SQL over local
+//! Parquet or CSV files (a local copy of the table), in process.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type, TimeUnit, TimestampNanosecondType};
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::scalar::ScalarValue;
+use servicewatch_shared::{Day, Panel};
+use tokio_util::sync::CancellationToken;
+
+use super::sql::{Param, Placeholder, Source, Statement};
+use super::{Bounds, Caller, DailyQuery, Rows, Warehouse, WarehouseError};
+
+/// DataFusion over a file or a folder of files.
+pub struct Embedded {
+    ctx: SessionContext,
+    source: Source,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Parquet,
+    Csv,
+}
+
+/// Parquet or CSV, from the file's extension or the files in a folder.
+fn detect(path: &Path) -> anyhow::Result<Format> {
+    let of = |p: &Path| match p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("parquet") => Some(Format::Parquet),
+        Some("csv") => Some(Format::Csv),
+        _ => None,
+    };
+    if path.is_dir() {
+        let mut found = None;
+        for entry in std::fs::read_dir(path)? {
+            let p = entry?.path();
+            match (found, of(&p)) {
+                (_, None) => {}
+                (None, f) => found = f,
+                (Some(a), Some(b)) if a != b => {
+                    anyhow::bail!("{} mixes Parquet and CSV files; keep one format per folder", path.display())
+                }
+                _ => {}
+            }
+        }
+        found.ok_or_else(|| anyhow::anyhow!("{} has no .parquet or .csv files", path.display()))
+    } else {
+        of(path).ok_or_else(|| anyhow::anyhow!("{}: expected a .parquet or .csv file", path.display()))
+    }
+}
+
+impl Embedded {
+    /// Registers the data at `path` as the configured table.
+    pub async fn open(path: &Path, source: Source) -> anyhow::Result<Embedded> {
+        let parts = &source.table.0;
+        let (catalog, schema) = match parts.len() {
+            3 => (parts[0].as_str().to_string(), parts[1].as_str().to_string()),
+            2 => ("datafusion".to_string(), parts[0].as_str().to_string()),
+            _ => ("datafusion".to_string(), "public".to_string()),
+        };
+        let config = SessionConfig::new()
+            .with_create_default_catalog_and_schema(true)
+            .with_default_catalog_and_schema(catalog, schema)
+            // Backtick identifiers, as on Spark and Databricks.
+            .set_str("datafusion.sql_parser.dialect", "databricks")
+            // Keep the file's column case, as Spark does with backticks.
+            .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
+        let ctx = SessionContext::new_with_config(config);
+        let table = source.table.table().as_str().to_string();
+        let location = path.to_str().ok_or_else(|| anyhow::anyhow!("{} is not valid UTF-8", path.display()))?;
+        let location = if path.is_dir() && !location.ends_with('/') { format!("{location}/") } else { location.into() };
+        match detect(path)? {
+            Format::Parquet => ctx.register_parquet(&table, &location, ParquetReadOptions::default()).await?,
+            Format::Csv => ctx.register_csv(&table, &location, CsvReadOptions::new().has_header(true)).await?,
+        }
+        let embedded = Embedded { ctx, source, path: path.to_path_buf() };
+        embedded.check_columns().await?;
+        Ok(embedded)
+    }
+
+    /// Fails early, naming the column, when the data lacks a configured column.
+    async fn check_columns(&self) -> anyhow::Result<()> {
+        let provider = self.ctx.table_provider(self.source.table.table().as_str()).await?;
+        let schema = provider.schema();
+        for col in [&self.source.timestamp, &self.source.service] {
+            if schema.field_with_name(col.as_str()).is_err() {
+                let have: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                anyhow::bail!(
+                    "{}: no column `{}` (columns are: {}); set the column names in the config",
+                    self.path.display(),
+                    col.as_str(),
+                    have.join(", ")
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a statement with its parameters bound, stopping on `cancel`.
+    async fn run(&self, st: &Statement, cancel: &CancellationToken) -> Result<Vec<RecordBatch>, WarehouseError> {
+        let params: Vec<(String, ScalarValue)> = st
+            .params
+            .iter()
+            .map(|(name, p)| {
+                let v = match p {
+                    Param::Text(s) => ScalarValue::Utf8(Some(s.clone())),
+                    Param::Timestamp(t) => ScalarValue::TimestampNanosecond(t.and_utc().timestamp_nanos_opt(), None),
+                };
+                (name.clone(), v)
+            })
+            .collect();
+        let work = async {
+            let df = self.ctx.sql(&st.render(Placeholder::Dollar)).await?;
+            let df = if params.is_empty() { df } else { df.with_param_values(params)? };
+            df.collect().await
+        };
+        tokio::select! {
+            r = work => r.map_err(classify),
+            _ = cancel.cancelled() => Err(WarehouseError::Cancelled),
+        }
+    }
+}
+
+/// Errors from reading the data are the table's fault; the rest are ours.
+fn classify(e: datafusion::error::DataFusionError) -> WarehouseError {
+    use datafusion::error::DataFusionError as E;
+    match e {
+        E::ArrowError(..) | E::ParquetError(..) | E::SchemaError(..) | E::IoError(..) => {
+            WarehouseError::Data(e.to_string())
+        }
+        other => match other.find_root() {
+            E::ArrowError(..) => WarehouseError::Data(other.to_string()),
+            _ => WarehouseError::Query(other.to_string()),
+        },
+    }
+}
+
+fn utf8(col: &Arc<dyn Array>) -> Result<Arc<dyn Array>, WarehouseError> {
+    cast(col, &DataType::Utf8).map_err(|e| WarehouseError::Data(e.to_string()))
+}
+
+/// Rows of (service, day, n), ordered by service then day, into a panel.
+fn to_panel(batches: &[RecordBatch]) -> Result<Panel, WarehouseError> {
+    let mut builder = Panel::builder();
+    let (mut key, mut days, mut counts) = (None::<String>, Vec::new(), Vec::new());
+    let mut flush = |key: &Option<String>, days: &mut Vec<Day>, counts: &mut Vec<u64>| {
+        if let Some(k) = key {
+            builder.push(k, days, counts).map_err(|e| WarehouseError::Data(e.to_string()))?;
+        }
+        days.clear();
+        counts.clear();
+        Ok::<_, WarehouseError>(())
+    };
+    for b in batches {
+        let svc = utf8(b.column(0))?;
+        let svc = svc.as_string::<i32>();
+        let day = cast(b.column(1), &DataType::Date32).map_err(|e| WarehouseError::Data(e.to_string()))?;
+        let day = day.as_primitive::<Date32Type>();
+        let n = cast(b.column(2), &DataType::Int64).map_err(|e| WarehouseError::Data(e.to_string()))?;
+        let n = n.as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            if svc.is_null(i) || day.is_null(i) {
+                continue;
+            }
+            if key.as_deref() != Some(svc.value(i)) {
+                flush(&key, &mut days, &mut counts)?;
+                key = Some(svc.value(i).to_string());
+            }
+            days.push(Day(day.value(i)));
+            counts.push(n.value(i).max(0) as u64);
+        }
+    }
+    flush(&key, &mut days, &mut counts)?;
+    Ok(builder.build())
+}
+
+fn timestamp_at(b: &RecordBatch, col: usize) -> Result<Option<NaiveDateTime>, WarehouseError> {
+    let ts = cast(b.column(col), &DataType::Timestamp(TimeUnit::Nanosecond, None))
+        .map_err(|e| WarehouseError::Data(e.to_string()))?;
+    let ts = ts.as_primitive::<TimestampNanosecondType>();
+    Ok((b.num_rows() > 0 && !ts.is_null(0)).then(|| DateTime::from_timestamp_nanos(ts.value(0)).naive_utc()))
+}
+
+#[async_trait]
+impl Warehouse for Embedded {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn daily(&self, q: &DailyQuery, _: &Caller, cancel: &CancellationToken) -> Result<Panel, WarehouseError> {
+        let st = self.source.daily(q.from, q.to, q.services.as_deref());
+        to_panel(&self.run(&st, cancel).await?)
+    }
+
+    async fn bounds(&self, _: &Caller, cancel: &CancellationToken) -> Result<Bounds, WarehouseError> {
+        let batches = self.run(&self.source.bounds(), cancel).await?;
+        let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
+            return Ok(Bounds { first: None, last: None, rows: 0 });
+        };
+        let n = cast(b.column(2), &DataType::Int64).map_err(|e| WarehouseError::Data(e.to_string()))?;
+        let rows = n.as_primitive::<Int64Type>().value(0).max(0) as u64;
+        Ok(Bounds { first: timestamp_at(b, 0)?, last: timestamp_at(b, 1)?, rows })
+    }
+
+    async fn transactions(
+        &self,
+        service: &str,
+        day: Day,
+        limit: u32,
+        _: &Caller,
+        cancel: &CancellationToken,
+    ) -> Result<Rows, WarehouseError> {
+        let batches = self.run(&self.source.transactions(service, day, limit), cancel).await?;
+        rows_to_json(&batches)
+    }
+}
+
+/// Record batches as JSON objects (arrow's own JSON writer: every type).
+pub fn rows_to_json(batches: &[RecordBatch]) -> Result<Rows, WarehouseError> {
+    let columns =
+        batches.first().map(|b| b.schema().fields().iter().map(|f| f.name().clone()).collect()).unwrap_or_default();
+    let mut writer = datafusion::arrow::json::ArrayWriter::new(Vec::new());
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    writer.write_batches(&refs).map_err(|e| WarehouseError::Data(e.to_string()))?;
+    writer.finish().map_err(|e| WarehouseError::Data(e.to_string()))?;
+    let bytes = writer.into_inner();
+    let rows = if bytes.is_empty() {
+        Vec::new()
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| WarehouseError::Data(e.to_string()))?
+    };
+    Ok(Rows { columns, rows })
+}

@@ -1,0 +1,95 @@
+//! The warehouse layer: one trait the routes and the `scan` job use, so the
+//! embedded engine, Databricks SQL warehouses and Spark Connect can stand
+//! behind the same API.
+//!
+//! Every call is async and takes a [`CancellationToken`] (a warehouse that
+//! bills per query must be told to stop, not just ignored) and the
+//! [`Caller`] (a Databricks App runs queries with the end user's own token).
+
+pub mod embedded;
+pub mod sql;
+
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use servicewatch_shared::{Day, Panel};
+use tokio_util::sync::CancellationToken;
+
+/// Who is asking. The embedded warehouse ignores it; remote warehouses run
+/// queries as this user and keep their cache entries apart.
+#[derive(Clone, Default)]
+pub struct Caller {
+    /// The user's name or email as the platform forwarded it.
+    pub user: Option<String>,
+    /// The user's own access token, if the platform forwarded one.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for Caller {
+    // Never print a token, not even in debug logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller").field("user", &self.user).field("token", &self.token.as_ref().map(|_| "***")).finish()
+    }
+}
+
+/// Daily aggregates for a range, optionally for some services only.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DailyQuery {
+    pub from: Day,
+    pub to: Day,
+    pub services: Option<Vec<String>>,
+}
+
+/// The extent of the table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bounds {
+    pub first: Option<NaiveDateTime>,
+    pub last: Option<NaiveDateTime>,
+    pub rows: u64,
+}
+
+/// Raw rows of one service-day, as JSON objects keyed by column name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    /// The warehouse is starting up (Databricks); try again shortly.
+    #[error("the warehouse is starting; try again in a moment")]
+    Starting,
+    #[error("the query was cancelled")]
+    Cancelled,
+    /// The table's content cannot be read as expected (e.g. missing column).
+    #[error("the table cannot be read: {0}")]
+    Data(String),
+    /// Anything else the engine reported; logged, never sent to clients.
+    #[error("warehouse query failed: {0}")]
+    Query(String),
+}
+
+#[async_trait]
+pub trait Warehouse: Send + Sync + 'static {
+    /// `embedded`, `databricks`, `spark`.
+    fn kind(&self) -> &'static str;
+
+    /// Callers with the same scope may share cached results.
+    fn cache_scope(&self, _caller: &Caller) -> String {
+        String::new()
+    }
+
+    async fn daily(&self, q: &DailyQuery, caller: &Caller, cancel: &CancellationToken)
+        -> Result<Panel, WarehouseError>;
+
+    async fn bounds(&self, caller: &Caller, cancel: &CancellationToken) -> Result<Bounds, WarehouseError>;
+
+    async fn transactions(
+        &self,
+        service: &str,
+        day: Day,
+        limit: u32,
+        caller: &Caller,
+        cancel: &CancellationToken,
+    ) -> Result<Rows, WarehouseError>;
+}

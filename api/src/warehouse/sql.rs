@@ -1,0 +1,231 @@
+//! The warehouse SQL, written once for every engine.
+//!
+//! The statements use only what Spark SQL, Databricks SQL and DataFusion
+//! all accept: backtick-quoted identifiers, `CAST`, `COUNT(*)`, `GROUP BY`
+//! and named parameters (`:name`; engines that spell them `$name` get them
+//! renamed by [`Statement::render`]). Nothing the user types ever becomes
+//! SQL text: identifiers come from the config and are validated by
+//! [`Ident::parse`], values travel as bound parameters.
+
+use std::fmt;
+
+use chrono::NaiveDateTime;
+use servicewatch_shared::Day;
+
+/// A validated SQL identifier: letters, digits and underscores, not
+/// starting with a digit, at most 128 characters. Displayed quoted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Ident(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a valid identifier: use letters, digits and _, not starting with a digit")]
+pub struct BadIdent(pub String);
+
+impl Ident {
+    pub fn parse(s: &str) -> Result<Ident, BadIdent> {
+        let mut chars = s.chars();
+        let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && s.len() <= 128;
+        if ok {
+            Ok(Ident(s.to_string()))
+        } else {
+            Err(BadIdent(s.to_string()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`", self.0)
+    }
+}
+
+/// `table`, `schema.table` or `catalog.schema.table`, each part an [`Ident`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TableName(pub Vec<Ident>);
+
+impl TableName {
+    pub fn parse(s: &str) -> Result<TableName, BadIdent> {
+        let parts: Vec<&str> = s.split('.').collect();
+        if parts.len() > 3 {
+            return Err(BadIdent(s.to_string()));
+        }
+        Ok(TableName(parts.into_iter().map(Ident::parse).collect::<Result<_, _>>()?))
+    }
+
+    /// The last part: the table itself.
+    pub fn table(&self) -> &Ident {
+        self.0.last().expect("parse never yields an empty name")
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|p| p.to_string()).collect();
+        f.write_str(&parts.join("."))
+    }
+}
+
+/// A bound parameter value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    /// A UTC instant, without time zone.
+    Timestamp(NaiveDateTime),
+    Text(String),
+}
+
+/// SQL text with named parameters, and their values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    sql: String,
+    pub params: Vec<(String, Param)>,
+}
+
+/// How an engine spells a named parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholder {
+    /// `:name` (Spark, Databricks).
+    Colon,
+    /// `$name` (DataFusion).
+    Dollar,
+}
+
+impl Statement {
+    /// The SQL with parameters spelled for an engine. Only the statement's
+    /// own parameter names are rewritten; they are generated here.
+    pub fn render(&self, style: Placeholder) -> String {
+        match style {
+            Placeholder::Colon => self.sql.clone(),
+            Placeholder::Dollar => {
+                let mut sql = self.sql.clone();
+                // Longest names first so `:s1` does not eat into `:s10`.
+                let mut names: Vec<&String> = self.params.iter().map(|(n, _)| n).collect();
+                names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+                for n in names {
+                    sql = sql.replace(&format!(":{n}"), &format!("${n}"));
+                }
+                sql
+            }
+        }
+    }
+}
+
+/// The table and columns a statement reads.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub table: TableName,
+    pub timestamp: Ident,
+    pub service: Ident,
+}
+
+/// The start of `day` and of the day after, as UTC instants.
+fn day_bounds(from: Day, to: Day) -> (Param, Param) {
+    let start = from.date().and_hms_opt(0, 0, 0).unwrap_or_default();
+    let end = to.next().date().and_hms_opt(0, 0, 0).unwrap_or_default();
+    (Param::Timestamp(start), Param::Timestamp(end))
+}
+
+impl Source {
+    fn ts(&self) -> String {
+        format!("CAST({} AS TIMESTAMP)", self.timestamp)
+    }
+
+    /// Transactions per (service, UTC day) in `[from, to]`, optionally for
+    /// some services only, ordered by service then day.
+    ///
+    /// ```
+    /// use servicewatch::warehouse::sql::{Ident, Placeholder, Source, TableName};
+    /// use servicewatch_shared::Day;
+    /// let src = Source {
+    ///     table: TableName::parse("gold.fact.maintenanceservices").unwrap(),
+    ///     timestamp: Ident::parse("transaction_timestamp").unwrap(),
+    ///     service: Ident::parse("orderservice").unwrap(),
+    /// };
+    /// let st = src.daily(Day(0), Day(6), Some(&["oil".to_string()]));
+    /// let sql = st.render(Placeholder::Colon);
+    /// assert!(sql.contains("FROM `gold`.`fact`.`maintenanceservices`"));
+    /// assert!(sql.contains("IN (:s0)"));
+    /// assert!(!sql.contains("oil")); // values are bound, never spliced
+    /// assert!(st.render(Placeholder::Dollar).contains("$from_ts"));
+    /// ```
+    pub fn daily(&self, from: Day, to: Day, services: Option<&[String]>) -> Statement {
+        let (start, end) = day_bounds(from, to);
+        let mut params = vec![("from_ts".to_string(), start), ("to_ts".to_string(), end)];
+        let mut filter = String::new();
+        if let Some(list) = services {
+            let names: Vec<String> = (0..list.len()).map(|i| format!(":s{i}")).collect();
+            filter = format!(" AND {} IN ({})", self.service, names.join(", "));
+            params.extend(list.iter().enumerate().map(|(i, s)| (format!("s{i}"), Param::Text(s.clone()))));
+        }
+        let sql = format!(
+            "SELECT CAST({svc} AS STRING) AS service, CAST({ts} AS DATE) AS day, COUNT(*) AS n \
+             FROM {table} \
+             WHERE {ts} >= :from_ts AND {ts} < :to_ts AND {svc} IS NOT NULL{filter} \
+             GROUP BY CAST({svc} AS STRING), CAST({ts} AS DATE) \
+             ORDER BY service, day",
+            svc = self.service,
+            ts = self.ts(),
+            table = self.table,
+        );
+        Statement { sql, params }
+    }
+
+    /// First and last transaction time, and the number of rows.
+    pub fn bounds(&self) -> Statement {
+        let sql = format!(
+            "SELECT MIN({ts}) AS first_ts, MAX({ts}) AS last_ts, COUNT(*) AS n FROM {table}",
+            ts = self.ts(),
+            table = self.table
+        );
+        Statement { sql, params: Vec::new() }
+    }
+
+    /// The raw rows of one service-day, oldest first, at most `limit`.
+    pub fn transactions(&self, service: &str, day: Day, limit: u32) -> Statement {
+        let (start, end) = day_bounds(day, day);
+        let sql = format!(
+            "SELECT * FROM {table} \
+             WHERE {svc} = :service AND {ts} >= :from_ts AND {ts} < :to_ts \
+             ORDER BY {ts} LIMIT {limit}",
+            table = self.table,
+            svc = self.service,
+            ts = self.ts(),
+        );
+        let params =
+            vec![("service".into(), Param::Text(service.into())), ("from_ts".into(), start), ("to_ts".into(), end)];
+        Statement { sql, params }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_reject_anything_but_names() {
+        for bad in ["", "1a", "a b", "a`b", "a;drop", "a.b", "é", "a-b", &"x".repeat(129)] {
+            assert!(Ident::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Ident::parse("_Ok9").unwrap().to_string(), "`_Ok9`");
+        assert!(TableName::parse("a.b.c.d").is_err());
+        assert!(TableName::parse("a..b").is_err());
+    }
+
+    #[test]
+    fn many_services_render_without_clashing() {
+        let src = Source {
+            table: TableName::parse("t").unwrap(),
+            timestamp: Ident::parse("ts").unwrap(),
+            service: Ident::parse("svc").unwrap(),
+        };
+        let list: Vec<String> = (0..12).map(|i| format!("v{i}")).collect();
+        let sql = src.daily(Day(0), Day(1), Some(&list)).render(Placeholder::Dollar);
+        assert!(sql.contains("$s1, $s2") && sql.contains("$s10, $s11)"), "{sql}");
+        assert!(!sql.contains(':'), "{sql}");
+    }
+}

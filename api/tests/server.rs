@@ -1,0 +1,292 @@
+//! The real server on 127.0.0.1 over real files, checked against counts and
+//! scores computed independently in the test.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::Value;
+use servicewatch::config::{Config, Layer, WarehouseLayer};
+use servicewatch::http::{anomalies_score, serve_on, AppState};
+use servicewatch::sample;
+use servicewatch_shared::wire::{Anomalies, Daily};
+use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method};
+
+struct Server {
+    base: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("servicewatch-test-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn start(data: &Path, base_path: &str, extra: Layer) -> Server {
+    let layer = Layer { warehouse: WarehouseLayer { kind: None, data: Some(data.to_path_buf()) }, ..Layer::default() };
+    let config = Config::from_layers(&[extra, layer]).unwrap();
+    let warehouse = servicewatch::open_warehouse(&config).await.unwrap();
+    let state = Arc::new(AppState::new(warehouse, config, PathBuf::from("no-dist-here")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let base = base_path.to_string();
+    tokio::spawn(async move {
+        serve_on(listener, state, &base, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap()
+    });
+    Server { base: format!("http://{addr}{base_path}"), _stop: stop }
+}
+
+async fn get(url: &str) -> (u16, Value) {
+    let r = reqwest::get(url).await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Counts per (service, UTC day) straight from the Parquet file, without SQL.
+fn count_parquet(path: &Path) -> BTreeMap<(String, i32), u64> {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let mut counts = BTreeMap::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let ts = batch.column_by_name("transaction_timestamp").unwrap();
+        let ts = ts.as_any().downcast_ref::<datafusion::arrow::array::TimestampMicrosecondArray>().unwrap();
+        let svc = batch.column_by_name("orderservice").unwrap();
+        let svc = svc.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().unwrap();
+        for i in 0..batch.num_rows() {
+            let day = ts.value(i).div_euclid(86_400_000_000) as i32;
+            *counts.entry((svc.value(i).to_string(), day)).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+fn flatten(daily: &Daily) -> BTreeMap<(String, i32), u64> {
+    let mut m = BTreeMap::new();
+    for s in &daily.series {
+        for (d, v) in s.dates.iter().zip(&s.values) {
+            m.insert((s.key.clone(), d.0), *v);
+        }
+    }
+    m
+}
+
+fn sample_file_in(name: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    let out = dir.join("tx.parquet");
+    let args = sample::Args {
+        out: out.clone(),
+        seed: 7,
+        services: 12,
+        days: 120,
+        start: Day::parse("2024-01-01").unwrap(),
+        labels: None,
+    };
+    sample::write(&args, |_, _| {}).unwrap();
+    out
+}
+
+#[tokio::test]
+async fn daily_is_exact_and_anomalies_equal_the_engine() {
+    let file = sample_file_in("exact");
+    let truth = count_parquet(&file);
+    let srv = start(&file, "", Layer::default()).await;
+
+    let (status, meta) = get(&format!("{}/api/meta", srv.base)).await;
+    assert_eq!(status, 200, "{meta}");
+    assert_eq!(meta["rows"].as_u64().unwrap(), truth.values().sum::<u64>());
+    assert_eq!(meta["first"], "2024-01-01");
+
+    // The whole range, then a sub-range with a service filter.
+    let (status, body) = get(&format!("{}/api/daily", srv.base)).await;
+    assert_eq!(status, 200);
+    let daily: Daily = serde_json::from_value(body).unwrap();
+    assert_eq!(flatten(&daily), truth);
+
+    let svc = &daily.series[1].key;
+    let url = format!("{}/api/daily?from=2024-02-01&to=2024-02-29&services={svc}", srv.base);
+    let part: Daily = serde_json::from_value(get(&url).await.1).unwrap();
+    let want: BTreeMap<_, _> = truth
+        .iter()
+        .filter(|((s, d), _)| {
+            s == svc && (Day::parse("2024-02-01").unwrap().0..=Day::parse("2024-02-29").unwrap().0).contains(d)
+        })
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    assert_eq!(flatten(&part), want);
+
+    // /api/anomalies is the shared engine on exactly those aggregates.
+    let panel = daily.to_panel().unwrap();
+    for (query, method, weekly, z, min_days, min_count, direction) in [
+        ("", Method::Robust, true, 3.0, 7, 0, Direction::Both),
+        ("method=classic&z=2.5&min_days=30", Method::Classic, false, 2.5, 30, 0, Direction::Both),
+        (
+            "method=robust&weekly=false&z=4&direction=spikes&min_count=20",
+            Method::Robust,
+            false,
+            4.0,
+            7,
+            20,
+            Direction::Spikes,
+        ),
+        (
+            "method=classic&weekly=false&from=2024-02-01&to=2024-03-15&direction=drops&z=1.5",
+            Method::Classic,
+            false,
+            1.5,
+            7,
+            0,
+            Direction::Drops,
+        ),
+    ] {
+        let url = format!("{}/api/anomalies?limit=100000&{query}", srv.base);
+        let (status, body) = get(&url).await;
+        assert_eq!(status, 200, "{query}: {body}");
+        let got: Anomalies = serde_json::from_value(body).unwrap();
+        let from = query.contains("from=").then(|| Day::parse("2024-02-01").unwrap());
+        let to = query.contains("to=").then(|| Day::parse("2024-03-15").unwrap());
+        let b = BaselineParams {
+            from: from.or(daily.series.iter().flat_map(|s| s.dates.first()).min().copied()),
+            to: to.or(Some(daily.to)),
+            method,
+            weekly,
+        };
+        let f = FlagParams { z, min_days, min_count, direction, services: None };
+        let want = anomalies_score(&panel, &b, &f, usize::MAX);
+        // Bit-equal: serde_json parses floats exactly (float_roundtrip).
+        assert_eq!(got, want, "{query}");
+        assert!(query.is_empty() || !got.anomalies.is_empty() || got.metrics.anomalous == 0);
+    }
+}
+
+/// The original app's logic, written independently: per service, mean and
+/// sample sd of the days in range with transactions; flag |z| >= z.
+#[tokio::test]
+async fn classic_matches_the_original_logic() {
+    let file = sample_file_in("classic");
+    let truth = count_parquet(&file);
+    let srv = start(&file, "", Layer::default()).await;
+    let (z, min_days, min_count) = (2.0, 20u64, 5u64);
+    let url = format!(
+        "{}/api/anomalies?method=classic&z={z}&min_days={min_days}&min_count={min_count}&limit=100000",
+        srv.base
+    );
+    let got: Anomalies = serde_json::from_value(get(&url).await.1).unwrap();
+    let mut by_service: BTreeMap<&str, Vec<(i32, u64)>> = BTreeMap::new();
+    for ((s, d), c) in &truth {
+        by_service.entry(s).or_default().push((*d, *c));
+    }
+    let mut want = Vec::new();
+    for (s, days) in &by_service {
+        let n = days.len() as f64;
+        if (days.len() as u64) < min_days || days.len() < 2 {
+            continue;
+        }
+        let mean = days.iter().map(|d| d.1 as f64).sum::<f64>() / n;
+        let sd = (days.iter().map(|d| (d.1 as f64 - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        for (d, c) in days {
+            let zz = (*c as f64 - mean) / sd;
+            if sd > 0.0 && zz.abs() >= z && *c >= min_count {
+                want.push((s.to_string(), *d));
+            }
+        }
+    }
+    let mut have: Vec<(String, i32)> = got.anomalies.iter().map(|a| (a.key.clone(), a.date.0)).collect();
+    have.sort();
+    want.sort();
+    assert!(!want.is_empty());
+    assert_eq!(have, want);
+    assert_eq!(got.metrics.total, truth.values().sum::<u64>());
+}
+
+#[tokio::test]
+async fn day_boundaries_and_time_zones_in_csv() {
+    let dir = temp_dir("csv");
+    let csv = dir.join("tx.csv");
+    // Days are UTC: an offset moves a row to the UTC day it happened on.
+    std::fs::write(
+        &csv,
+        "transaction_id,transaction_timestamp,orderservice,amount\n\
+         1,2024-03-01T00:00:00Z,brakes,10.0\n\
+         2,2024-03-01T23:59:59.999Z,brakes,10.0\n\
+         3,2024-03-02T00:00:00Z,brakes,10.0\n\
+         4,2024-03-01T23:30:00-02:00,brakes,10.0\n\
+         5,2024-03-02T00:30:00+01:00,brakes,10.0\n\
+         6,2024-03-02T12:00:00Z,tyres,5.0\n",
+    )
+    .unwrap();
+    let srv = start(&csv, "", Layer::default()).await;
+    let (status, body) = get(&format!("{}/api/daily", srv.base)).await;
+    assert_eq!(status, 200, "{body}");
+    let daily: Daily = serde_json::from_value(body).unwrap();
+    let got = flatten(&daily);
+    let d1 = Day::parse("2024-03-01").unwrap().0;
+    assert_eq!(got.get(&("brakes".into(), d1)), Some(&3)); // rows 1, 2, 5
+    assert_eq!(got.get(&("brakes".into(), d1 + 1)), Some(&2)); // rows 3, 4
+    assert_eq!(got.get(&("tyres".into(), d1 + 1)), Some(&1));
+    let (status, body) = get(&format!("{}/api/transactions?orderservice=brakes&date=2024-03-02", srv.base)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["rows"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_400s() {
+    let file = sample_file_in("bad");
+    let max_span = Layer { max_span_days: Some(60), ..Layer::default() };
+    let srv = start(&file, "", max_span).await;
+    let cases = [
+        ("/api/daily?from=2024-02-30", "not a date"),
+        ("/api/daily?from=24-01-01", "not a date"),
+        ("/api/daily?from=2024-03-01&to=2024-02-01", "is after"),
+        ("/api/daily?from=2024-01-01&to=2024-12-31", "longer than 60 days"),
+        ("/api/daily?services=nope", "unknown service `nope`"),
+        ("/api/daily?services=SVC-0001'%3B%20DROP%20TABLE%20x%3B--", "unknown service"),
+        ("/api/daily?frm=2024-01-01", "unknown parameter `frm`"),
+        ("/api/anomalies?z=NaN", "`z`"),
+        ("/api/anomalies?z=-1", "`z`"),
+        ("/api/anomalies?limit=1000000000000", "`limit`"),
+        ("/api/anomalies?method=magic", "unknown method `magic`"),
+        ("/api/anomalies?direction=up", "unknown direction"),
+        ("/api/anomalies?weekly=maybe", "`weekly`"),
+        ("/api/anomalies?min_days=-3", "`min_days`"),
+        ("/api/transactions?date=2024-01-05", "`orderservice` is required"),
+        ("/api/transactions?orderservice=SVC-0001", "`date` is required"),
+        ("/api/transactions?orderservice=SVC-0001&date=2024-01-05&limit=5000", "`limit`"),
+    ];
+    for (path, message) in cases {
+        let (status, body) = get(&format!("{}{path}", srv.base)).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "bad_request", "{path}");
+        let text = body["error"]["message"].as_str().unwrap();
+        assert!(text.contains(message), "{path}: {text}");
+    }
+    let long = format!("{}/api/daily?services={}", srv.base, "a".repeat(10_000));
+    assert_eq!(get(&long).await.0, 400);
+}
+
+#[tokio::test]
+async fn base_path_etag_and_health() {
+    let file = sample_file_in("base");
+    let srv = start(&file, "/tools/servicewatch", Layer::default()).await;
+    assert_eq!(get(&format!("{}/healthz", srv.base)).await.0, 200);
+    let (status, ready) = get(&format!("{}/readyz", srv.base)).await;
+    assert_eq!((status, ready["status"].as_str()), (200, Some("ready")));
+    let root = srv.base.trim_end_matches("/tools/servicewatch");
+    assert_eq!(get(&format!("{root}/api/meta")).await.0, 404);
+
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/daily?from=2024-01-01&to=2024-01-31", srv.base);
+    let first = client.get(&url).send().await.unwrap();
+    let etag = first.headers()["etag"].to_str().unwrap().to_string();
+    let again = client.get(&url).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status().as_u16(), 304);
+    let gz = client.get(&url).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+}
