@@ -10,6 +10,7 @@ use serde_json::Value;
 use servicewatch::config::{Config, Layer, WarehouseLayer};
 use servicewatch::http::{anomalies_score, serve_on, AppState};
 use servicewatch::sample;
+use servicewatch_shared::codec;
 use servicewatch_shared::wire::{Anomalies, Daily};
 use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method};
 
@@ -289,4 +290,12 @@ async fn base_path_etag_and_health() {
     assert_eq!(again.status().as_u16(), 304);
     let gz = client.get(&url).header("accept-encoding", "gzip").send().await.unwrap();
     assert_eq!(gz.headers()["content-encoding"], "gzip");
+
+    // The binary encoding carries exactly what the JSON does.
+    let json: Daily = client.get(&url).send().await.unwrap().json().await.unwrap();
+    let bin = client.get(&url).header("accept", codec::MEDIA_TYPE).send().await.unwrap();
+    assert_eq!(bin.headers()["content-type"], codec::MEDIA_TYPE);
+    let bytes = bin.bytes().await.unwrap();
+    assert_eq!(codec::decode(&bytes).unwrap(), json);
+    assert!(bytes.len() * 3 < serde_json::to_vec(&json).unwrap().len());
 }

@@ -17,6 +17,7 @@
 //! Methods live in [`methods`]: [`methods::classic`] reproduces the original
 //! app, [`methods::robust`] is the default (see its docs for why).
 
+pub mod codec;
 pub mod day;
 pub mod methods;
 pub mod panel;

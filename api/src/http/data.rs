@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use servicewatch_shared::codec;
 use servicewatch_shared::wire::{Daily, Series};
 use servicewatch_shared::Day;
 use tokio_util::sync::CancellationToken;
@@ -97,7 +98,8 @@ async fn daily(
     let selected = services(&q, &snap)?;
     // Same snapshot and question, same answer: let the browser revalidate.
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (snap.fetched_at.timestamp_nanos_opt(), from, to, &selected).hash(&mut h);
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    (snap.fetched_at.timestamp_nanos_opt(), from, to, &selected, accept.contains(codec::MEDIA_TYPE)).hash(&mut h);
     let etag = format!("\"{:016x}\"", h.finish());
     if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
@@ -118,8 +120,17 @@ async fn daily(
     };
     // Services without transactions in the range are left out, like days.
     body.series.retain(|s| !s.dates.is_empty());
-    let mut resp = Json(body).into_response();
+    let binary = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.split(',').any(|t| t.trim().starts_with(codec::MEDIA_TYPE)));
+    let mut resp = if binary {
+        ([(header::CONTENT_TYPE, codec::MEDIA_TYPE)], codec::encode(&body)).into_response()
+    } else {
+        Json(body).into_response()
+    };
     let h = resp.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("accept, accept-encoding"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
