@@ -8,6 +8,7 @@
 //! - [`http`]: routes, errors and the server.
 //! - [`sample`], [`scan`], [`evaluate`]: the other subcommands.
 
+pub mod bench;
 pub mod cache;
 pub mod config;
 pub mod evaluate;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use servicewatch::config::ConfigArgs;
-use servicewatch::{evaluate, http, sample, scan};
+use servicewatch::{bench, evaluate, http, sample, scan};
 
 #[derive(Parser)]
 #[command(name = "servicewatch", version, about = "Unusual daily transaction volumes per maintenance service")]
@@ -25,6 +25,8 @@ enum Command {
     Scan(scan::Args),
     /// Measure every method on labelled synthetic data (precision, recall, F1, AP).
     Evaluate(evaluate::Args),
+    /// Time the cold daily aggregation of a file on the embedded warehouse.
+    Bench(bench::Args),
 }
 
 #[derive(clap::Args)]
@@ -67,11 +69,12 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Sample(args) => {
-            let rows = sample::write(&args, |_, _| {})?;
+            let rows = sample::write(&args, progress_bar("writing transactions"))?;
             eprintln!("wrote {rows} transactions to {}", args.out.display());
             Ok(())
         }
         Command::Scan(args) => runtime()?.block_on(scan::run(&args)),
+        Command::Bench(args) => runtime()?.block_on(bench::run(&args)),
         Command::Serve(args) => runtime()?.block_on(async {
             let base_path = normalize_base_path(&args.base_path)?;
             let config = args.config.load()?;
@@ -79,6 +82,23 @@ fn main() -> anyhow::Result<()> {
             let state = Arc::new(http::AppState::new(warehouse, config, args.dist));
             http::serve(state, args.bind, &base_path).await
         }),
+    }
+}
+
+/// A one-line progress report on a terminal; nothing when stderr is piped.
+fn progress_bar(what: &'static str) -> impl FnMut(u64, u64) {
+    use std::io::{IsTerminal, Write};
+    let on = std::io::stderr().is_terminal();
+    move |done, total| {
+        if on {
+            let pct = (done * 100).checked_div(total).unwrap_or(100);
+            let bar: String = (0..30).map(|i| if i * 100 < pct * 30 { '#' } else { '.' }).collect();
+            eprint!("\r{what} [{bar}] {done}/{total} ({pct}%)");
+            if done >= total {
+                eprintln!();
+            }
+            let _ = std::io::stderr().flush();
+        }
     }
 }
 

@@ -35,6 +35,9 @@ pub struct Args {
     /// First day (YYYY-MM-DD).
     #[arg(long, default_value = "2024-01-01", value_parser = parse_day)]
     pub start: Day,
+    /// Multiplies every service's typical daily volume.
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
     /// Also write the labelled anomalous service-days as CSV here.
     #[arg(long)]
     pub labels: Option<PathBuf>,
@@ -98,11 +101,13 @@ fn time_of_day(rng: &mut Rng) -> i64 {
 pub fn write(args: &Args, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<u64> {
     anyhow::ensure!(args.services >= 1 && args.services <= 100_000, "--services must be from 1 to 100000");
     anyhow::ensure!(args.days >= 1 && args.days <= 36_600, "--days must be from 1 to 36600");
+    anyhow::ensure!(args.scale > 0.0 && args.scale <= 1000.0, "--scale must be above 0 and at most 1000");
     let data = generate(&SynthConfig {
         seed: args.seed,
         services: args.services,
         days: args.days,
         start: args.start,
+        scale: args.scale,
         ..SynthConfig::default()
     });
     let panel = &data.panel;
@@ -172,6 +177,7 @@ pub fn default_sample() -> anyhow::Result<PathBuf> {
         services: 60,
         days: 540,
         start: Day::parse("2024-01-01").expect("a valid date"),
+        scale: 1.0,
         labels: None,
     };
     if !args.out.exists() {

@@ -77,7 +77,15 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     };
     anyhow::ensure!(from <= to, "--from ({from}) is after --to ({to})");
     let q = DailyQuery { from, to, services: args.services.clone() };
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let started = std::time::Instant::now();
+    if terminal {
+        eprint!("aggregating daily counts from {from} to {to}...");
+    }
     let panel = warehouse.daily(&q, &caller, &cancel).await.context("aggregating daily counts")?;
+    if terminal {
+        eprintln!(" {} service-days in {:.1} s", panel.service_days(), started.elapsed().as_secs_f64());
+    }
     if let Some(wanted) = &args.services {
         if let Some(missing) = wanted.iter().find(|s| panel.find(s).is_none()) {
             anyhow::bail!("unknown service `{missing}` (no transactions from {from} to {to})");

@@ -88,6 +88,7 @@ fn sample_file_in(name: &str) -> PathBuf {
         services: 12,
         days: 120,
         start: Day::parse("2024-01-01").unwrap(),
+        scale: 1.0,
         labels: None,
     };
     sample::write(&args, |_, _| {}).unwrap();

@@ -49,11 +49,20 @@ pub struct Config {
     pub start: Day,
     /// Chance that an anomaly starts on any given service-day.
     pub anomaly_rate: f64,
+    /// Multiplies every service's typical daily volume.
+    pub scale: f64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { seed: 1, services: 80, days: 730, start: Day(19723) /* 2024-01-01 */, anomaly_rate: 0.004 }
+        Config {
+            seed: 1,
+            services: 80,
+            days: 730,
+            start: Day(19723), /* 2024-01-01 */
+            anomaly_rate: 0.004,
+            scale: 1.0,
+        }
     }
 }
 
@@ -169,7 +178,7 @@ pub fn generate(cfg: &Config) -> Labelled {
     let span = cfg.days.max(1) as i32;
     let last_day = Day(cfg.start.0 + span - 1);
     for s in 0..cfg.services {
-        let level = libm::exp(rng.range(libm::log(0.8), libm::log(400.0)));
+        let level = cfg.scale * libm::exp(rng.range(libm::log(0.8), libm::log(400.0)));
         let dispersion = rng.range(3.0, 40.0);
         let weekly: [f64; 7] = match rng.uniform() {
             u if u < 0.3 => [1.0; 7],

@@ -1,0 +1,65 @@
+//! `servicewatch bench`: times the cold daily aggregation of a file on the
+//! embedded warehouse (a fresh engine each run, as after a restart) and
+//! reports the process's peak memory. `scripts/bench-server.sh` runs it
+//! beside DuckDB on the same file.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use servicewatch_shared::Day;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Layer, WarehouseLayer};
+use crate::warehouse::embedded::Embedded;
+use crate::warehouse::sql::Source;
+use crate::warehouse::{Caller, DailyQuery, Warehouse};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Parquet or CSV file (or folder) to aggregate.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Number of timed runs.
+    #[arg(long, default_value_t = 3)]
+    pub runs: u32,
+}
+
+pub async fn run(args: &Args) -> anyhow::Result<()> {
+    let layer = Layer { warehouse: WarehouseLayer { kind: None, data: Some(args.data.clone()) }, ..Layer::default() };
+    let config = Config::from_layers(&[layer])?;
+    let source = Source {
+        table: config.table.clone(),
+        timestamp: config.columns.timestamp.clone(),
+        service: config.columns.service.clone(),
+    };
+    let (caller, cancel) = (Caller::default(), CancellationToken::new());
+    let mut times = Vec::new();
+    for run in 1..=args.runs.max(1) {
+        let start = Instant::now();
+        let wh = Embedded::open(&args.data, source.clone()).await?;
+        let b = wh.bounds(&caller, &cancel).await?;
+        let day = |t: Option<chrono::NaiveDateTime>| t.map(|t| Day::from_date(t.date()));
+        let (Some(from), Some(to)) = (day(b.first), day(b.last)) else { anyhow::bail!("the file has no rows") };
+        let panel = wh.daily(&DailyQuery { from, to, services: None }, &caller, &cancel).await?;
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        println!(
+            "run {run}: {} rows -> {} service-days, {} services in {ms:.0} ms",
+            b.rows,
+            panel.service_days(),
+            panel.len()
+        );
+        times.push(ms);
+    }
+    times.sort_by(f64::total_cmp);
+    println!("cold aggregation (bounds + daily), median of {}: {:.0} ms", times.len(), times[times.len() / 2]);
+    if let Some(kb) = peak_rss_kb() {
+        println!("peak RSS: {:.0} MB", kb as f64 / 1024.0);
+    }
+    Ok(())
+}
+
+/// Peak resident memory of this process (Linux), in KiB.
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+}
