@@ -41,6 +41,7 @@ pub struct Scores {
 
 /// The three metrics of the original app, plus the false flags to expect.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Metrics {
     /// Transactions in range for the selected services.
     pub total: u64,
@@ -65,6 +66,7 @@ pub struct Flags {
 
 /// One flagged (or any) service-day, ready for a table or the wire.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Anomaly {
     pub key: String,
     pub date: Day,

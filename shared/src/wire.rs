@@ -11,6 +11,7 @@ use crate::{Anomaly, Day, Metrics, Panel, PanelError};
 
 /// `GET /api/daily`: per-service daily counts for a range.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Daily {
     pub from: Day,
     pub to: Day,
@@ -19,6 +20,7 @@ pub struct Daily {
 
 /// One service's days with transactions and their counts.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Series {
     pub key: String,
     pub dates: Vec<Day>,
@@ -27,6 +29,7 @@ pub struct Series {
 
 /// `GET /api/anomalies`: metrics and the flagged rows by |z| descending.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Anomalies {
     pub metrics: Metrics,
     pub anomalies: Vec<Anomaly>,

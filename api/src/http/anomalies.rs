@@ -12,7 +12,7 @@ use servicewatch_shared::wire::Anomalies;
 use servicewatch_shared::{BaselineParams, Direction, FlagParams, Method, Scores};
 
 use super::data::{range, services};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::params::Query;
 use super::{caller, AppState};
 
@@ -26,7 +26,21 @@ pub fn routes() -> Router<Arc<AppState>> {
 const PARAMS: &[&str] =
     &["from", "to", "z", "min_days", "min_count", "direction", "method", "weekly", "services", "limit"];
 
-async fn anomalies(
+#[utoipa::path(get, path = "/api/anomalies", tag = "scoring",
+    params(
+        ("from" = Option<String>, Query, format = Date, description = "First day"),
+        ("to" = Option<String>, Query, format = Date, description = "Last day"),
+        ("z" = Option<f64>, Query, description = "Threshold, 0 to 1000 (default 3)"),
+        ("min_days" = Option<u32>, Query, description = "Minimum days of history (default 7)"),
+        ("min_count" = Option<u64>, Query, description = "Minimum daily count (default 0)"),
+        ("direction" = Option<String>, Query, description = "both | spikes | drops"),
+        ("method" = Option<String>, Query, description = "robust | classic"),
+        ("weekly" = Option<bool>, Query, description = "Divide out the day-of-week pattern (robust; default true)"),
+        ("services" = Option<String>, Query, description = "Comma-separated service names"),
+        ("limit" = Option<usize>, Query, description = "Rows to return, 0 to 100000 (default 100)"),
+    ),
+    responses((status = 200, body = Anomalies), (status = 400, body = ErrorBody)))]
+pub async fn anomalies(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery<HashMap<String, String>>,

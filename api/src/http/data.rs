@@ -12,12 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+
 use servicewatch_shared::codec;
 use servicewatch_shared::wire::{Daily, Series};
 use servicewatch_shared::Day;
 use tokio_util::sync::CancellationToken;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::params::Query;
 use super::{caller, AppState, Snapshot};
 
@@ -69,25 +70,62 @@ pub fn services(q: &Query, snap: &Snapshot) -> Result<Option<Vec<usize>>, ApiErr
         .map(Some)
 }
 
-async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let (snap, _) = state.snapshot(&caller(&headers)).await?;
-    let bounds = data_bounds(&snap);
-    Ok(Json(json!({
-        "table": state.config.table.0.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("."),
-        "warehouse": state.warehouse.kind(),
-        "timezone": "UTC",
-        "first": bounds.map(|b| b.0),
-        "last": bounds.map(|b| b.1),
-        "rows": snap.bounds.rows,
-        "service_days": snap.panel.service_days(),
-        "services": snap.panel.keys(),
-        "latest_transaction": snap.bounds.last.map(|t| t.and_utc().to_rfc3339()),
-        "fetched_at": snap.fetched_at.to_rfc3339(),
-        "max_span_days": state.config.max_span_days,
-    })))
+/// `/api/meta`: what the app needs before its first query.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Meta {
+    /// The configured table, `catalog.schema.table`.
+    pub table: String,
+    /// `embedded`, `databricks` or `spark`.
+    pub warehouse: String,
+    /// The time zone that defines a day.
+    pub timezone: String,
+    pub first: Option<Day>,
+    pub last: Option<Day>,
+    /// Raw transactions in the table.
+    pub rows: u64,
+    /// (service, day) pairs with transactions.
+    pub service_days: usize,
+    pub services: Vec<String>,
+    /// The newest transaction's time (RFC 3339, UTC): how fresh the data is.
+    pub latest_transaction: Option<String>,
+    /// When the server read these aggregates from the warehouse (RFC 3339).
+    pub fetched_at: String,
+    /// Longest range one request may ask for.
+    pub max_span_days: u32,
 }
 
-async fn daily(
+#[utoipa::path(get, path = "/api/meta", tag = "data",
+    responses((status = 200, body = Meta), (status = 502, body = ErrorBody)))]
+pub async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Meta>, ApiError> {
+    let (snap, _) = state.snapshot(&caller(&headers)).await?;
+    let bounds = data_bounds(&snap);
+    Ok(Json(Meta {
+        table: state.config.table.0.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("."),
+        warehouse: state.warehouse.kind().into(),
+        timezone: "UTC".into(),
+        first: bounds.map(|b| b.0),
+        last: bounds.map(|b| b.1),
+        rows: snap.bounds.rows,
+        service_days: snap.panel.service_days(),
+        services: snap.panel.keys().to_vec(),
+        latest_transaction: snap.bounds.last.map(|t| t.and_utc().to_rfc3339()),
+        fetched_at: snap.fetched_at.to_rfc3339(),
+        max_span_days: state.config.max_span_days,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/daily", tag = "data",
+    params(
+        ("from" = Option<String>, Query, format = Date, description = "First day (default: the data's first, within max_span_days of `to`)"),
+        ("to" = Option<String>, Query, format = Date, description = "Last day (default: the data's last)"),
+        ("services" = Option<String>, Query, description = "Comma-separated service names"),
+    ),
+    responses(
+        (status = 200, description = "Daily counts; `Accept: application/vnd.servicewatch.daily` gives the binary encoding", body = Daily),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 400, body = ErrorBody),
+    ))]
+pub async fn daily(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery<HashMap<String, String>>,
@@ -138,11 +176,32 @@ async fn daily(
     Ok(resp)
 }
 
-async fn transactions(
+/// `/api/transactions`: the raw rows of one service-day.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Transactions {
+    pub orderservice: String,
+    pub date: Day,
+    pub limit: u32,
+    /// True when there may be more rows than `limit`.
+    pub truncated: bool,
+    pub columns: Vec<String>,
+    /// One object per transaction, keyed by column name.
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<serde_json::Map<String, Value>>,
+}
+
+#[utoipa::path(get, path = "/api/transactions", tag = "data",
+    params(
+        ("orderservice" = String, Query, description = "The service"),
+        ("date" = String, Query, format = Date, description = "The day (UTC)"),
+        ("limit" = Option<u32>, Query, description = "Rows to return, 1 to 1000 (default 100)"),
+    ),
+    responses((status = 200, body = Transactions), (status = 400, body = ErrorBody)))]
+pub async fn transactions(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Transactions>, ApiError> {
     let q = Query::new(raw, &["orderservice", "date", "limit"])?;
     let who = caller(&headers);
     let (snap, _) = state.snapshot(&who).await?;
@@ -155,17 +214,19 @@ async fn transactions(
     let cancel = CancellationToken::new();
     let _guard = cancel.clone().drop_guard();
     let rows = state.warehouse.transactions(service, date, limit, &who, &cancel).await?;
-    Ok(Json(json!({
-        "orderservice": service,
-        "date": date,
-        "limit": limit,
-        "truncated": rows.rows.len() as u32 >= limit,
-        "columns": rows.columns,
-        "rows": rows.rows,
-    })))
+    Ok(Json(Transactions {
+        orderservice: service.to_string(),
+        date,
+        limit,
+        truncated: rows.rows.len() as u32 >= limit,
+        columns: rows.columns,
+        rows: rows.rows,
+    }))
 }
 
-async fn refresh(State(state): State<Arc<AppState>>) -> Json<Value> {
+/// Forget the cached aggregates: the next request reads the warehouse.
+#[utoipa::path(post, path = "/api/refresh", tag = "data", responses((status = 200, description = "Cache cleared")))]
+pub async fn refresh(State(state): State<Arc<AppState>>) -> Json<Value> {
     state.cache.clear();
     Json(json!({ "status": "cleared" }))
 }

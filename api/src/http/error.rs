@@ -57,13 +57,30 @@ impl ApiError {
     }
 }
 
+/// The body of every error response.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// The HTTP status again.
+    pub status: u16,
+    /// Stable and machine-readable: bad_request, not_found, unavailable,
+    /// warehouse_starting, cancelled, bad_data, warehouse_error, internal.
+    pub code: String,
+    /// For a person: what is wrong and how to fix it.
+    pub message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
         if status.is_server_error() {
             tracing::error!(error = %format!("{self:#}"), code, "request failed");
         }
-        let body = serde_json::json!({ "error": { "status": status.as_u16(), "code": code, "message": message } });
+        let body = ErrorBody { error: ErrorDetail { status: status.as_u16(), code: code.into(), message } };
         (status, Json(body)).into_response()
     }
 }

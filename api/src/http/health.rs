@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::warehouse::Caller;
 
@@ -16,11 +16,14 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
 }
 
-async fn healthz() -> Json<Value> {
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process is up")))]
+pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, description = "The warehouse answers"), (status = 503, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     let bounds = state.warehouse.bounds(&Caller::default(), &CancellationToken::new()).await?;
     Ok(Json(json!({ "status": "ready", "warehouse": state.warehouse.kind(), "rows": bounds.rows })))
 }

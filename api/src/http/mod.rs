@@ -7,6 +7,7 @@ mod data;
 pub mod error;
 pub use anomalies::score as anomalies_score;
 mod health;
+pub mod openapi;
 mod params;
 
 use std::net::SocketAddr;
@@ -111,6 +112,7 @@ pub fn router(state: Arc<AppState>, base_path: &str) -> Router {
         .merge(health::routes())
         .merge(data::routes())
         .merge(anomalies::routes())
+        .merge(openapi::routes())
         .with_state(state.clone());
     let app = api.merge(app::routes(&state.dist));
     let app = if base_path.is_empty() { app } else { Router::new().nest(base_path, app) };
