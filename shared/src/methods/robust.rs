@@ -116,11 +116,15 @@ fn weekday_factors(first: Day, x: &[f64]) -> [f64; 7] {
     if overall <= 0.0 {
         return factor;
     }
+    // Group by weekday in one pass: day i falls on weekday (w0 + i) % 7, so
+    // weekday w's days are i = (w - w0) mod 7, then every 7th.
+    let w0 = first.weekday();
+    let mut group = Vec::with_capacity(x.len() / 7 + 1);
     for (w, f) in factor.iter_mut().enumerate() {
-        let mut on_w: Vec<f64> =
-            (0..x.len()).filter(|&i| Day(first.0 + i as i32).weekday() == w).map(|i| x[i]).collect();
-        if on_w.len() >= MIN_WEEKDAY_OBS {
-            *f = median_mut(&mut on_w) / overall;
+        group.clear();
+        group.extend(x.iter().skip((w + 7 - w0) % 7).step_by(7));
+        if group.len() >= MIN_WEEKDAY_OBS {
+            *f = median_mut(&mut group) / overall;
         }
     }
     factor
