@@ -18,6 +18,7 @@ step "the engine in headless Chromium: same bits as native"
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test --locked -p servicewatch-shared --features synth --target wasm32-unknown-unknown --test same_on_wasm)
 
-step "browser app: release build with trunk, then loaded in headless Chromium"
+step "browser app: release build with trunk, then driven in headless Chromium against the server"
 trunk build --release --offline
-node tests/browser/smoke.mjs
+cargo build --locked -p servicewatch
+node --test tests/browser/

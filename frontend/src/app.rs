@@ -1,39 +1,138 @@
-//! The app shell. The controls, metrics, table and chart arrive with the
-//! frontend issue; for now it proves the engine runs in the browser.
+//! The app: state, the two-stage scoring pipeline, and the page layout.
+
+use std::sync::Arc;
 
 use leptos::prelude::*;
-use servicewatch_shared::{BaselineParams, Day, FlagParams, Panel, Scores};
+use servicewatch_shared::{Anomaly, BaselineParams, FlagParams, Metrics, Scores};
 
-/// A tiny built-in series scored in wasm, so the shell shows the engine works.
-fn demo_flags() -> u64 {
-    let mut b = Panel::builder();
-    let days: Vec<Day> = (0..60).map(Day).collect();
-    let counts: Vec<u64> = (0..60).map(|i| if i == 40 { 90 } else { 30 + (i % 7) }).collect();
-    if b.push("demo", &days, &counts).is_err() {
-        return 0;
+use crate::api;
+use crate::components::{controls::ControlsPanel, metrics::MetricsBar, table::AnomalyTable};
+use crate::state::Controls;
+
+/// What the page shows for the current controls: the cheap stage's output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub metrics: Metrics,
+    pub rows: Vec<Anomaly>,
+    /// Services with enough history to be scored under these controls.
+    pub eligible_services: usize,
+    pub services: usize,
+}
+
+fn location_search() -> String {
+    web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
+}
+
+fn replace_query(query: &str, embed: bool) {
+    let mut q = query.to_string();
+    if embed {
+        q = if q.is_empty() { "embed=1".into() } else { format!("{q}&embed=1") };
     }
-    let scores = Scores::compute(&b.build(), &BaselineParams::default());
-    scores.flag(&FlagParams::default()).metrics.anomalous
+    let url = if q.is_empty() { "?".to_string() } else { format!("?{q}") };
+    if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
+        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    }
 }
 
 #[component]
 pub fn App() -> impl IntoView {
-    let flagged = demo_flags();
-    view! {
-        <main>
-            <h1>"servicewatch"</h1>
-            <p data-testid="engine-check" data-value=flagged.to_string()>
-                "Scoring engine loaded in the browser; demo anomalies: " {flagged}
-            </p>
-        </main>
-    }
-}
+    let search = location_search();
+    let embed = search.split(['?', '&']).any(|p| p == "embed=1");
+    let controls = RwSignal::new(Controls::from_query(&search));
+    let meta = LocalResource::new(api::meta);
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn demo_series_has_exactly_one_anomaly() {
-        // tests/browser/smoke.mjs expects this same number on the page.
-        assert_eq!(super::demo_flags(), 1);
+    // Stage 0: one fetch per date range.
+    let range = Memo::new(move |_| controls.with(|c| (c.from, c.to)));
+    let daily = LocalResource::new(move || {
+        let (from, to) = range.get();
+        api::daily(from, to)
+    });
+
+    // Stage 1 (expensive): baselines, only when range, method or weekly change.
+    let baseline = Memo::new(move |_| {
+        controls.with(|c| BaselineParams { from: c.from, to: c.to, method: c.method, weekly: c.weekly })
+    });
+    let scores = Memo::new_with_compare(
+        move |_| {
+            let panel = daily.get()?.ok()?;
+            Some(Arc::new(Scores::compute(&panel, &baseline.get())))
+        },
+        |a, b| match (a, b) {
+            (Some(Some(a)), Some(Some(b))) => !Arc::ptr_eq(a, b),
+            (None, None) => false,
+            _ => true,
+        },
+    );
+
+    // Stage 2 (cheap): flags on every input event.
+    let summary = Memo::new(move |_| {
+        let s = scores.get()?;
+        let c = controls.get();
+        let services = (!c.services.is_empty()).then(|| {
+            c.services.iter().filter_map(|n| s.services().iter().position(|i| &i.key == n)).collect::<Vec<_>>()
+        });
+        let flags = s.flag(&FlagParams {
+            z: c.z,
+            min_days: c.min_days,
+            min_count: c.min_count,
+            direction: c.direction,
+            services: services.clone(),
+        });
+        let in_filter = |i: usize| services.as_ref().is_none_or(|v| v.contains(&i));
+        let eligible = s
+            .services()
+            .iter()
+            .enumerate()
+            .filter(|(i, info)| in_filter(*i) && info.verdict.history >= c.min_days)
+            .count();
+        let total = s.services().iter().enumerate().filter(|(i, _)| in_filter(*i)).count();
+        Some(Summary {
+            rows: s.ranked(&flags, 100),
+            metrics: flags.metrics,
+            eligible_services: eligible,
+            services: total,
+        })
+    });
+
+    // Every control lives in the URL.
+    Effect::new(move |_| replace_query(&controls.get().to_query(), embed));
+
+    let error = move || match daily.get() {
+        Some(Err(e)) => Some(e),
+        _ => match meta.get() {
+            Some(Err(e)) => Some(e),
+            _ => None,
+        },
+    };
+    let retry = move |_| {
+        daily.refetch();
+        meta.refetch();
+    };
+
+    view! {
+        <div class="app" class:embed=embed>
+            <Show when=move || !embed>
+                <header>
+                    <h1>"servicewatch"</h1>
+                    <p class="sub">
+                        {move || meta.get().and_then(|m| m.ok()).map(|m| format!("{} · data as of {}", m.table, m.fetched_at))}
+                    </p>
+                </header>
+            </Show>
+            <ControlsPanel controls=controls meta=meta />
+            <Show when=move || error().is_some()>
+                <div class="error" role="alert" data-testid="error">
+                    <p>{move || error().unwrap_or_default()}</p>
+                    <button on:click=retry>"Retry"</button>
+                </div>
+            </Show>
+            <Show
+                when=move || summary.get().is_some()
+                fallback=move || view! { <p class="loading" data-testid="loading">"Loading daily counts…"</p> }
+            >
+                <MetricsBar summary=summary />
+                <AnomalyTable summary=summary controls=controls />
+            </Show>
+        </div>
     }
 }

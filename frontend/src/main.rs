@@ -1,6 +1,13 @@
 //! The servicewatch browser app (client-side rendered, built by trunk).
+//!
+//! It fetches the daily aggregates once per date range and re-scores them in
+//! wasm with the shared engine on every input event: no network round trip
+//! while a slider moves.
 
+mod api;
 mod app;
+mod components;
+mod state;
 
 fn main() {
     console_error_panic_hook::set_once();

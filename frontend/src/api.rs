@@ -1,0 +1,59 @@
+//! The two requests the app makes before it scores anything. URLs are
+//! relative, so the app works under any base path its page is served from.
+
+use std::sync::Arc;
+
+use gloo_net::http::Request;
+use serde::Deserialize;
+use servicewatch_shared::codec::{decode_panel, MEDIA_TYPE};
+use servicewatch_shared::{Day, Panel};
+
+/// What the app uses of `/api/meta`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Meta {
+    pub table: String,
+    pub first: Option<Day>,
+    pub last: Option<Day>,
+    pub services: Vec<String>,
+    pub fetched_at: String,
+}
+
+async fn error_text(resp: gloo_net::http::Response) -> String {
+    let status = resp.status();
+    let message = resp
+        .json::<serde_json::Value>()
+        .await
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| resp.status_text());
+    format!("{status}: {message}")
+}
+
+pub async fn meta() -> Result<Meta, String> {
+    let resp = Request::get("api/meta").send().await.map_err(|e| format!("cannot reach the server: {e}"))?;
+    if !resp.ok() {
+        return Err(error_text(resp).await);
+    }
+    resp.json().await.map_err(|e| format!("unexpected answer from /api/meta: {e}"))
+}
+
+/// The daily counts for a range, in the binary encoding, as a panel.
+pub async fn daily(from: Option<Day>, to: Option<Day>) -> Result<Arc<Panel>, String> {
+    let mut url = String::from("api/daily");
+    let params: Vec<String> =
+        [("from", from), ("to", to)].iter().filter_map(|(k, v)| v.map(|d| format!("{k}={d}"))).collect();
+    if !params.is_empty() {
+        url = format!("{url}?{}", params.join("&"));
+    }
+    let resp = Request::get(&url)
+        .header("Accept", MEDIA_TYPE)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach the server: {e}"))?;
+    if !resp.ok() {
+        return Err(error_text(resp).await);
+    }
+    let bytes = resp.binary().await.map_err(|e| format!("reading /api/daily: {e}"))?;
+    let (_, panel) = decode_panel(&bytes).map_err(|e| format!("bad /api/daily body: {e}"))?;
+    Ok(Arc::new(panel))
+}

@@ -1,0 +1,104 @@
+//! Every control of the original app, and method, direction and weekly.
+//! Sliders act on `input` (every step of a drag), not `change`.
+
+use leptos::prelude::*;
+use servicewatch_shared::{Day, Direction, Method};
+
+use crate::api::Meta;
+use crate::state::Controls;
+
+fn value(ev: &leptos::ev::Event) -> String {
+    event_target_value(ev)
+}
+
+#[component]
+pub fn ControlsPanel(controls: RwSignal<Controls>, meta: LocalResource<Result<Meta, String>>) -> impl IntoView {
+    let bounds = move || meta.get().and_then(|m| m.ok()).map(|m| (m.first, m.last)).unwrap_or((None, None));
+    let day_text = |d: Option<Day>| d.map(|d| d.to_string()).unwrap_or_default();
+    let services = move || meta.get().and_then(|m| m.ok()).map(|m| m.services).unwrap_or_default();
+    let (search, set_search) = signal(String::new());
+    let visible = move || {
+        let q = search.get().to_lowercase();
+        services().into_iter().filter(|s| q.is_empty() || s.to_lowercase().contains(&q)).take(500).collect::<Vec<_>>()
+    };
+    let selected = move |s: &str| controls.with(|c| c.services.iter().any(|x| x == s));
+
+    view! {
+        <form class="controls" aria-label="Controls" on:submit=|ev| ev.prevent_default()>
+            <label>
+                "From"
+                <input type="date" data-testid="date-from"
+                    min=move || day_text(bounds().0) max=move || day_text(bounds().1)
+                    prop:value=move || day_text(controls.with(|c| c.from).or(bounds().0))
+                    on:change=move |ev| { let d = Day::parse(&value(&ev)).ok(); controls.update(|c| c.from = d) } />
+            </label>
+            <label>
+                "To"
+                <input type="date" data-testid="date-to"
+                    min=move || day_text(bounds().0) max=move || day_text(bounds().1)
+                    prop:value=move || day_text(controls.with(|c| c.to).or(bounds().1))
+                    on:change=move |ev| { let d = Day::parse(&value(&ev)).ok(); controls.update(|c| c.to = d) } />
+            </label>
+            <label>
+                {move || format!("z threshold: {:.1}", controls.with(|c| c.z))}
+                <input type="range" data-testid="z-threshold" min="0.5" max="8" step="0.1"
+                    prop:value=move || controls.with(|c| c.z).to_string()
+                    on:input=move |ev| { if let Ok(z) = value(&ev).parse::<f64>() { controls.update(|c| c.z = z) } } />
+            </label>
+            <label>
+                {move || format!("Minimum days of history: {}", controls.with(|c| c.min_days))}
+                <input type="range" data-testid="min-history" min="0" max="365" step="1"
+                    prop:value=move || controls.with(|c| c.min_days).to_string()
+                    on:input=move |ev| { if let Ok(v) = value(&ev).parse::<u32>() { controls.update(|c| c.min_days = v) } } />
+            </label>
+            <label>
+                {move || format!("Minimum daily count: {}", controls.with(|c| c.min_count))}
+                <input type="range" data-testid="min-count" min="0" max="500" step="1"
+                    prop:value=move || controls.with(|c| c.min_count).to_string()
+                    on:input=move |ev| { if let Ok(v) = value(&ev).parse::<u64>() { controls.update(|c| c.min_count = v) } } />
+            </label>
+            <label>
+                "Method"
+                <select data-testid="method" on:change=move |ev| { if let Ok(m) = value(&ev).parse::<Method>() { controls.update(|c| c.method = m) } }>
+                    <option value="robust" selected=move || controls.with(|c| c.method == Method::Robust)>"robust (default)"</option>
+                    <option value="classic" selected=move || controls.with(|c| c.method == Method::Classic)>"classic (original app)"</option>
+                </select>
+            </label>
+            <label>
+                "Direction"
+                <select data-testid="direction" on:change=move |ev| { if let Ok(d) = value(&ev).parse::<Direction>() { controls.update(|c| c.direction = d) } }>
+                    <option value="both" selected=move || controls.with(|c| c.direction == Direction::Both)>"spikes and drops"</option>
+                    <option value="spikes" selected=move || controls.with(|c| c.direction == Direction::Spikes)>"spikes"</option>
+                    <option value="drops" selected=move || controls.with(|c| c.direction == Direction::Drops)>"drops"</option>
+                </select>
+            </label>
+            <label>
+                <input type="checkbox" data-testid="weekly"
+                    prop:checked=move || controls.with(|c| c.weekly)
+                    on:change=move |ev| { let on = event_target_checked(&ev); controls.update(|c| c.weekly = on) } />
+                "Day-of-week pattern"
+            </label>
+            <fieldset class="services">
+                <legend>"Services"</legend>
+                <input type="search" placeholder="Search services" aria-label="Search services" data-testid="service-search"
+                    on:input=move |ev| set_search.set(value(&ev)) />
+                <select multiple data-testid="service-filter" aria-label="Services (none selected: all)" size="6"
+                    on:change=move |ev| {
+                        use wasm_bindgen::JsCast;
+                        let Some(sel) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok()) else { return };
+                        let opts = sel.selected_options();
+                        let chosen: Vec<String> = (0..opts.length())
+                            .filter_map(|i| opts.item(i))
+                            .filter_map(|o| o.get_attribute("value"))
+                            .collect();
+                        controls.update(|c| c.services = chosen);
+                    }>
+                    <For each=visible key=|s| s.clone() let:s>
+                        <option value=s.clone() selected={let s = s.clone(); move || selected(&s)}>{s.clone()}</option>
+                    </For>
+                </select>
+                <button type="button" on:click=move |_| controls.update(|c| c.services.clear())>"All services"</button>
+            </fieldset>
+        </form>
+    }
+}

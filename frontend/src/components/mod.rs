@@ -1,0 +1,5 @@
+//! The page's parts, each a small component.
+
+pub mod controls;
+pub mod metrics;
+pub mod table;

@@ -1,0 +1,122 @@
+// The app in headless Chromium against the real server: the page's metrics
+// and rows equal the server's /api/anomalies for the same settings, the URL
+// carries the state, embed mode, the empty state and the error state work.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launch } from './chromium.mjs';
+import { startServer } from './server.mjs';
+
+let server, browser;
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+async function open(query = '') {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${server.base}/${query}`);
+  await page.getByTestId('anomaly-table').waitFor({ timeout: 30000 });
+  return { page, errors };
+}
+
+async function pageState(page) {
+  const v = async (id) => page.getByTestId(id).getAttribute('data-value');
+  const rows = await page.getByTestId('anomaly-row').evaluateAll((trs) =>
+    trs.slice(0, 10).map((tr) => `${tr.dataset.key} ${tr.dataset.date}`));
+  return { total: Number(await v('metric-total')), anomalous: Number(await v('metric-anomalous')), share: Number(await v('metric-share')), rows };
+}
+
+async function apiState(params) {
+  const q = new URLSearchParams({ ...params, limit: '10' });
+  const r = await fetch(`${server.base}/api/anomalies?${q}`);
+  assert.equal(r.status, 200);
+  const body = await r.json();
+  return {
+    total: body.metrics.total, anomalous: body.metrics.anomalous, share: body.metrics.share,
+    rows: body.anomalies.map((a) => `${a.key} ${a.date}`),
+  };
+}
+
+/** Moves a slider the way a person does: value set, `input` fired. */
+async function slide(page, testid, value) {
+  await page.getByTestId(testid).fill(String(value));
+}
+
+test('sliders re-score in the browser and match the server', async () => {
+  const { page, errors } = await open();
+  const combos = [
+    { z: 3, min_days: 7, min_count: 0 },
+    { z: 2.2, min_days: 30, min_count: 10 },
+    { z: 4.5, min_days: 0, min_count: 0 },
+    { z: 1.5, min_days: 120, min_count: 50 },
+  ];
+  let requests = 0;
+  page.on('request', (r) => { if (r.url().includes('/api/')) requests++; });
+  for (const c of combos) {
+    await slide(page, 'z-threshold', c.z);
+    await slide(page, 'min-history', c.min_days);
+    await slide(page, 'min-count', c.min_count);
+    const want = await apiState({ z: c.z, min_days: c.min_days, min_count: c.min_count });
+    assert.deepEqual(await pageState(page), want, JSON.stringify(c));
+  }
+  assert.equal(requests, 0, 'slider moves must not call the server');
+  // Method and direction are controls too.
+  await page.getByTestId('method').selectOption('classic');
+  await page.getByTestId('direction').selectOption('spikes');
+  await slide(page, 'z-threshold', 2);
+  await slide(page, 'min-history', 7);
+  await slide(page, 'min-count', 0);
+  const want = await apiState({ z: 2, min_days: 7, method: 'classic', direction: 'spikes' });
+  assert.deepEqual(await pageState(page), want);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a copied link reopens the same view; embed mode is compact', async () => {
+  const { page } = await open();
+  await slide(page, 'z-threshold', 2.5);
+  await page.getByTestId('direction').selectOption('drops');
+  const url = page.url();
+  assert.match(url, /z=2\.5/);
+  assert.match(url, /direction=drops/);
+  const before = await pageState(page);
+  const again = await browser.newPage();
+  await again.goto(url);
+  await again.getByTestId('anomaly-table').waitFor();
+  assert.deepEqual(await pageState(again), before);
+  assert.equal(await again.getByTestId('z-threshold').inputValue(), '2.5');
+  await again.goto(`${url}&embed=1`);
+  await again.getByTestId('anomaly-table').waitFor();
+  assert.equal(await again.locator('header').count(), 0);
+  await page.close();
+  await again.close();
+});
+
+test('the empty state says which setting holds flags back', async () => {
+  const { page } = await open('?min_days=365');
+  const empty = page.getByTestId('empty-state');
+  await empty.waitFor();
+  assert.match(await empty.innerText(), /minimum history/);
+  await page.close();
+});
+
+test('an API failure shows an error panel with a working retry', async () => {
+  const page = await browser.newPage();
+  await page.route('**/api/daily*', (route) => route.fulfill({ status: 503, contentType: 'application/json',
+    body: JSON.stringify({ error: { status: 503, code: 'unavailable', message: 'warehouse is starting' } }) }));
+  await page.goto(`${server.base}/`);
+  const error = page.getByTestId('error');
+  await error.waitFor({ timeout: 30000 });
+  assert.match(await error.innerText(), /warehouse is starting/);
+  await page.unroute('**/api/daily*');
+  await error.getByRole('button', { name: 'Retry' }).click();
+  await page.getByTestId('anomaly-row').first().waitFor({ timeout: 30000 });
+  assert.equal(await error.count(), 0);
+  await page.close();
+});
