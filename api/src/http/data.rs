@@ -131,17 +131,80 @@ pub async fn daily(
     RawQuery(raw): RawQuery<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let q = Query::new(raw, &["from", "to", "services"])?;
-    let (snap, _) = state.snapshot(&caller(&headers)).await?;
+    let who = caller(&headers);
+    let (snap, _) = state.snapshot(&who).await?;
     let (from, to) = range(&q, &snap, state.config.max_span_days)?;
     let selected = services(&q, &snap)?;
-    // Same snapshot and question, same answer: let the browser revalidate.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    (snap.fetched_at.timestamp_nanos_opt(), from, to, &selected, accept.contains(codec::MEDIA_TYPE)).hash(&mut h);
-    let etag = format!("\"{:016x}\"", h.finish());
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or("");
+    let binary = text(header::ACCEPT).split(',').any(|t| t.trim().starts_with(codec::MEDIA_TYPE));
+    let gzip = text(header::ACCEPT_ENCODING).split(',').any(|t| t.trim().starts_with("gzip"));
+    // The same question about the same snapshot has the same bytes: render
+    // (and compress) once, then every repeat is a copy of a shared buffer.
+    let key = RenderKey {
+        scope: state.warehouse.cache_scope(&who),
+        fetched_at: snap.fetched_at,
+        from,
+        to,
+        selected: selected.clone(),
+        binary,
+    };
+    let snap2 = snap.clone();
+    let (body, _) = state
+        .rendered
+        .get_or_fetch(
+            key,
+            |r| r.raw.len() + r.gzip.len(),
+            || async move {
+                tokio::task::spawn_blocking(move || render(&snap2, from, to, selected, binary))
+                    .await
+                    .map_err(|e| ApiError::Internal(e.into()))?
+            },
+        )
+        .await?;
+    if text(header::IF_NONE_MATCH) == body.etag {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, body.etag.clone())]).into_response());
     }
+    let content_type = if binary { codec::MEDIA_TYPE } else { "application/json" };
+    let mut resp = if gzip {
+        ([(header::CONTENT_ENCODING, "gzip")], body.gzip.clone()).into_response()
+    } else {
+        body.raw.clone().into_response()
+    };
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::VARY, HeaderValue::from_static("accept, accept-encoding"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&body.etag) {
+        h.insert(header::ETAG, v);
+    }
+    Ok(resp)
+}
+
+/// What identifies one rendered `/api/daily` body.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RenderKey {
+    scope: String,
+    fetched_at: chrono::DateTime<chrono::Utc>,
+    from: Day,
+    to: Day,
+    selected: Option<Vec<usize>>,
+    binary: bool,
+}
+
+/// A rendered `/api/daily` body, plain and gzipped, with its ETag.
+pub struct Rendered {
+    etag: String,
+    raw: axum::body::Bytes,
+    gzip: axum::body::Bytes,
+}
+
+fn render(
+    snap: &Snapshot,
+    from: Day,
+    to: Day,
+    selected: Option<Vec<usize>>,
+    binary: bool,
+) -> Result<Rendered, ApiError> {
     let mut body = match selected {
         None => Daily::from_panel(&snap.panel, from, to),
         Some(idx) => Daily {
@@ -158,22 +221,13 @@ pub async fn daily(
     };
     // Services without transactions in the range are left out, like days.
     body.series.retain(|s| !s.dates.is_empty());
-    let binary = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.split(',').any(|t| t.trim().starts_with(codec::MEDIA_TYPE)));
-    let mut resp = if binary {
-        ([(header::CONTENT_TYPE, codec::MEDIA_TYPE)], codec::encode(&body)).into_response()
-    } else {
-        Json(body).into_response()
-    };
-    let h = resp.headers_mut();
-    h.insert(header::VARY, HeaderValue::from_static("accept, accept-encoding"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    Ok(resp)
+    let raw = if binary { codec::encode(&body) } else { serde_json::to_vec(&body).map_err(anyhow::Error::from)? };
+    let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 4), flate2::Compression::new(6));
+    std::io::Write::write_all(&mut gz, &raw).map_err(anyhow::Error::from)?;
+    let gzip = gz.finish().map_err(anyhow::Error::from)?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    raw.hash(&mut h);
+    Ok(Rendered { etag: format!("\"{:016x}\"", h.finish()), raw: raw.into(), gzip: gzip.into() })
 }
 
 /// `/api/transactions`: the raw rows of one service-day.
@@ -228,5 +282,6 @@ pub async fn transactions(
 #[utoipa::path(post, path = "/api/refresh", tag = "data", responses((status = 200, description = "Cache cleared")))]
 pub async fn refresh(State(state): State<Arc<AppState>>) -> Json<Value> {
     state.cache.clear();
+    state.rendered.clear();
     Json(json!({ "status": "cleared" }))
 }

@@ -3,7 +3,7 @@
 
 mod anomalies;
 mod app;
-mod data;
+pub mod data;
 pub mod error;
 pub use anomalies::score as anomalies_score;
 mod health;
@@ -48,6 +48,8 @@ pub struct AppState {
     pub warehouse: Arc<dyn Warehouse>,
     pub config: Config,
     pub cache: Cache<String, Snapshot>,
+    /// Rendered `/api/daily` bodies (bytes), so repeats cost a copy.
+    pub rendered: Cache<data::RenderKey, data::Rendered>,
     /// Where the built browser app is (trunk's dist).
     pub dist: std::path::PathBuf,
 }
@@ -55,7 +57,8 @@ pub struct AppState {
 impl AppState {
     pub fn new(warehouse: Arc<dyn Warehouse>, config: Config, dist: std::path::PathBuf) -> AppState {
         let cache = Cache::new(config.cache_ttl, config.cache_max_points);
-        AppState { warehouse, config, cache, dist }
+        let rendered = Cache::new(config.cache_ttl, 256 << 20);
+        AppState { warehouse, config, cache, rendered, dist }
     }
 
     /// The caller's snapshot: from the cache, or one bounds query and one
