@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use servicewatch_shared::{Anomaly, BaselineParams, FlagParams, Metrics, Scores};
 
 use crate::api;
-use crate::components::{controls::ControlsPanel, metrics::MetricsBar, table::AnomalyTable};
+use crate::components::{chart::Chart, controls::ControlsPanel, metrics::MetricsBar, table::AnomalyTable};
 use crate::state::Controls;
 
 /// What the page shows for the current controls: the cheap stage's output.
@@ -94,6 +94,8 @@ pub fn App() -> impl IntoView {
         })
     });
 
+    let top = Signal::derive(move || summary.get().and_then(|s| s.rows.first().map(|a| a.key.clone())));
+
     // Every control lives in the URL.
     Effect::new(move |_| replace_query(&controls.get().to_query(), embed));
 
@@ -131,6 +133,7 @@ pub fn App() -> impl IntoView {
                 fallback=move || view! { <p class="loading" data-testid="loading">"Loading daily counts…"</p> }
             >
                 <MetricsBar summary=summary />
+                <Chart scores=scores controls=controls top=top />
                 <AnomalyTable summary=summary controls=controls />
             </Show>
         </div>

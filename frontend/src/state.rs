@@ -14,6 +14,8 @@ pub struct Controls {
     pub method: Method,
     pub weekly: bool,
     pub services: Vec<String>,
+    /// The service the chart shows (set by clicking a row).
+    pub focus: Option<String>,
 }
 
 impl Default for Controls {
@@ -29,6 +31,7 @@ impl Default for Controls {
             method: Method::default(),
             weekly: true,
             services: Vec::new(),
+            focus: None,
         }
     }
 }
@@ -50,6 +53,7 @@ impl Controls {
                 "method" => c.method = v.parse().unwrap_or(c.method),
                 "weekly" => c.weekly = v != "false",
                 "services" => c.services = v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                "focus" => c.focus = Some(v).filter(|s| !s.is_empty()),
                 _ => {}
             }
         }
@@ -86,6 +90,9 @@ impl Controls {
         }
         if !self.services.is_empty() {
             parts.push(format!("services={}", encode(&self.services.join(","))));
+        }
+        if let Some(f) = &self.focus {
+            parts.push(format!("focus={}", encode(f)));
         }
         parts.join("&")
     }
@@ -141,6 +148,7 @@ mod tests {
             method: Method::Classic,
             weekly: false,
             services: vec!["oil change".into(), "tyres&co".into()],
+            focus: Some("tyres&co".into()),
         };
         assert_eq!(Controls::from_query(&c.to_query()), c);
         assert_eq!(Controls::from_query(""), Controls::default());

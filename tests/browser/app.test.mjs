@@ -120,3 +120,21 @@ test('an API failure shows an error panel with a working retry', async () => {
   assert.equal(await error.count(), 0);
   await page.close();
 });
+
+test('the chart shows the top service, follows a clicked row, and highlights its flagged days', async () => {
+  const { page, errors } = await open('?z=2.5');
+  const chart = page.getByTestId('chart');
+  const firstKey = await page.getByTestId('anomaly-row').first().getAttribute('data-key');
+  await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, firstKey);
+  // Click a row of another service: the chart follows and the URL keeps it.
+  const other = page.locator(`[data-testid=anomaly-row]:not([data-key="${firstKey}"])`).first();
+  const key = await other.getAttribute('data-key');
+  await other.click();
+  await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, key);
+  assert.match(page.url(), new RegExp(`focus=${key}`));
+  const want = await apiState({ z: 2.5, services: key });
+  assert.equal(Number(await chart.getAttribute('data-anomalies')), want.anomalous);
+  assert.ok(await page.locator('#sw-chart .scatterlayer .point').count() >= want.anomalous, 'markers drawn');
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -1,5 +1,6 @@
 //! The page's parts, each a small component.
 
+pub mod chart;
 pub mod controls;
 pub mod metrics;
 pub mod table;

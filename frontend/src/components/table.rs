@@ -42,7 +42,9 @@ pub fn AnomalyTable(summary: Memo<Option<Summary>>, controls: RwSignal<Controls>
                 </thead>
                 <tbody>
                     <For each=move || rows().into_iter().enumerate() key=|(i, a)| (*i, a.key.clone(), a.date) let:item>
-                        <tr data-testid="anomaly-row" data-key=item.1.key.clone() data-date=item.1.date.to_string()>
+                        <tr data-testid="anomaly-row" data-key=item.1.key.clone() data-date=item.1.date.to_string()
+                            tabindex="0" title="Show this service in the chart"
+                            on:click={let k = item.1.key.clone(); move |_| controls.update(|c| c.focus = Some(k.clone()))}>
                             <td>{item.1.key.clone()}</td>
                             <td>{item.1.date.to_string()}</td>
                             <td data-value=item.1.value.to_string()>{item.1.value.to_string()}</td>

@@ -1,0 +1,109 @@
+//! Daily counts of one service with its baseline band (centre ± threshold ×
+//! spread) and the flagged days highlighted, drawn by plotly.js.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use plotly::common::{DashType, Fill, Line, Marker, Mode};
+use plotly::layout::{Axis, Legend};
+use plotly::{Layout, Plot, Scatter};
+use servicewatch_shared::{Scores, Status};
+
+use crate::state::Controls;
+
+const CHART_ID: &str = "sw-chart";
+
+/// The service the chart shows: the focused one, else the first selected,
+/// else the service of the top anomaly, else the first.
+pub fn chart_service(scores: &Scores, c: &Controls, top: Option<&str>) -> Option<usize> {
+    let find = |name: &str| scores.services().iter().position(|i| i.key == name);
+    c.focus
+        .as_deref()
+        .and_then(find)
+        .or_else(|| c.services.first().and_then(|s| find(s)))
+        .or_else(|| top.and_then(find))
+        .or((!scores.services().is_empty()).then_some(0))
+}
+
+/// Flagged days of service `s` under the controls (the chart's red points).
+fn flagged(scores: &Scores, s: usize, c: &Controls) -> Vec<usize> {
+    let info = &scores.services()[s];
+    if info.verdict.status != Status::Scored || info.verdict.history < c.min_days {
+        return Vec::new();
+    }
+    let v = scores.series(s);
+    (0..v.z.len()).filter(|&i| c.direction.passes(v.z[i], c.z) && v.count[i] >= c.min_count).collect()
+}
+
+fn plot(scores: &Scores, s: usize, c: &Controls) -> (Plot, usize) {
+    let v = scores.series(s);
+    let x: Vec<String> = v.day.iter().map(|d| d.to_string()).collect();
+    let upper: Vec<f64> = v.center.iter().zip(v.spread).map(|(m, sd)| m + c.z * sd).collect();
+    let lower: Vec<f64> = v.center.iter().zip(v.spread).map(|(m, sd)| (m - c.z * sd).max(0.0)).collect();
+    let hits = flagged(scores, s, c);
+    let mut p = Plot::new();
+    p.add_trace(
+        Scatter::new(x.clone(), upper).mode(Mode::Lines).line(Line::new().width(0.0)).show_legend(false).name("upper"),
+    );
+    p.add_trace(
+        Scatter::new(x.clone(), lower)
+            .mode(Mode::Lines)
+            .line(Line::new().width(0.0))
+            .fill(Fill::ToNextY)
+            .fill_color("rgba(70, 110, 200, 0.15)")
+            .name(format!("baseline ± {:.1} × spread", c.z)),
+    );
+    p.add_trace(
+        Scatter::new(x.clone(), v.center.to_vec())
+            .mode(Mode::Lines)
+            .line(Line::new().dash(DashType::Dot).color("#466ec8"))
+            .name("baseline"),
+    );
+    p.add_trace(
+        Scatter::new(x.clone(), v.count.to_vec())
+            .mode(Mode::Lines)
+            .line(Line::new().color("#1d2330"))
+            .name("transactions"),
+    );
+    p.add_trace(
+        Scatter::new(hits.iter().map(|&i| x[i].clone()).collect(), hits.iter().map(|&i| v.count[i]).collect())
+            .mode(Mode::Markers)
+            .marker(Marker::new().color("#b4281e").size(9))
+            .name("anomalies"),
+    );
+    let title = format!("{} — daily transactions", scores.services()[s].key);
+    p.set_layout(
+        Layout::new()
+            .title(title.as_str())
+            .height(360)
+            .legend(Legend::new().x(0.0).y(1.15).orientation(plotly::common::Orientation::Horizontal))
+            .y_axis(Axis::new().range_mode(plotly::layout::RangeMode::ToZero)),
+    );
+    (p, hits.len())
+}
+
+#[component]
+pub fn Chart(
+    scores: Memo<Option<Arc<Scores>>>,
+    controls: RwSignal<Controls>,
+    top: Signal<Option<String>>,
+) -> impl IntoView {
+    let drawn = RwSignal::new((String::new(), 0usize));
+    Effect::new(move |_| {
+        let Some(s) = scores.get() else { return };
+        let c = controls.get();
+        let Some(idx) = chart_service(&s, &c, top.get().as_deref()) else { return };
+        let (p, hits) = plot(&s, idx, &c);
+        let key = s.services()[idx].key.clone();
+        leptos::task::spawn_local(async move {
+            plotly::bindings::react(CHART_ID, &p).await;
+            drawn.set((key, hits));
+        });
+    });
+    view! {
+        <section class="chart" aria-label="Daily transactions chart">
+            <div id=CHART_ID data-testid="chart"
+                data-service=move || drawn.get().0 data-anomalies=move || drawn.get().1.to_string()></div>
+        </section>
+    }
+}
