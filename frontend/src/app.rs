@@ -19,6 +19,30 @@ pub struct Summary {
     pub services: usize,
 }
 
+/// The most rows the table pages through (sorted by |z| first).
+pub const TABLE_ROWS: usize = 1000;
+
+/// The cheap-stage parameters for these controls (service names to indices).
+pub fn flag_params(s: &Scores, c: &Controls) -> FlagParams {
+    let services = (!c.services.is_empty())
+        .then(|| c.services.iter().filter_map(|n| s.services().iter().position(|i| &i.key == n)).collect());
+    FlagParams { z: c.z, min_days: c.min_days, min_count: c.min_count, direction: c.direction, services }
+}
+
+/// Flagged rows as CSV, the same columns as `servicewatch scan`.
+pub fn csv(rows: &[Anomaly]) -> String {
+    let mut out = String::from("key,date,value,center,spread,z\n");
+    for a in rows {
+        let key = if a.key.contains([',', '"', '\n']) {
+            format!("\"{}\"", a.key.replace('"', "\"\""))
+        } else {
+            a.key.clone()
+        };
+        out.push_str(&format!("{key},{},{},{},{},{}\n", a.date, a.value, a.center, a.spread, a.z));
+    }
+    out
+}
+
 fn location_search() -> String {
     web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
 }
@@ -68,17 +92,9 @@ pub fn App() -> impl IntoView {
     let summary = Memo::new(move |_| {
         let s = scores.get()?;
         let c = controls.get();
-        let services = (!c.services.is_empty()).then(|| {
-            c.services.iter().filter_map(|n| s.services().iter().position(|i| &i.key == n)).collect::<Vec<_>>()
-        });
-        let flags = s.flag(&FlagParams {
-            z: c.z,
-            min_days: c.min_days,
-            min_count: c.min_count,
-            direction: c.direction,
-            services: services.clone(),
-        });
-        let in_filter = |i: usize| services.as_ref().is_none_or(|v| v.contains(&i));
+        let params = flag_params(&s, &c);
+        let flags = s.flag(&params);
+        let in_filter = |i: usize| params.services.as_ref().is_none_or(|v| v.contains(&i));
         let eligible = s
             .services()
             .iter()
@@ -87,12 +103,19 @@ pub fn App() -> impl IntoView {
             .count();
         let total = s.services().iter().enumerate().filter(|(i, _)| in_filter(*i)).count();
         Some(Summary {
-            rows: s.ranked(&flags, 100),
+            rows: s.ranked(&flags, TABLE_ROWS),
             metrics: flags.metrics,
             eligible_services: eligible,
             services: total,
         })
     });
+    // CSV of every flagged row, computed only when asked for.
+    let export = move || {
+        let s = scores.get_untracked()?;
+        let c = controls.get_untracked();
+        let flags = s.flag(&flag_params(&s, &c));
+        Some(csv(&s.ranked(&flags, usize::MAX)))
+    };
 
     let top = Signal::derive(move || summary.get().and_then(|s| s.rows.first().map(|a| a.key.clone())));
 
@@ -134,7 +157,7 @@ pub fn App() -> impl IntoView {
             >
                 <MetricsBar summary=summary />
                 <Chart scores=scores controls=controls top=top />
-                <AnomalyTable summary=summary controls=controls />
+                <AnomalyTable summary=summary controls=controls export=export />
             </Show>
         </div>
     }

@@ -138,3 +138,27 @@ test('the chart shows the top service, follows a clicked row, and highlights its
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the table sorts, pages, and exports every flagged row as CSV', async () => {
+  const { page } = await open('?z=2');
+  const info = page.getByTestId('page-info');
+  const total = Number(await page.getByTestId('metric-anomalous').getAttribute('data-value'));
+  assert.ok(total > 25, `need more than a page of rows, got ${total}`);
+  assert.equal(await info.innerText(), `1–25 of ${Math.min(total, 1000)}`);
+  await page.getByTestId('page-next').click();
+  assert.equal(await info.innerText(), `26–50 of ${Math.min(total, 1000)}`);
+  await page.getByRole('button', { name: 'Count' }).click(); // descending first for numbers
+  const counts = await page.getByTestId('anomaly-row').evaluateAll((trs) => trs.map((tr) => Number(tr.children[2].dataset.value)));
+  assert.deepEqual(counts, [...counts].sort((a, b) => b - a));
+  assert.equal(await info.innerText(), `1–25 of ${Math.min(total, 1000)}`, 'a new order starts on page 1');
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
+  const text = await (await download.createReadStream()).toArray().then((c) => Buffer.concat(c).toString());
+  const lines = text.trim().split('\n');
+  assert.equal(lines[0], 'key,date,value,center,spread,z');
+  assert.equal(lines.length - 1, total);
+  const api = await (await fetch(`${server.base}/api/anomalies?z=2&limit=100000`)).json();
+  assert.deepEqual(lines.slice(1).map((l) => l.split(',').slice(0, 3).join(',')),
+    api.anomalies.map((a) => `${a.key},${a.date},${a.value}`));
+  await page.close();
+});

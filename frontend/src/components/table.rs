@@ -1,14 +1,104 @@
-//! The top anomalous service-days, most unusual first; an empty state that
-//! says which setting is holding flags back.
+//! The top anomalous service-days: most unusual first, sortable by any
+//! column, paged, downloadable as CSV; and an empty state that says which
+//! setting is holding flags back.
 
 use leptos::prelude::*;
+
+use servicewatch_shared::Anomaly;
 
 use crate::app::Summary;
 use crate::state::Controls;
 
+const PAGE: usize = 25;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Column {
+    Service,
+    Date,
+    Count,
+    Z,
+}
+
+fn sort(rows: &mut [Anomaly], by: Option<(Column, bool)>) {
+    let Some((col, asc)) = by else { return }; // None: by |z|, as ranked
+    rows.sort_by(|a, b| {
+        let o = match col {
+            Column::Service => a.key.cmp(&b.key).then(a.date.cmp(&b.date)),
+            Column::Date => a.date.cmp(&b.date).then(a.key.cmp(&b.key)),
+            Column::Count => a.value.cmp(&b.value),
+            Column::Z => a.z.total_cmp(&b.z),
+        };
+        if asc {
+            o
+        } else {
+            o.reverse()
+        }
+    });
+}
+
+fn download(name: &str, text: &str) {
+    use wasm_bindgen::JsCast;
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type("text/csv");
+    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts) else { return };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
+    let doc = web_sys::window().and_then(|w| w.document());
+    if let Some(a) =
+        doc.and_then(|d| d.create_element("a").ok()).and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok())
+    {
+        a.set_href(&url);
+        a.set_download(name);
+        a.click();
+    }
+    let _ = web_sys::Url::revoke_object_url(&url);
+}
+
 #[component]
-pub fn AnomalyTable(summary: Memo<Option<Summary>>, controls: RwSignal<Controls>) -> impl IntoView {
-    let rows = move || summary.get().map(|s| s.rows).unwrap_or_default();
+pub fn AnomalyTable(
+    summary: Memo<Option<Summary>>,
+    controls: RwSignal<Controls>,
+    export: impl Fn() -> Option<String> + Send + Sync + 'static,
+) -> impl IntoView {
+    let sort_by = RwSignal::new(None::<(Column, bool)>);
+    let page = RwSignal::new(0usize);
+    // A new result starts at its first page.
+    Effect::new(move |_| {
+        summary.track();
+        page.set(0);
+    });
+    let sorted = Memo::new(move |_| {
+        let mut rows = summary.get().map(|s| s.rows).unwrap_or_default();
+        sort(&mut rows, sort_by.get());
+        rows
+    });
+    let rows = move || sorted.with(|r| r.iter().skip(page.get() * PAGE).take(PAGE).cloned().collect::<Vec<_>>());
+    let header = move |label: &'static str, col: Column| {
+        let state = move || match sort_by.get() {
+            Some((c, true)) if c == col => "ascending",
+            Some((c, false)) if c == col => "descending",
+            _ => "none",
+        };
+        let toggle = move |_| {
+            page.set(0);
+            sort_by.update(|s| {
+                *s = match *s {
+                    Some((c, asc)) if c == col => Some((col, !asc)),
+                    _ => Some((col, col != Column::Count && col != Column::Z)),
+                }
+            })
+        };
+        view! {
+            <th scope="col" aria-sort=state>
+                <button type="button" class="sort" on:click=toggle>{label}</button>
+            </th>
+        }
+    };
+    let csv = move |_| {
+        if let Some(text) = export() {
+            download("servicewatch-anomalies.csv", &text);
+        }
+    };
     let empty_reason = move || {
         let s = summary.get()?;
         if !s.rows.is_empty() {
@@ -32,12 +122,12 @@ pub fn AnomalyTable(summary: Memo<Option<Summary>>, controls: RwSignal<Controls>
             <table data-testid="anomaly-table">
                 <thead>
                     <tr>
-                        <th scope="col">"Service"</th>
-                        <th scope="col">"Date"</th>
-                        <th scope="col">"Count"</th>
+                        {header("Service", Column::Service)}
+                        {header("Date", Column::Date)}
+                        {header("Count", Column::Count)}
                         <th scope="col">"Baseline"</th>
                         <th scope="col">"Spread"</th>
-                        <th scope="col">"z"</th>
+                        {header("z", Column::Z)}
                     </tr>
                 </thead>
                 <tbody>
@@ -55,6 +145,18 @@ pub fn AnomalyTable(summary: Memo<Option<Summary>>, controls: RwSignal<Controls>
                     </For>
                 </tbody>
             </table>
+            <nav class="pager" aria-label="Pages">
+                <button type="button" data-testid="page-prev" disabled=move || page.get() == 0
+                    on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"Previous"</button>
+                <span data-testid="page-info">{move || {
+                    let n = sorted.with(|r| r.len());
+                    let start = (page.get() * PAGE).min(n);
+                    format!("{}–{} of {}", if n == 0 { 0 } else { start + 1 }, (start + PAGE).min(n), n)
+                }}</span>
+                <button type="button" data-testid="page-next" disabled=move || { page.get() + 1 >= sorted.with(|r| r.len().div_ceil(PAGE)).max(1) }
+                    on:click=move |_| page.update(|p| *p += 1)>"Next"</button>
+                <button type="button" data-testid="export-csv" on:click=csv>"Download CSV (all flagged rows)"</button>
+            </nav>
         </section>
     }
 }
