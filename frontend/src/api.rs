@@ -57,3 +57,22 @@ pub async fn daily(from: Option<Day>, to: Option<Day>) -> Result<Arc<Panel>, Str
     let (_, panel) = decode_panel(&bytes).map_err(|e| format!("bad /api/daily body: {e}"))?;
     Ok(Arc::new(panel))
 }
+
+/// What the drill-down shows of `/api/transactions`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Transactions {
+    pub columns: Vec<String>,
+    pub rows: Vec<serde_json::Map<String, serde_json::Value>>,
+    pub truncated: bool,
+}
+
+/// The raw rows of one service-day (at most `limit`).
+pub async fn transactions(service: String, date: Day, limit: u32) -> Result<Transactions, String> {
+    let service = String::from(js_sys::encode_uri_component(&service));
+    let url = format!("api/transactions?orderservice={service}&date={date}&limit={limit}");
+    let resp = Request::get(&url).send().await.map_err(|e| format!("cannot reach the server: {e}"))?;
+    if !resp.ok() {
+        return Err(error_text(resp).await);
+    }
+    resp.json().await.map_err(|e| format!("unexpected answer from /api/transactions: {e}"))
+}

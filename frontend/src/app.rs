@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use servicewatch_shared::{Anomaly, BaselineParams, FlagParams, Metrics, Scores};
 
 use crate::api;
-use crate::components::{chart::Chart, controls::ControlsPanel, metrics::MetricsBar, table::AnomalyTable};
+use crate::components::{
+    chart::Chart, controls::ControlsPanel, drilldown::Drilldown, metrics::MetricsBar, table::AnomalyTable,
+};
 use crate::state::Controls;
 
 /// What the page shows for the current controls: the cheap stage's output.
@@ -117,6 +119,8 @@ pub fn App() -> impl IntoView {
         Some(csv(&s.ranked(&flags, usize::MAX)))
     };
 
+    // The service-day whose raw transactions are open, if any.
+    let pick = RwSignal::new(None::<(String, servicewatch_shared::Day)>);
     let top = Signal::derive(move || summary.get().and_then(|s| s.rows.first().map(|a| a.key.clone())));
 
     // Every control lives in the URL.
@@ -157,7 +161,8 @@ pub fn App() -> impl IntoView {
             >
                 <MetricsBar summary=summary />
                 <Chart scores=scores controls=controls top=top />
-                <AnomalyTable summary=summary controls=controls export=export />
+                <Drilldown pick=pick />
+                <AnomalyTable summary=summary controls=controls export=export pick=pick />
             </Show>
         </div>
     }

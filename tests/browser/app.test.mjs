@@ -162,3 +162,22 @@ test('the table sorts, pages, and exports every flagged row as CSV', async () =>
     api.anomalies.map((a) => `${a.key},${a.date},${a.value}`));
   await page.close();
 });
+
+test('clicking a row opens that day\'s raw transactions', async () => {
+  const { page, errors } = await open();
+  const row = page.getByTestId('anomaly-row').first();
+  const [key, date] = [await row.getAttribute('data-key'), await row.getAttribute('data-date')];
+  const value = Number(await row.locator('td').nth(2).getAttribute('data-value'));
+  await row.click();
+  const panel = page.getByTestId('drilldown');
+  await panel.getByTestId('drilldown-count').waitFor({ timeout: 30000 });
+  assert.match(await panel.innerText(), new RegExp(`${key} on ${date}`));
+  const shown = Number(await panel.getByTestId('drilldown-count').getAttribute('data-value'));
+  assert.equal(shown, Math.min(value, 100), 'one row per transaction of that day, up to 100');
+  const cells = await panel.getByTestId('drilldown-row').first().locator('td').allInnerTexts();
+  assert.ok(cells.includes(key));
+  await panel.getByRole('button', { name: 'Close' }).click();
+  assert.equal(await page.getByTestId('drilldown').count(), 0);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -2,5 +2,6 @@
 
 pub mod chart;
 pub mod controls;
+pub mod drilldown;
 pub mod metrics;
 pub mod table;

@@ -59,6 +59,7 @@ pub fn AnomalyTable(
     summary: Memo<Option<Summary>>,
     controls: RwSignal<Controls>,
     export: impl Fn() -> Option<String> + Send + Sync + 'static,
+    pick: RwSignal<Option<(String, servicewatch_shared::Day)>>,
 ) -> impl IntoView {
     let sort_by = RwSignal::new(None::<(Column, bool)>);
     let page = RwSignal::new(0usize);
@@ -133,8 +134,14 @@ pub fn AnomalyTable(
                 <tbody>
                     <For each=move || rows().into_iter().enumerate() key=|(i, a)| (*i, a.key.clone(), a.date) let:item>
                         <tr data-testid="anomaly-row" data-key=item.1.key.clone() data-date=item.1.date.to_string()
-                            tabindex="0" title="Show this service in the chart"
-                            on:click={let k = item.1.key.clone(); move |_| controls.update(|c| c.focus = Some(k.clone()))}>
+                            tabindex="0" title="Show this service in the chart and this day's transactions"
+                            on:click={
+                                let (k, d) = (item.1.key.clone(), item.1.date);
+                                move |_| {
+                                    controls.update(|c| c.focus = Some(k.clone()));
+                                    pick.set(Some((k.clone(), d)));
+                                }
+                            }>
                             <td>{item.1.key.clone()}</td>
                             <td>{item.1.date.to_string()}</td>
                             <td data-value=item.1.value.to_string()>{item.1.value.to_string()}</td>
