@@ -1,13 +1,10 @@
 //! Real responses of a running server match the OpenAPI description it
 //! serves (a small JSON-schema checker for the subset utoipa emits).
 
-use std::path::PathBuf;
-use std::sync::Arc;
+mod common;
 
 use serde_json::Value;
-use servicewatch::config::{Config, Layer, WarehouseLayer};
-use servicewatch::http::{serve_on, AppState};
-use servicewatch::sample;
+use servicewatch::config::Layer;
 use servicewatch_shared::Day;
 
 fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
@@ -92,25 +89,9 @@ fn check(doc: &Value, schema: &Value, value: &Value, path: &str, errors: &mut Ve
 
 #[tokio::test]
 async fn responses_match_the_description() {
-    let dir = std::env::temp_dir().join(format!("servicewatch-test-openapi-{}", std::process::id()));
-    let file = dir.join("tx.parquet");
-    let args = sample::Args {
-        out: file.clone(),
-        seed: 3,
-        services: 6,
-        days: 60,
-        start: Day::parse("2024-01-01").unwrap(),
-        scale: 1.0,
-        labels: None,
-    };
-    sample::write(&args, |_, _| {}).unwrap();
-    let layer = Layer { warehouse: WarehouseLayer { kind: None, data: Some(file) }, ..Layer::default() };
-    let config = Config::from_layers(&[layer]).unwrap();
-    let warehouse = servicewatch::open_warehouse(&config).await.unwrap();
-    let state = Arc::new(AppState::new(warehouse, config, PathBuf::from("none")));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { serve_on(listener, state, "", std::future::pending()).await });
+    let file = common::sample_file("openapi", 3, 6, 60);
+    let srv = common::start(&file, "", Layer::default()).await;
+    let base = srv.base.clone();
 
     let doc: Value = reqwest::get(format!("{base}/api/openapi.json")).await.unwrap().json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));

@@ -3,46 +3,17 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
-use servicewatch::config::{Config, Layer, WarehouseLayer};
-use servicewatch::http::{anomalies_score, serve_on, AppState};
-use servicewatch::sample;
+mod common;
+
+use common::{start, temp_dir};
+use servicewatch::config::Layer;
+use servicewatch::http::anomalies_score;
 use servicewatch_shared::codec;
 use servicewatch_shared::wire::{Anomalies, Daily};
 use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method};
-
-struct Server {
-    base: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("servicewatch-test-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn start(data: &Path, base_path: &str, extra: Layer) -> Server {
-    let layer = Layer { warehouse: WarehouseLayer { kind: None, data: Some(data.to_path_buf()) }, ..Layer::default() };
-    let config = Config::from_layers(&[extra, layer]).unwrap();
-    let warehouse = servicewatch::open_warehouse(&config).await.unwrap();
-    let state = Arc::new(AppState::new(warehouse, config, PathBuf::from("no-dist-here")));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let base = base_path.to_string();
-    tokio::spawn(async move {
-        serve_on(listener, state, &base, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap()
-    });
-    Server { base: format!("http://{addr}{base_path}"), _stop: stop }
-}
 
 async fn get(url: &str) -> (u16, Value) {
     let r = reqwest::get(url).await.unwrap();
@@ -80,19 +51,7 @@ fn flatten(daily: &Daily) -> BTreeMap<(String, i32), u64> {
 }
 
 fn sample_file_in(name: &str) -> PathBuf {
-    let dir = temp_dir(name);
-    let out = dir.join("tx.parquet");
-    let args = sample::Args {
-        out: out.clone(),
-        seed: 7,
-        services: 12,
-        days: 120,
-        start: Day::parse("2024-01-01").unwrap(),
-        scale: 1.0,
-        labels: None,
-    };
-    sample::write(&args, |_, _| {}).unwrap();
-    out
+    common::sample_file(name, 7, 12, 120)
 }
 
 #[tokio::test]
