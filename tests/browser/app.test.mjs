@@ -181,3 +181,22 @@ test('clicking a row opens that day\'s raw transactions', async () => {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the same build works under a portal sub-path', async () => {
+  const sub = await startServer({ basePath: '/tools/servicewatch', services: 6, days: 90 });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(sub.base); // no trailing slash: redirected
+    await page.getByTestId('anomaly-table').waitFor({ timeout: 30000 });
+    assert.ok(page.url().startsWith(`${sub.base}/`), page.url());
+    const total = Number(await page.getByTestId('metric-total').getAttribute('data-value'));
+    const meta = await (await fetch(`${sub.base}/api/meta`)).json();
+    assert.equal(total, meta.rows);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    sub.stop();
+  }
+});

@@ -118,7 +118,15 @@ pub fn router(state: Arc<AppState>, base_path: &str) -> Router {
         .merge(openapi::routes())
         .with_state(state.clone());
     let app = api.merge(app::routes(&state.dist));
-    let app = if base_path.is_empty() { app } else { Router::new().nest(base_path, app) };
+    let app = if base_path.is_empty() {
+        app
+    } else {
+        // The app's asset URLs are relative: `/base` must become `/base/`.
+        let slash = format!("{base_path}/");
+        Router::new()
+            .route(base_path, axum::routing::get(move || async move { axum::response::Redirect::permanent(&slash) }))
+            .nest(&format!("{base_path}/"), app)
+    };
     let request_id = HeaderName::from_static("x-request-id");
     app.layer(axum::middleware::from_fn(limit_query))
         .layer(CompressionLayer::new())
