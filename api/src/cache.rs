@@ -102,14 +102,6 @@ impl<K: Eq + Hash + Clone, V> Cache<K, V> {
     pub fn clear(&self) {
         self.lock().clear();
     }
-
-    pub fn len(&self) -> usize {
-        self.lock().values().filter(|s| s.cell.initialized()).count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]

@@ -60,12 +60,38 @@ impl Daily {
         Ok(b.build())
     }
 
-    /// The wire form of `panel` restricted to `[from, to]`.
-    pub fn from_panel(panel: &Panel, from: Day, to: Day) -> Daily {
-        let series = (0..panel.len())
-            .map(|s| {
+    /// The wire form of `panel` restricted to `[from, to]` and, if given, to
+    /// some services (panel indices). Services without transactions in the
+    /// range are left out, like days.
+    ///
+    /// ```
+    /// use servicewatch_shared::wire::Daily;
+    /// use servicewatch_shared::{Day, Panel};
+    /// let mut b = Panel::builder();
+    /// b.push("a", &[Day(1), Day(5)], &[2, 3]).unwrap();
+    /// b.push("b", &[Day(9)], &[4]).unwrap();
+    /// let d = Daily::from_panel(&b.build(), Day(0), Day(4), None);
+    /// assert_eq!(d.series.len(), 1); // "b" has nothing in range
+    /// assert_eq!(d.series[0].values, vec![2]);
+    /// ```
+    pub fn from_panel(panel: &Panel, from: Day, to: Day, services: Option<&[usize]>) -> Daily {
+        let all: Vec<usize>;
+        let picked = match services {
+            Some(s) => s,
+            None => {
+                all = (0..panel.len()).collect();
+                &all
+            }
+        };
+        let series = picked
+            .iter()
+            .filter_map(|&s| {
                 let (dates, values) = panel.window(s, from, to);
-                Series { key: panel.key(s).to_string(), dates: dates.to_vec(), values: values.to_vec() }
+                (!dates.is_empty()).then(|| Series {
+                    key: panel.key(s).to_string(),
+                    dates: dates.to_vec(),
+                    values: values.to_vec(),
+                })
             })
             .collect();
         Daily { from, to, series }

@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use servicewatch_shared::codec;
-use servicewatch_shared::wire::{Daily, Series};
+use servicewatch_shared::wire::Daily;
 use servicewatch_shared::Day;
 use tokio_util::sync::CancellationToken;
 
@@ -205,22 +205,7 @@ fn render(
     selected: Option<Vec<usize>>,
     binary: bool,
 ) -> Result<Rendered, ApiError> {
-    let mut body = match selected {
-        None => Daily::from_panel(&snap.panel, from, to),
-        Some(idx) => Daily {
-            from,
-            to,
-            series: idx
-                .into_iter()
-                .map(|s| {
-                    let (dates, values) = snap.panel.window(s, from, to);
-                    Series { key: snap.panel.key(s).to_string(), dates: dates.to_vec(), values: values.to_vec() }
-                })
-                .collect(),
-        },
-    };
-    // Services without transactions in the range are left out, like days.
-    body.series.retain(|s| !s.dates.is_empty());
+    let body = Daily::from_panel(&snap.panel, from, to, selected.as_deref());
     let raw = if binary { codec::encode(&body) } else { serde_json::to_vec(&body).map_err(anyhow::Error::from)? };
     let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 4), flate2::Compression::new(6));
     std::io::Write::write_all(&mut gz, &raw).map_err(anyhow::Error::from)?;
