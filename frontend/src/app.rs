@@ -71,7 +71,7 @@ pub fn App() -> impl IntoView {
     let range = Memo::new(move |_| controls.with(|c| (c.from, c.to)));
     let daily = LocalResource::new(move || {
         let (from, to) = range.get();
-        api::daily(from, to)
+        async move { api::daily(from, to).await.map(|panel| ((from, to), panel)) }
     });
 
     // Stage 1 (expensive): baselines, only when range, method or weekly change.
@@ -80,8 +80,11 @@ pub fn App() -> impl IntoView {
     });
     let scores = Memo::new_with_compare(
         move |_| {
-            let panel = daily.get()?.ok()?;
-            Some(Arc::new(Scores::compute(&panel, &baseline.get())))
+            let (fetched, panel) = daily.get()?.ok()?;
+            let b = baseline.get();
+            // While a new range loads, the old panel would give a partial
+            // answer for a full scoring's cost: wait for the right data.
+            (fetched == (b.from, b.to)).then(|| Arc::new(Scores::compute(&panel, &b)))
         },
         |a, b| match (a, b) {
             (Some(Some(a)), Some(Some(b))) => !Arc::ptr_eq(a, b),

@@ -200,3 +200,17 @@ test('the same build works under a portal sub-path', async () => {
     sub.stop();
   }
 });
+
+test('a new date range fetches once and scores that range', async () => {
+  const { page, errors } = await open();
+  const daily = [];
+  page.on('request', (r) => { if (r.url().includes('/api/daily')) daily.push(r.url()); });
+  await page.getByTestId('date-from').fill('2024-03-01');
+  const want = await apiState({ from: '2024-03-01' });
+  await page.waitForFunction((t) => document.querySelector('[data-testid=metric-total]')?.dataset.value === String(t), want.total);
+  assert.deepEqual(await pageState(page), want);
+  assert.equal(daily.length, 1, daily.join(' '));
+  assert.match(daily[0], /from=2024-03-01/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
