@@ -6,12 +6,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use servicewatch_shared::Day;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Layer, WarehouseLayer};
 use crate::warehouse::embedded::Embedded;
-use crate::warehouse::sql::Source;
 use crate::warehouse::{Caller, DailyQuery, Warehouse};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -22,24 +20,26 @@ pub struct Args {
     /// Number of timed runs.
     #[arg(long, default_value_t = 3)]
     pub runs: u32,
+    /// Count days in this time zone (UTC by default, the fast path).
+    #[arg(long)]
+    pub time_zone: Option<String>,
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<()> {
-    let layer = Layer { warehouse: WarehouseLayer { kind: None, data: Some(args.data.clone()) }, ..Layer::default() };
-    let config = Config::from_layers(&[layer])?;
-    let source = Source {
-        table: config.table.clone(),
-        timestamp: config.columns.timestamp.clone(),
-        service: config.columns.service.clone(),
+    let layer = Layer {
+        warehouse: WarehouseLayer { kind: None, data: Some(args.data.clone()) },
+        time_zone: args.time_zone.clone(),
+        ..Layer::default()
     };
+    let config = Config::from_layers(&[layer])?;
+    let source = config.source();
     let (caller, cancel) = (Caller::default(), CancellationToken::new());
     let mut times = Vec::new();
     for run in 1..=args.runs.max(1) {
         let start = Instant::now();
         let wh = Embedded::open(&args.data, source.clone()).await?;
         let b = wh.bounds(&caller, &cancel).await?;
-        let day = |t: Option<chrono::NaiveDateTime>| t.map(|t| Day::from_date(t.date()));
-        let (Some(from), Some(to)) = (day(b.first), day(b.last)) else { anyhow::bail!("the file has no rows") };
+        let Some((from, to)) = b.days(config.time_zone) else { anyhow::bail!("the file has no rows") };
         let panel = wh.daily(&DailyQuery { from, to, services: None }, &caller, &cancel).await?;
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         println!(

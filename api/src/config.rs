@@ -5,6 +5,7 @@
 //! ```toml
 //! # servicewatch.toml
 //! table = "gold.fact.maintenanceservices"
+//! time_zone = "UTC"                     # the zone whose calendar days are counted
 //! [columns]
 //! timestamp = "transaction_timestamp"
 //! service = "orderservice"
@@ -18,13 +19,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
-use crate::warehouse::sql::{Ident, TableName};
+use crate::warehouse::sql::{Ident, Source, TableName};
+use crate::warehouse::zone::Zone;
 
 /// Everything the server and the `scan` job need to reach the data.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table: TableName,
     pub columns: Columns,
+    /// Days are calendar days in this zone (UTC unless configured).
+    pub time_zone: Zone,
     pub warehouse: WarehouseConfig,
     /// Longest date range one request may ask for, in days.
     pub max_span_days: u32,
@@ -62,6 +66,7 @@ pub struct Layer {
     pub table: Option<String>,
     #[serde(default)]
     pub columns: ColumnsLayer,
+    pub time_zone: Option<String>,
     #[serde(default)]
     pub warehouse: WarehouseLayer,
     pub max_span_days: Option<u32>,
@@ -98,6 +103,9 @@ pub struct ConfigArgs {
     /// Column holding the service.
     #[arg(long, env = "SERVICEWATCH_SERVICE_COLUMN")]
     pub service_column: Option<String>,
+    /// Time zone whose calendar days are counted (IANA name, e.g. Europe/Paris).
+    #[arg(long, env = "SERVICEWATCH_TIME_ZONE")]
+    pub time_zone: Option<String>,
     /// Warehouse kind: embedded (Databricks and Spark come later).
     #[arg(long, env = "SERVICEWATCH_WAREHOUSE")]
     pub warehouse: Option<String>,
@@ -111,6 +119,7 @@ impl ConfigArgs {
         Layer {
             table: self.table.clone(),
             columns: ColumnsLayer { timestamp: self.timestamp_column.clone(), service: self.service_column.clone() },
+            time_zone: self.time_zone.clone(),
             warehouse: WarehouseLayer { kind: self.warehouse.clone(), data: self.data.clone() },
             ..Layer::default()
         }
@@ -145,6 +154,10 @@ impl Config {
             timestamp: Ident::parse(&ts).context("setting `columns.timestamp`")?,
             service: Ident::parse(&svc).context("setting `columns.service`")?,
         };
+        let time_zone = match pick(layers, |l| l.time_zone.clone()) {
+            Some(name) => Zone::parse(&name).context("setting `time_zone`")?,
+            None => Zone::UTC,
+        };
         let kind = pick(layers, |l| l.warehouse.kind.clone()).unwrap_or_else(|| "embedded".into());
         let warehouse = match kind.as_str() {
             "embedded" => {
@@ -168,11 +181,24 @@ impl Config {
         Ok(Config {
             table,
             columns,
+            time_zone,
             warehouse,
             max_span_days,
             cache_ttl: std::time::Duration::from_secs(ttl),
             cache_max_points,
         })
+    }
+}
+
+impl Config {
+    /// The table, columns and day definition the warehouse SQL reads.
+    pub fn source(&self) -> Source {
+        Source {
+            table: self.table.clone(),
+            timestamp: self.columns.timestamp.clone(),
+            service: self.columns.service.clone(),
+            zone: self.time_zone,
+        }
     }
 }
 
@@ -205,6 +231,8 @@ mod tests {
         let e =
             bad(Layer { warehouse: WarehouseLayer { kind: Some("oracle".into()), data: None }, ..Default::default() });
         assert!(e.contains("unknown warehouse `oracle`"), "{e}");
+        let e = bad(Layer { time_zone: Some("CEST".into()), ..Default::default() });
+        assert!(e.contains("setting `time_zone`") && e.contains("IANA"), "{e}");
         assert!(toml::from_str::<Layer>("tabel = \"x\"").is_err(), "typos in the file are errors");
     }
 }

@@ -21,17 +21,12 @@ use std::sync::Arc;
 
 use config::{Config, WarehouseConfig};
 use warehouse::embedded::Embedded;
-use warehouse::sql::Source;
 use warehouse::Warehouse;
 
 /// Opens the configured warehouse (generating the sample data if the
 /// embedded one has none).
 pub async fn open_warehouse(config: &Config) -> anyhow::Result<Arc<dyn Warehouse>> {
-    let source = Source {
-        table: config.table.clone(),
-        timestamp: config.columns.timestamp.clone(),
-        service: config.columns.service.clone(),
-    };
+    let source = config.source();
     match &config.warehouse {
         WarehouseConfig::Embedded { data } => {
             let path = match data {

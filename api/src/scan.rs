@@ -68,8 +68,8 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         (Some(f), Some(t)) => (f, t),
         (f, t) => {
             let b = warehouse.bounds(&caller, &cancel).await?;
-            let day = |x: Option<chrono::NaiveDateTime>| x.map(|t| Day::from_date(t.date()));
-            match (f.or(day(b.first)), t.or(day(b.last))) {
+            let days = b.days(config.time_zone);
+            match (f.or(days.map(|d| d.0)), t.or(days.map(|d| d.1))) {
                 (Some(f), Some(t)) => (f, t),
                 _ => anyhow::bail!("the table is empty"),
             }

@@ -198,6 +198,58 @@ async fn day_boundaries_and_time_zones_in_csv() {
 }
 
 #[tokio::test]
+async fn days_follow_the_configured_time_zone_across_daylight_saving() {
+    use chrono::TimeZone;
+    let paris = chrono_tz::Europe::Paris;
+    // A row every 7 minutes around both 2024 transitions, as UTC instants.
+    let mut csv = String::from("transaction_id,transaction_timestamp,orderservice\n");
+    let mut truth: BTreeMap<(String, i32), u64> = BTreeMap::new();
+    let mut id = 0;
+    for start in ["2024-03-29T00:00:00Z", "2024-10-25T00:00:00Z"] {
+        let start = chrono::DateTime::parse_from_rfc3339(start).unwrap().with_timezone(&chrono::Utc);
+        for k in 0..(4 * 24 * 60 / 7) {
+            let t = start + chrono::Duration::minutes(7 * k);
+            let svc = if k % 3 == 0 { "brakes" } else { "tyres" };
+            id += 1;
+            csv.push_str(&format!("{id},{},{svc}\n", t.format("%Y-%m-%dT%H:%M:%SZ")));
+            let day = Day::from_date(paris.from_utc_datetime(&t.naive_utc()).date_naive());
+            *truth.entry((svc.to_string(), day.0)).or_default() += 1;
+        }
+    }
+    let dir = temp_dir("tz");
+    let path = dir.join("tx.csv");
+    std::fs::write(&path, csv).unwrap();
+    let srv = start(&path, "", Layer { time_zone: Some("Europe/Paris".into()), ..Layer::default() }).await;
+
+    let (status, meta) = get(&format!("{}/api/meta", srv.base)).await;
+    assert_eq!(status, 200, "{meta}");
+    assert_eq!(meta["timezone"], "Europe/Paris");
+    assert_eq!(meta["first"], "2024-03-29"); // 00:00 UTC is 01:00 in Paris
+    assert_eq!(meta["last"], "2024-10-29"); // 23:53 UTC is 00:53 the next day
+
+    let (status, body) = get(&format!("{}/api/daily?from=2024-03-01&to=2024-11-30", srv.base)).await;
+    assert_eq!(status, 200, "{body}");
+    let got = flatten(&serde_json::from_value(body).unwrap());
+    assert_eq!(got, truth);
+    // The 23-hour and 25-hour days hold 23 and 25 hours of rows.
+    let both = |d: &str| {
+        let d = Day::parse(d).unwrap().0;
+        truth.get(&("brakes".into(), d)).unwrap() + truth.get(&("tyres".into(), d)).unwrap()
+    };
+    let rows_in = |hours: u64| (hours * 60 / 7)..=(hours * 60).div_ceil(7);
+    assert!(rows_in(23).contains(&both("2024-03-31")));
+    assert!(rows_in(24).contains(&both("2024-03-30")));
+    assert!(rows_in(25).contains(&both("2024-10-27")));
+
+    // Drill-down uses the same day: all brakes rows of the short day.
+    let (status, body) =
+        get(&format!("{}/api/transactions?orderservice=brakes&date=2024-03-31&limit=1000", srv.base)).await;
+    assert_eq!(status, 200, "{body}");
+    let want = truth[&("brakes".to_string(), Day::parse("2024-03-31").unwrap().0)];
+    assert_eq!(body["rows"].as_array().unwrap().len() as u64, want);
+}
+
+#[tokio::test]
 async fn bad_requests_get_clear_400s() {
     let file = sample_file_in("bad");
     let max_span = Layer { max_span_days: Some(60), ..Layer::default() };

@@ -47,7 +47,7 @@ pub async fn anomalies(
 ) -> Result<Json<Anomalies>, ApiError> {
     let q = Query::new(raw, PARAMS)?;
     let (snap, _) = state.snapshot(&caller(&headers)).await?;
-    let (from, to) = range(&q, &snap, state.config.max_span_days)?;
+    let (from, to) = range(&q, &snap, &state.config)?;
     let baseline = BaselineParams {
         from: Some(from),
         to: Some(to),

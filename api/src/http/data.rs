@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::error::{ApiError, ErrorBody};
 use super::params::Query;
 use super::{caller, AppState, Snapshot};
+use crate::config::Config;
 
 /// Most services one request may name.
 pub const MAX_SERVICES: usize = 5000;
@@ -35,14 +36,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/refresh", post(refresh))
 }
 
-/// The data's first and last day.
-pub fn data_bounds(snap: &Snapshot) -> Option<(Day, Day)> {
-    Some((Day::from_date(snap.bounds.first?.date()), Day::from_date(snap.bounds.last?.date())))
-}
-
 /// `from`/`to` from the query, defaulting to the data's bounds, checked.
-pub fn range(q: &Query, snap: &Snapshot, max_span: u32) -> Result<(Day, Day), ApiError> {
-    let bounds = data_bounds(snap);
+pub fn range(q: &Query, snap: &Snapshot, config: &Config) -> Result<(Day, Day), ApiError> {
+    let max_span = config.max_span_days;
+    let bounds = snap.bounds.days(config.time_zone);
     let to = q.day("to")?.or(bounds.map(|b| b.1));
     // Without `from`: the data's first day, or the longest range allowed.
     let earliest = to.map(|t| Day(t.0 - max_span as i32 + 1));
@@ -77,7 +74,7 @@ pub struct Meta {
     pub table: String,
     /// `embedded`, `databricks` or `spark`.
     pub warehouse: String,
-    /// The time zone that defines a day.
+    /// The time zone that defines a day (IANA name).
     pub timezone: String,
     pub first: Option<Day>,
     pub last: Option<Day>,
@@ -98,11 +95,11 @@ pub struct Meta {
     responses((status = 200, body = Meta), (status = 502, body = ErrorBody)))]
 pub async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Meta>, ApiError> {
     let (snap, _) = state.snapshot(&caller(&headers)).await?;
-    let bounds = data_bounds(&snap);
+    let bounds = snap.bounds.days(state.config.time_zone);
     Ok(Json(Meta {
         table: state.config.table.0.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("."),
         warehouse: state.warehouse.kind().into(),
-        timezone: "UTC".into(),
+        timezone: state.config.time_zone.name().into(),
         first: bounds.map(|b| b.0),
         last: bounds.map(|b| b.1),
         rows: snap.bounds.rows,
@@ -133,7 +130,7 @@ pub async fn daily(
     let q = Query::new(raw, &["from", "to", "services"])?;
     let who = caller(&headers);
     let (snap, _) = state.snapshot(&who).await?;
-    let (from, to) = range(&q, &snap, state.config.max_span_days)?;
+    let (from, to) = range(&q, &snap, &state.config)?;
     let selected = services(&q, &snap)?;
     let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or("");
     let binary = text(header::ACCEPT).split(',').any(|t| t.trim().starts_with(codec::MEDIA_TYPE));
@@ -232,7 +229,7 @@ pub struct Transactions {
 #[utoipa::path(get, path = "/api/transactions", tag = "data",
     params(
         ("orderservice" = String, Query, description = "The service"),
-        ("date" = String, Query, format = Date, description = "The day (UTC)"),
+        ("date" = String, Query, format = Date, description = "The day (in the configured time zone)"),
         ("limit" = Option<u32>, Query, description = "Rows to return, 1 to 1000 (default 100)"),
     ),
     responses((status = 200, body = Transactions), (status = 400, body = ErrorBody)))]

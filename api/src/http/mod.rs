@@ -68,7 +68,7 @@ impl AppState {
         let cancel = CancellationToken::new();
         // Cancel the warehouse's work if every waiting request goes away.
         let _guard = cancel.clone().drop_guard();
-        let wh = &self.warehouse;
+        let (wh, zone) = (&self.warehouse, self.config.time_zone);
         let loaded = self
             .cache
             .get_or_fetch(
@@ -76,16 +76,9 @@ impl AppState {
                 |s| s.panel.service_days(),
                 || async {
                     let bounds = wh.bounds(caller, &cancel).await?;
-                    let panel = match (bounds.first, bounds.last) {
-                        (Some(first), Some(last)) => {
-                            let q = DailyQuery {
-                                from: servicewatch_shared::Day::from_date(first.date()),
-                                to: servicewatch_shared::Day::from_date(last.date()),
-                                services: None,
-                            };
-                            wh.daily(&q, caller, &cancel).await?
-                        }
-                        _ => Panel::default(),
+                    let panel = match bounds.days(zone) {
+                        Some((from, to)) => wh.daily(&DailyQuery { from, to, services: None }, caller, &cancel).await?,
+                        None => Panel::default(),
                     };
                     tracing::info!(
                         service_days = panel.service_days(),

@@ -8,6 +8,7 @@
 
 pub mod embedded;
 pub mod sql;
+pub mod zone;
 
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
@@ -45,6 +46,13 @@ pub struct Bounds {
     pub first: Option<NaiveDateTime>,
     pub last: Option<NaiveDateTime>,
     pub rows: u64,
+}
+
+impl Bounds {
+    /// The first and last day with data, in `zone`.
+    pub fn days(&self, zone: zone::Zone) -> Option<(Day, Day)> {
+        Some((zone.day_of(self.first.as_ref()?), zone.day_of(self.last.as_ref()?)))
+    }
 }
 
 /// Raw rows of one service-day, as JSON objects keyed by column name.

@@ -3,7 +3,11 @@
 //! The statements use only what Spark SQL, Databricks SQL and DataFusion
 //! all accept: backtick-quoted identifiers, `CAST`, `COUNT(*)`, `GROUP BY`
 //! and named parameters (`:name`; engines that spell them `$name` get them
-//! renamed by [`Statement::render`]). Nothing the user types ever becomes
+//! renamed by [`Statement::render`]). Days in a time zone other than UTC use
+//! Spark's `from_utc_timestamp`, which the embedded engine registers too;
+//! on Spark and Databricks the session time zone must be UTC, as it is by
+//! default there, for `CAST(.. AS DATE)` to mean what it means here.
+//! Nothing the user types ever becomes
 //! SQL text: identifiers come from the config and are validated by
 //! [`Ident::parse`], values travel as bound parameters.
 
@@ -11,6 +15,8 @@ use std::fmt;
 
 use chrono::NaiveDateTime;
 use servicewatch_shared::Day;
+
+use super::zone::Zone;
 
 /// A validated SQL identifier: letters, digits and underscores, not
 /// starting with a digit, at most 128 characters. Displayed quoted.
@@ -121,13 +127,8 @@ pub struct Source {
     pub table: TableName,
     pub timestamp: Ident,
     pub service: Ident,
-}
-
-/// The start of `day` and of the day after, as UTC instants.
-fn day_bounds(from: Day, to: Day) -> (Param, Param) {
-    let start = from.date().and_hms_opt(0, 0, 0).unwrap_or_default();
-    let end = to.next().date().and_hms_opt(0, 0, 0).unwrap_or_default();
-    (Param::Timestamp(start), Param::Timestamp(end))
+    /// The zone whose calendar days the counts are per.
+    pub zone: Zone,
 }
 
 impl Source {
@@ -135,16 +136,33 @@ impl Source {
         format!("CAST({} AS TIMESTAMP)", self.timestamp)
     }
 
-    /// Transactions per (service, UTC day) in `[from, to]`, optionally for
+    /// The first instant of `from` and of the day after `to`, as UTC.
+    fn day_bounds(&self, from: Day, to: Day) -> (Param, Param) {
+        (Param::Timestamp(self.zone.start_of(from)), Param::Timestamp(self.zone.start_of(to.next())))
+    }
+
+    /// The day of each row, and the parameter that expression needs.
+    fn day(&self) -> (String, Option<(String, Param)>) {
+        if self.zone.is_utc() {
+            (format!("CAST({} AS DATE)", self.ts()), None)
+        } else {
+            let param = ("tz".to_string(), Param::Text(self.zone.name().to_string()));
+            (format!("CAST(from_utc_timestamp({}, :tz) AS DATE)", self.ts()), Some(param))
+        }
+    }
+
+    /// Transactions per (service, day) in `[from, to]`, optionally for
     /// some services only, ordered by service then day.
     ///
     /// ```
     /// use servicewatch::warehouse::sql::{Ident, Placeholder, Source, TableName};
+    /// use servicewatch::warehouse::zone::Zone;
     /// use servicewatch_shared::Day;
     /// let src = Source {
     ///     table: TableName::parse("gold.fact.maintenanceservices").unwrap(),
     ///     timestamp: Ident::parse("transaction_timestamp").unwrap(),
     ///     service: Ident::parse("orderservice").unwrap(),
+    ///     zone: Zone::UTC,
     /// };
     /// let st = src.daily(Day(0), Day(6), Some(&["oil".to_string()]));
     /// let sql = st.render(Placeholder::Colon);
@@ -154,8 +172,10 @@ impl Source {
     /// assert!(st.render(Placeholder::Dollar).contains("$from_ts"));
     /// ```
     pub fn daily(&self, from: Day, to: Day, services: Option<&[String]>) -> Statement {
-        let (start, end) = day_bounds(from, to);
+        let (start, end) = self.day_bounds(from, to);
+        let (day, zone_param) = self.day();
         let mut params = vec![("from_ts".to_string(), start), ("to_ts".to_string(), end)];
+        params.extend(zone_param);
         let mut filter = String::new();
         if let Some(list) = services {
             let names: Vec<String> = (0..list.len()).map(|i| format!(":s{i}")).collect();
@@ -163,10 +183,10 @@ impl Source {
             params.extend(list.iter().enumerate().map(|(i, s)| (format!("s{i}"), Param::Text(s.clone()))));
         }
         let sql = format!(
-            "SELECT CAST({svc} AS STRING) AS service, CAST({ts} AS DATE) AS day, COUNT(*) AS n \
+            "SELECT CAST({svc} AS STRING) AS service, {day} AS day, COUNT(*) AS n \
              FROM {table} \
              WHERE {ts} >= :from_ts AND {ts} < :to_ts AND {svc} IS NOT NULL{filter} \
-             GROUP BY CAST({svc} AS STRING), CAST({ts} AS DATE) \
+             GROUP BY CAST({svc} AS STRING), {day} \
              ORDER BY service, day",
             svc = self.service,
             ts = self.ts(),
@@ -187,7 +207,7 @@ impl Source {
 
     /// The raw rows of one service-day, oldest first, at most `limit`.
     pub fn transactions(&self, service: &str, day: Day, limit: u32) -> Statement {
-        let (start, end) = day_bounds(day, day);
+        let (start, end) = self.day_bounds(day, day);
         let sql = format!(
             "SELECT * FROM {table} \
              WHERE {svc} = :service AND {ts} >= :from_ts AND {ts} < :to_ts \
@@ -222,10 +242,28 @@ mod tests {
             table: TableName::parse("t").unwrap(),
             timestamp: Ident::parse("ts").unwrap(),
             service: Ident::parse("svc").unwrap(),
+            zone: Zone::UTC,
         };
         let list: Vec<String> = (0..12).map(|i| format!("v{i}")).collect();
         let sql = src.daily(Day(0), Day(1), Some(&list)).render(Placeholder::Dollar);
         assert!(sql.contains("$s1, $s2") && sql.contains("$s10, $s11)"), "{sql}");
         assert!(!sql.contains(':'), "{sql}");
+    }
+
+    #[test]
+    fn a_time_zone_is_a_bound_parameter() {
+        let src = Source {
+            table: TableName::parse("t").unwrap(),
+            timestamp: Ident::parse("ts").unwrap(),
+            service: Ident::parse("svc").unwrap(),
+            zone: Zone::parse("Europe/Paris").unwrap(),
+        };
+        let st = src.daily(Day(0), Day(1), None);
+        let sql = st.render(Placeholder::Colon);
+        assert!(sql.contains("CAST(from_utc_timestamp(CAST(`ts` AS TIMESTAMP), :tz) AS DATE) AS day"), "{sql}");
+        assert!(!sql.contains("Paris"), "{sql}");
+        assert!(st.params.contains(&("tz".into(), Param::Text("Europe/Paris".into()))));
+        // 1970-01-01 starts at 23:00 UTC the day before in Paris.
+        assert_eq!(st.params[0].1, Param::Timestamp(chrono::DateTime::from_timestamp(-3600, 0).unwrap().naive_utc()));
     }
 }

@@ -1,6 +1,8 @@
 //! The embedded warehouse: DataFusion running the shared SQL over local
 //! Parquet or CSV files (a local copy of the table), in process.
 
+mod from_utc_timestamp;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -73,6 +75,7 @@ impl Embedded {
             // Keep the file's column case, as Spark does with backticks.
             .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
         let ctx = SessionContext::new_with_config(config);
+        ctx.register_udf(from_utc_timestamp::udf());
         let table = source.table.table().as_str().to_string();
         let location = path.to_str().ok_or_else(|| anyhow::anyhow!("{} is not valid UTF-8", path.display()))?;
         let location = if path.is_dir() && !location.ends_with('/') { format!("{location}/") } else { location.into() };
