@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Layer, WarehouseLayer};
 use crate::warehouse::embedded::Embedded;
-use crate::warehouse::{Caller, DailyQuery, Warehouse};
+use crate::warehouse::{Caller, DailyQuery, Progress, Warehouse};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -40,7 +40,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         let wh = Embedded::open(&args.data, source.clone()).await?;
         let b = wh.bounds(&caller, &cancel).await?;
         let Some((from, to)) = b.days(config.time_zone) else { anyhow::bail!("the file has no rows") };
-        let panel = wh.daily(&DailyQuery { from, to, services: None }, &caller, &cancel).await?;
+        let panel = wh.daily(&DailyQuery { from, to, services: None }, &caller, &cancel, &Progress::default()).await?;
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         println!(
             "run {run}: {} rows -> {} service-days, {} services in {ms:.0} ms",

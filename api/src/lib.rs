@@ -6,7 +6,8 @@
 //!   and the embedded DataFusion engine.
 //! - [`cache`]: TTL, size bound and single flight for warehouse results.
 //! - [`http`]: routes, errors and the server.
-//! - [`sample`], [`scan`], [`evaluate`]: the other subcommands.
+//! - [`sample`], [`scan`], [`evaluate`]: the other subcommands; [`terminal`]:
+//!   their progress bars.
 
 pub mod bench;
 pub mod cache;
@@ -15,6 +16,7 @@ pub mod evaluate;
 pub mod http;
 pub mod sample;
 pub mod scan;
+pub mod terminal;
 pub mod warehouse;
 
 use std::sync::Arc;

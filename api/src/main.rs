@@ -69,7 +69,9 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Sample(args) => {
-            let rows = sample::write(&args, progress_bar("writing transactions"))?;
+            let bar = servicewatch::terminal::Bar::new("writing transactions");
+            let rows = sample::write(&args, |done, total| bar.draw(done, total))?;
+            bar.finish(&format!("{rows} rows"));
             eprintln!("wrote {rows} transactions to {}", args.out.display());
             Ok(())
         }
@@ -82,23 +84,6 @@ fn main() -> anyhow::Result<()> {
             let state = Arc::new(http::AppState::new(warehouse, config, args.dist));
             http::serve(state, args.bind, &base_path).await
         }),
-    }
-}
-
-/// A one-line progress report on a terminal; nothing when stderr is piped.
-fn progress_bar(what: &'static str) -> impl FnMut(u64, u64) {
-    use std::io::{IsTerminal, Write};
-    let on = std::io::stderr().is_terminal();
-    move |done, total| {
-        if on {
-            let pct = (done * 100).checked_div(total).unwrap_or(100);
-            let bar: String = (0..30).map(|i| if i * 100 < pct * 30 { '#' } else { '.' }).collect();
-            eprint!("\r{what} [{bar}] {done}/{total} ({pct}%)");
-            if done >= total {
-                eprintln!();
-            }
-            let _ = std::io::stderr().flush();
-        }
     }
 }
 

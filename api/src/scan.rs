@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ConfigArgs;
 use crate::http::anomalies_score;
-use crate::warehouse::{Caller, DailyQuery};
+use crate::terminal::{self, Bar};
+use crate::warehouse::{Caller, DailyQuery, Progress};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -77,15 +78,13 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     };
     anyhow::ensure!(from <= to, "--from ({from}) is after --to ({to})");
     let q = DailyQuery { from, to, services: args.services.clone() };
-    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let started = std::time::Instant::now();
-    if terminal {
-        eprint!("aggregating daily counts from {from} to {to}...");
-    }
-    let panel = warehouse.daily(&q, &caller, &cancel).await.context("aggregating daily counts")?;
-    if terminal {
-        eprintln!(" {} service-days in {:.1} s", panel.service_days(), started.elapsed().as_secs_f64());
-    }
+    let bar = std::sync::Arc::new(Bar::new("reading transactions"));
+    let progress = Progress::default();
+    let drawing = terminal::follow(bar.clone(), progress.clone());
+    let panel = warehouse.daily(&q, &caller, &cancel, &progress).await;
+    drawing.abort();
+    let panel = panel.context("aggregating daily counts")?;
+    bar.finish(&format!("{} rows into {} service-days", progress.get().0, panel.service_days()));
     if let Some(wanted) = &args.services {
         if let Some(missing) = wanted.iter().find(|s| panel.find(s).is_none()) {
             anyhow::bail!("unknown service `{missing}` (no transactions from {from} to {to})");

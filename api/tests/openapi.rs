@@ -99,6 +99,7 @@ async fn responses_match_the_description() {
     let svc = meta["services"][0].as_str().unwrap().to_string();
     let calls = [
         ("/api/meta", "/api/meta", 200),
+        ("/api/progress", "/api/progress", 200),
         ("/api/daily", "/api/daily?from=2024-01-01&to=2024-01-20", 200),
         ("/api/anomalies", "/api/anomalies?z=2&limit=20", 200),
         ("/api/transactions", &format!("/api/transactions?orderservice={svc}&date=2024-01-10&limit=3"), 200),

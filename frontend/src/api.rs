@@ -76,3 +76,19 @@ pub async fn transactions(service: String, date: Day, limit: u32) -> Result<Tran
     }
     resp.json().await.map_err(|e| format!("unexpected answer from /api/transactions: {e}"))
 }
+
+/// `/api/progress`: how far the server's read of the table has got.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
+pub struct LoadProgress {
+    pub loading: bool,
+    pub rows_read: u64,
+    pub rows_total: u64,
+}
+
+pub async fn progress() -> Option<LoadProgress> {
+    let resp = Request::get("api/progress").send().await.ok()?;
+    if !resp.ok() {
+        return None;
+    }
+    resp.json().await.ok()
+}

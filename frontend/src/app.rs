@@ -7,7 +7,8 @@ use servicewatch_shared::{Anomaly, BaselineParams, FlagParams, Metrics, Scores};
 
 use crate::api;
 use crate::components::{
-    chart::Chart, controls::ControlsPanel, drilldown::Drilldown, metrics::MetricsBar, table::AnomalyTable,
+    chart::Chart, controls::ControlsPanel, drilldown::Drilldown, loading::Loading, metrics::MetricsBar,
+    table::AnomalyTable,
 };
 use crate::state::Controls;
 
@@ -160,7 +161,7 @@ pub fn App() -> impl IntoView {
             </Show>
             <Show
                 when=move || summary.get().is_some()
-                fallback=move || view! { <p class="loading" data-testid="loading">"Loading daily counts…"</p> }
+                fallback=move || view! { <Loading /> }
             >
                 <MetricsBar summary=summary />
                 <Chart scores=scores controls=controls top=top />

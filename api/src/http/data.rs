@@ -34,6 +34,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/daily", get(daily))
         .route("/api/transactions", get(transactions))
         .route("/api/refresh", post(refresh))
+        .route("/api/progress", get(progress))
 }
 
 /// `from`/`to` from the query, defaulting to the data's bounds, checked.
@@ -266,4 +267,22 @@ pub async fn refresh(State(state): State<Arc<AppState>>) -> Json<Value> {
     state.cache.clear();
     state.rendered.clear();
     Json(json!({ "status": "cleared" }))
+}
+
+/// `/api/progress`: how far the caller's first read of the table has got.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LoadProgress {
+    /// Whether the warehouse is reading the table for this caller now.
+    pub loading: bool,
+    /// Raw rows read so far.
+    pub rows_read: u64,
+    /// Raw rows to read; 0 when the warehouse cannot tell.
+    pub rows_total: u64,
+}
+
+#[utoipa::path(get, path = "/api/progress", tag = "data", responses((status = 200, body = LoadProgress)))]
+pub async fn progress(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Json<LoadProgress> {
+    let now = state.load_progress(&caller(&headers));
+    let (rows_read, rows_total) = now.unwrap_or((0, 0));
+    Json(LoadProgress { loading: now.is_some(), rows_read, rows_total })
 }

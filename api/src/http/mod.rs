@@ -28,7 +28,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::cache::{Cache, Source};
 use crate::config::Config;
-use crate::warehouse::{Bounds, Caller, DailyQuery, Warehouse};
+use crate::warehouse::{Bounds, Caller, DailyQuery, Progress, Warehouse};
 use error::ApiError;
 
 /// Longest query string accepted, in bytes.
@@ -52,19 +52,23 @@ pub struct AppState {
     pub rendered: Cache<data::RenderKey, data::Rendered>,
     /// Where the built browser app is (trunk's dist).
     pub dist: std::path::PathBuf,
+    /// Snapshots being read from the warehouse now, by cache scope, so the
+    /// app can show how far its first load has got.
+    pub loading: std::sync::Mutex<std::collections::HashMap<String, Progress>>,
 }
 
 impl AppState {
     pub fn new(warehouse: Arc<dyn Warehouse>, config: Config, dist: std::path::PathBuf) -> AppState {
         let cache = Cache::new(config.cache_ttl, config.cache_max_points);
         let rendered = Cache::new(config.cache_ttl, 256 << 20);
-        AppState { warehouse, config, cache, rendered, dist }
+        AppState { warehouse, config, cache, rendered, dist, loading: Default::default() }
     }
 
     /// The caller's snapshot: from the cache, or one bounds query and one
     /// aggregation shared by every concurrent request.
     pub async fn snapshot(&self, caller: &Caller) -> Result<(Arc<Snapshot>, Source), ApiError> {
         let scope = self.warehouse.cache_scope(caller);
+        let key = scope.clone();
         let cancel = CancellationToken::new();
         // Cancel the warehouse's work if every waiting request goes away.
         let _guard = cancel.clone().drop_guard();
@@ -72,12 +76,17 @@ impl AppState {
         let loaded = self
             .cache
             .get_or_fetch(
-                scope,
+                key,
                 |s| s.panel.service_days(),
                 || async {
+                    let progress = Progress::default();
+                    let _loading = self.track_loading(&scope, &progress);
                     let bounds = wh.bounds(caller, &cancel).await?;
                     let panel = match bounds.days(zone) {
-                        Some((from, to)) => wh.daily(&DailyQuery { from, to, services: None }, caller, &cancel).await?,
+                        Some((from, to)) => {
+                            let q = DailyQuery { from, to, services: None };
+                            wh.daily(&q, caller, &cancel, &progress).await?
+                        }
                         None => Panel::default(),
                     };
                     tracing::info!(
@@ -90,6 +99,32 @@ impl AppState {
             )
             .await?;
         Ok(loaded)
+    }
+
+    /// Registers a snapshot load under `scope` until the guard drops.
+    fn track_loading<'a>(&'a self, scope: &str, progress: &Progress) -> impl Drop + 'a {
+        let lock = || self.loading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        lock().insert(scope.to_string(), progress.clone());
+        let scope = scope.to_string();
+        DropGuard(move || {
+            lock().remove(&scope);
+        })
+    }
+
+    /// `(rows read, rows in all)` of the caller's snapshot load, if one runs.
+    pub fn load_progress(&self, caller: &Caller) -> Option<(u64, u64)> {
+        let scope = self.warehouse.cache_scope(caller);
+        let loading = self.loading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        loading.get(&scope).map(Progress::get)
+    }
+}
+
+/// Runs a closure when dropped (also when the load fails or is cancelled).
+struct DropGuard<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for DropGuard<F> {
+    fn drop(&mut self) {
+        (self.0)()
     }
 }
 

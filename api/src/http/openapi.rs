@@ -16,6 +16,7 @@ use utoipa::OpenApi;
         super::data::daily,
         super::data::transactions,
         super::data::refresh,
+        super::data::progress,
         super::anomalies::anomalies,
     )
 )]

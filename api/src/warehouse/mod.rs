@@ -10,6 +10,9 @@ pub mod embedded;
 pub mod sql;
 pub mod zone;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use servicewatch_shared::{Day, Panel};
@@ -62,6 +65,25 @@ pub struct Rows {
     pub rows: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// How far a long warehouse call has got, readable while it runs (the
+/// terminal's progress bar, the app's loading bar). Warehouses that cannot
+/// tell leave it at zero.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<[AtomicU64; 2]>);
+
+impl Progress {
+    /// `done` of `total` rows read; `total` 0 when unknown.
+    pub fn set(&self, done: u64, total: u64) {
+        self.0[0].store(done, Ordering::Relaxed);
+        self.0[1].store(total, Ordering::Relaxed);
+    }
+
+    /// `(done, total)` rows.
+    pub fn get(&self) -> (u64, u64) {
+        (self.0[0].load(Ordering::Relaxed), self.0[1].load(Ordering::Relaxed))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
     /// The warehouse is starting up (Databricks); try again shortly.
@@ -87,8 +109,14 @@ pub trait Warehouse: Send + Sync + 'static {
         String::new()
     }
 
-    async fn daily(&self, q: &DailyQuery, caller: &Caller, cancel: &CancellationToken)
-        -> Result<Panel, WarehouseError>;
+    /// Reports how many raw rows it has read to `progress` as it goes.
+    async fn daily(
+        &self,
+        q: &DailyQuery,
+        caller: &Caller,
+        cancel: &CancellationToken,
+        progress: &Progress,
+    ) -> Result<Panel, WarehouseError>;
 
     async fn bounds(&self, caller: &Caller, cancel: &CancellationToken) -> Result<Bounds, WarehouseError>;
 

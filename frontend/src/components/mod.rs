@@ -3,5 +3,6 @@
 pub mod chart;
 pub mod controls;
 pub mod drilldown;
+pub mod loading;
 pub mod metrics;
 pub mod table;

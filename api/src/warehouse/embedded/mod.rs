@@ -11,13 +11,14 @@ use chrono::{DateTime, NaiveDateTime};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type, TimeUnit, TimestampNanosecondType};
+use datafusion::physical_plan::{collect, ExecutionPlan, StatisticsArgs, StatisticsContext};
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use servicewatch_shared::{Day, Panel};
 use tokio_util::sync::CancellationToken;
 
 use super::sql::{Param, Placeholder, Source, Statement};
-use super::{Bounds, Caller, DailyQuery, Rows, Warehouse, WarehouseError};
+use super::{Bounds, Caller, DailyQuery, Progress, Rows, Warehouse, WarehouseError};
 
 /// DataFusion over a file or a folder of files.
 pub struct Embedded {
@@ -108,6 +109,16 @@ impl Embedded {
 
     /// Runs a statement with its parameters bound, stopping on `cancel`.
     async fn run(&self, st: &Statement, cancel: &CancellationToken) -> Result<Vec<RecordBatch>, WarehouseError> {
+        self.run_with_progress(st, cancel, &Progress::default()).await
+    }
+
+    /// [`Embedded::run`], reporting the rows its scans have read so far.
+    async fn run_with_progress(
+        &self,
+        st: &Statement,
+        cancel: &CancellationToken,
+        progress: &Progress,
+    ) -> Result<Vec<RecordBatch>, WarehouseError> {
         let params: Vec<(String, ScalarValue)> = st
             .params
             .iter()
@@ -119,16 +130,49 @@ impl Embedded {
                 (name.clone(), v)
             })
             .collect();
-        let work = async {
+        let plan = async {
             let df = self.ctx.sql(&st.render(Placeholder::Dollar)).await?;
             let df = if params.is_empty() { df } else { df.with_param_values(params)? };
-            df.collect().await
+            df.create_physical_plan().await
         };
-        tokio::select! {
-            r = work => r.map_err(classify),
+        let plan = tokio::select! {
+            r = plan => r.map_err(classify)?,
+            _ = cancel.cancelled() => return Err(WarehouseError::Cancelled),
+        };
+        let total = scan_rows_total(&plan);
+        let watch = async {
+            loop {
+                progress.set(scanned_rows(&plan).min(total.unwrap_or(u64::MAX)), total.unwrap_or(0));
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        };
+        let result = tokio::select! {
+            r = collect(plan.clone(), self.ctx.task_ctx()) => r.map_err(classify),
+            _ = watch => unreachable!("the watch loop never ends"),
             _ = cancel.cancelled() => Err(WarehouseError::Cancelled),
-        }
+        };
+        let done = scanned_rows(&plan);
+        progress.set(done, total.unwrap_or(done).max(done));
+        result
     }
+}
+
+/// Rows the plan's scans (its leaves) have produced so far; their metrics
+/// are live counters while the plan runs.
+fn scanned_rows(plan: &Arc<dyn ExecutionPlan>) -> u64 {
+    if plan.children().is_empty() {
+        return plan.metrics().and_then(|m| m.output_rows()).unwrap_or(0) as u64;
+    }
+    plan.children().into_iter().map(scanned_rows).sum()
+}
+
+/// Rows the plan's scans will read, when the files' metadata says (Parquet).
+fn scan_rows_total(plan: &Arc<dyn ExecutionPlan>) -> Option<u64> {
+    if plan.children().is_empty() {
+        let stats = StatisticsContext::new().compute(plan.as_ref(), &StatisticsArgs::new()).ok()?;
+        return stats.num_rows.get_value().map(|n| *n as u64);
+    }
+    plan.children().into_iter().map(scan_rows_total).sum()
 }
 
 /// Errors from reading the data are the table's fault; the rest are ours.
@@ -197,9 +241,15 @@ impl Warehouse for Embedded {
         "embedded"
     }
 
-    async fn daily(&self, q: &DailyQuery, _: &Caller, cancel: &CancellationToken) -> Result<Panel, WarehouseError> {
+    async fn daily(
+        &self,
+        q: &DailyQuery,
+        _: &Caller,
+        cancel: &CancellationToken,
+        progress: &Progress,
+    ) -> Result<Panel, WarehouseError> {
         let st = self.source.daily(q.from, q.to, q.services.as_deref());
-        to_panel(&self.run(&st, cancel).await?)
+        to_panel(&self.run_with_progress(&st, cancel, progress).await?)
     }
 
     async fn bounds(&self, _: &Caller, cancel: &CancellationToken) -> Result<Bounds, WarehouseError> {
