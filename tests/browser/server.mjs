@@ -17,10 +17,13 @@ function freePort() {
   });
 }
 
-export async function startServer({ services = 20, days = 200, seed = 11, basePath = '' } = {}) {
+/** `data`: serve this file instead of generating a sample. */
+export async function startServer({ services = 20, days = 200, seed = 11, basePath = '', data = null } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'servicewatch-browser-'));
-  const data = path.join(dir, 'tx.parquet');
-  execFileSync(bin, ['sample', '--out', data, '--services', String(services), '--days', String(days), '--seed', String(seed)], { stdio: 'ignore' });
+  if (!data) {
+    data = path.join(dir, 'tx.parquet');
+    execFileSync(bin, ['sample', '--out', data, '--services', String(services), '--days', String(days), '--seed', String(seed)], { stdio: 'ignore' });
+  }
   const port = await freePort();
   const args = ['serve', '--data', data, '--bind', `127.0.0.1:${port}`, '--dist', path.join(root, 'dist')];
   if (basePath) args.push('--base-path', basePath);

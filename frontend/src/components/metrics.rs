@@ -9,7 +9,11 @@ use crate::app::Summary;
 pub fn MetricsBar(summary: Memo<Option<Summary>>) -> impl IntoView {
     let m = move || summary.get().map(|s| s.metrics).unwrap_or_default();
     view! {
-        <section class="metrics" aria-label="Metrics">
+        <section
+            class="metrics"
+            aria-label="Metrics"
+            data-engine-ms=move || summary.get().map(|s| format!("{:.3}", s.engine_ms)).unwrap_or_default()
+        >
             <div class="metric" data-testid="metric-total" data-value=move || m().total.to_string()>
                 <span class="label">"Transactions in range"</span>
                 <span class="value">{move || m().total.to_string()}</span>

@@ -1,0 +1,99 @@
+// Browser timings for docs/benchmarks.md (prints figures, asserts nothing):
+//  - the app's wasm size, raw and gzip;
+//  - time to the first interactive view (anomaly rows on screen), cold (the
+//    server reads the table) and warm (aggregates cached);
+//  - slider `input` event to the next painted frame with metrics, table and
+//    chart updated, p50/p95 over many moves, and the engine's own share
+//    (`data-engine-ms`); a method switch (full re-scoring) too.
+// Usage: node scripts/bench_browser.mjs DATA.parquet   (SERVICEWATCH_BIN: a release build)
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { launch } from '../tests/browser/chromium.mjs';
+import { startServer } from '../tests/browser/server.mjs';
+
+const data = process.argv[2];
+if (!data || !fs.existsSync(data)) {
+  console.error('usage: node scripts/bench_browser.mjs DATA.parquet');
+  process.exit(2);
+}
+const root = new URL('../', import.meta.url).pathname;
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+const ms = (x) => `${x.toFixed(1)} ms`;
+
+const dist = path.join(root, 'dist');
+for (const f of fs.readdirSync(dist).filter((f) => f.endsWith('.wasm'))) {
+  const bytes = fs.readFileSync(path.join(dist, f));
+  console.log(`wasm ${f}: ${bytes.length} bytes raw, ${zlib.gzipSync(bytes).length} gzip (level 6)`);
+}
+
+const server = await startServer({ data });
+const browser = await launch();
+try {
+  // First interactive view: navigation start to the first anomaly row.
+  async function firstView() {
+    const page = await browser.newPage();
+    await page.addInitScript(() => {
+      new MutationObserver((_, obs) => {
+        if (document.querySelector('[data-testid=anomaly-row]')) { window.firstRow = performance.now(); obs.disconnect(); }
+      }).observe(document, { subtree: true, childList: true });
+    });
+    await page.goto(`${server.base}/`);
+    await page.getByTestId('anomaly-row').first().waitFor({ timeout: 300000 });
+    return { page, at: await page.evaluate(() => window.firstRow) };
+  }
+  const cold = await firstView();
+  const meta = await (await fetch(`${server.base}/api/meta`)).json();
+  console.log(`data: ${meta.rows} rows, ${meta.service_days} service-days, ${meta.services.length} services`);
+  console.log(`first interactive view, cold (server reads the table): ${ms(cold.at)}`);
+  await cold.page.close();
+  const warm = [];
+  let page; // the last warm page stays open for the slider moves
+  for (let i = 0; i < 5; i++) {
+    const v = await firstView();
+    warm.push(v.at);
+    await page?.close();
+    page = v.page;
+  }
+  console.log(`first interactive view, warm (cached aggregates): p50 ${ms(pct(warm, 0.5))} of ${warm.map((x) => x.toFixed(0)).join(', ')}`);
+
+  // One move: set the value, fire `input`, wait for the next painted frame.
+  async function move(testid, value) {
+    return page.evaluate(async ([testid, value]) => {
+      const el = document.querySelector(`[data-testid=${testid}]`);
+      const before = document.querySelector('[data-testid=metric-anomalous]').dataset.value;
+      const t0 = performance.now();
+      el.value = String(value);
+      el.dispatchEvent(new Event(el.type === 'range' ? 'input' : 'change', { bubbles: true }));
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+      const t1 = performance.now();
+      const engine = Number(document.querySelector('section.metrics').dataset.engineMs);
+      const after = document.querySelector('[data-testid=metric-anomalous]').dataset.value;
+      return { frame: t1 - t0, engine, changed: before !== after };
+    }, [testid, value]);
+  }
+  const sweeps = {
+    'z-threshold': Array.from({ length: 76 }, (_, i) => (0.5 + i * 0.1).toFixed(1)),
+    'min-count': Array.from({ length: 60 }, (_, i) => i * 5),
+    'min-history': Array.from({ length: 60 }, (_, i) => i * 6),
+  };
+  const all = [];
+  for (const [id, values] of Object.entries(sweeps)) {
+    // Each sweep starts from the defaults (z 3, history 7, count 0).
+    for (const [d, v] of [['z-threshold', 3], ['min-history', 7], ['min-count', 0]]) await move(d, v);
+    const runs = [];
+    for (const v of values) runs.push(await move(id, v));
+    for (const v of [...values].reverse()) runs.push(await move(id, v));
+    all.push(...runs);
+    const f = runs.map((r) => r.frame), e = runs.map((r) => r.engine);
+    console.log(`${id}: ${runs.length} moves (${runs.filter((r) => r.changed).length} changed the count): input to frame p50 ${ms(pct(f, 0.5))}, p95 ${ms(pct(f, 0.95))}; engine p50 ${ms(pct(e, 0.5))}, p95 ${ms(pct(e, 0.95))}`);
+  }
+  const f = all.map((r) => r.frame), e = all.map((r) => r.engine);
+  console.log(`all slider moves (${all.length}): input to frame p50 ${ms(pct(f, 0.5))}, p95 ${ms(pct(f, 0.95))}, max ${ms(Math.max(...f))}; engine p50 ${ms(pct(e, 0.5))}, p95 ${ms(pct(e, 0.95))}`);
+  const full = [];
+  for (let i = 0; i < 6; i++) full.push((await move('method', i % 2 ? 'robust' : 'classic')).frame);
+  console.log(`method switch (full re-scoring): input to frame p50 ${ms(pct(full, 0.5))}, max ${ms(Math.max(...full))}`);
+} finally {
+  await browser.close();
+  server.stop();
+}
