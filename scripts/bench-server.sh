@@ -16,9 +16,9 @@ sw="$CARGO_TARGET_DIR/release/servicewatch"
 data="$HOME/.cache/servicewatch/bench"
 mkdir -p "$data"
 big="$data/tx-14m.parquet"   # 400 services x 730 days
-wide="$data/tx-1m-days.parquet" # 1370 services x 730 days, low volume
+wide="$data/tx-1m-service-days.parquet" # 2000 services x 730 days: 1.03M service-days
 [ -f "$big" ] || "$sw" sample --out "$big" --services 400 --days 730 --seed 2
-[ -f "$wide" ] || "$sw" sample --out "$wide" --services 1370 --days 730 --seed 3 --scale 0.05
+[ -f "$wide" ] || "$sw" sample --out "$wide" --services 2000 --days 730 --seed 3 --scale 0.45
 
 step "1. cold aggregation: servicewatch (DataFusion)"
 "$sw" bench --data "$big" --runs 3
