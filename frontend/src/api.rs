@@ -15,7 +15,25 @@ pub struct Meta {
     pub first: Option<Day>,
     pub last: Option<Day>,
     pub services: Vec<String>,
+    /// The time zone whose calendar days are counted.
+    pub timezone: String,
+    /// The newest transaction's time, RFC 3339 in UTC.
+    pub latest_transaction: Option<String>,
+    /// When the server read the aggregates, RFC 3339.
     pub fetched_at: String,
+}
+
+impl Meta {
+    /// One line on where the numbers come from and how fresh they are.
+    pub fn provenance(&self) -> String {
+        let minute = |t: &str| t.get(..16).unwrap_or(t).replacen('T', " ", 1);
+        let mut parts = vec![self.table.clone(), format!("days in {}", self.timezone)];
+        if let Some(t) = &self.latest_transaction {
+            parts.push(format!("newest transaction {} UTC", minute(t)));
+        }
+        parts.push(format!("read {} UTC", minute(&self.fetched_at)));
+        parts.join(" · ")
+    }
 }
 
 async fn error_text(resp: gloo_net::http::Response) -> String {
@@ -91,4 +109,28 @@ pub async fn progress() -> Option<LoadProgress> {
         return None;
     }
     resp.json().await.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Meta;
+
+    #[test]
+    fn provenance_names_table_zone_and_freshness_to_the_minute() {
+        let mut m = Meta {
+            table: "gold.fact.x".into(),
+            first: None,
+            last: None,
+            services: vec![],
+            timezone: "Europe/Paris".into(),
+            latest_transaction: Some("2025-02-03T23:59:58.1+00:00".into()),
+            fetched_at: "2026-11-24T23:56:43.52+00:00".into(),
+        };
+        assert_eq!(
+            m.provenance(),
+            "gold.fact.x · days in Europe/Paris · newest transaction 2025-02-03 23:59 UTC · read 2026-11-24 23:56 UTC"
+        );
+        m.latest_transaction = None;
+        assert_eq!(m.provenance(), "gold.fact.x · days in Europe/Paris · read 2026-11-24 23:56 UTC");
+    }
 }

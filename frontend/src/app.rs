@@ -159,7 +159,7 @@ pub fn App() -> impl IntoView {
                 <header>
                     <h1>"servicewatch"</h1>
                     <p class="sub">
-                        {move || meta.get().and_then(|m| m.ok()).map(|m| format!("{} · data as of {}", m.table, m.fetched_at))}
+                        {move || meta.get().and_then(|m| m.ok()).map(|m| m.provenance())}
                     </p>
                 </header>
             </Show>

@@ -182,6 +182,30 @@ test('clicking a row opens that day\'s raw transactions', async () => {
   await page.close();
 });
 
+test('the keyboard alone moves sliders, opens a row, and every control has a name', async () => {
+  const { page, errors } = await open();
+  // Arrow keys on a focused slider fire `input` like a drag.
+  await page.getByTestId('z-threshold').focus();
+  for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowRight');
+  assert.equal(await page.getByTestId('z-threshold').inputValue(), '3.5');
+  const api = await apiState({ z: '3.5' });
+  assert.deepEqual((await pageState(page)).anomalous, api.anomalous);
+  assert.match(await page.getByTestId('metrics-announce').innerText(), /anomalous service-days/);
+  // A row takes focus and opens with Enter.
+  const row = page.getByTestId('anomaly-row').nth(1);
+  await row.focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('drilldown').getByTestId('drilldown-count').waitFor({ timeout: 30000 });
+  assert.match(await page.getByTestId('drilldown').innerText(), new RegExp(await row.getAttribute('data-key')));
+  // Every form control has an accessible name.
+  const unnamed = await page.locator('input, select, button').evaluateAll((els) => els
+    .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.textContent.trim()))
+    .map((el) => el.outerHTML.slice(0, 80)));
+  assert.deepEqual(unnamed, []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('the same build works under a portal sub-path', async () => {
   const sub = await startServer({ basePath: '/tools/servicewatch', services: 6, days: 90 });
   try {

@@ -72,7 +72,7 @@ pub fn ControlsPanel(controls: RwSignal<Controls>, meta: LocalResource<Result<Me
                     <option value="drops" selected=move || controls.with(|c| c.direction == Direction::Drops)>"drops"</option>
                 </select>
             </label>
-            <label>
+            <label class="check">
                 <input type="checkbox" data-testid="weekly"
                     prop:checked=move || controls.with(|c| c.weekly)
                     on:change=move |ev| { let on = event_target_checked(&ev); controls.update(|c| c.weekly = on) } />

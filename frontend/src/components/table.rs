@@ -74,7 +74,7 @@ pub fn AnomalyTable(
         rows
     });
     let rows = move || sorted.with(|r| r.iter().skip(page.get() * PAGE).take(PAGE).cloned().collect::<Vec<_>>());
-    let header = move |label: &'static str, col: Column| {
+    let header = move |label: &'static str, col: Column, numeric: bool| {
         let state = move || match sort_by.get() {
             Some((c, true)) if c == col => "ascending",
             Some((c, false)) if c == col => "descending",
@@ -90,10 +90,15 @@ pub fn AnomalyTable(
             })
         };
         view! {
-            <th scope="col" aria-sort=state>
+            <th scope="col" aria-sort=state class:num=numeric>
                 <button type="button" class="sort" on:click=toggle>{label}</button>
             </th>
         }
+    };
+    // A row opens its service in the chart and its day's transactions.
+    let open = move |key: String, day: servicewatch_shared::Day| {
+        controls.update(|c| c.focus = Some(key.clone()));
+        pick.set(Some((key, day)));
     };
     let csv = move |_| {
         if let Some(text) = export() {
@@ -123,12 +128,12 @@ pub fn AnomalyTable(
             <table data-testid="anomaly-table">
                 <thead>
                     <tr>
-                        {header("Service", Column::Service)}
-                        {header("Date", Column::Date)}
-                        {header("Count", Column::Count)}
-                        <th scope="col">"Baseline"</th>
-                        <th scope="col">"Spread"</th>
-                        {header("z", Column::Z)}
+                        {header("Service", Column::Service, false)}
+                        {header("Date", Column::Date, false)}
+                        {header("Count", Column::Count, true)}
+                        <th scope="col" class="num">"Baseline"</th>
+                        <th scope="col" class="num">"Spread"</th>
+                        {header("z", Column::Z, true)}
                     </tr>
                 </thead>
                 <tbody>
@@ -137,17 +142,24 @@ pub fn AnomalyTable(
                             tabindex="0" title="Show this service in the chart and this day's transactions"
                             on:click={
                                 let (k, d) = (item.1.key.clone(), item.1.date);
-                                move |_| {
-                                    controls.update(|c| c.focus = Some(k.clone()));
-                                    pick.set(Some((k.clone(), d)));
+                                move |_| open(k.clone(), d)
+                            }
+                            on:keydown={
+                                let (k, d) = (item.1.key.clone(), item.1.date);
+                                move |ev: web_sys::KeyboardEvent| {
+                                    // A focused row opens like a button: Enter or Space.
+                                    if ev.key() == "Enter" || ev.key() == " " {
+                                        ev.prevent_default();
+                                        open(k.clone(), d);
+                                    }
                                 }
                             }>
                             <td>{item.1.key.clone()}</td>
                             <td>{item.1.date.to_string()}</td>
-                            <td data-value=item.1.value.to_string()>{item.1.value.to_string()}</td>
-                            <td>{format!("{:.1}", item.1.center)}</td>
-                            <td>{format!("{:.1}", item.1.spread)}</td>
-                            <td data-value=item.1.z.to_string()>{format!("{:+.2}", item.1.z)}</td>
+                            <td class="num" data-value=item.1.value.to_string()>{item.1.value.to_string()}</td>
+                            <td class="num">{format!("{:.1}", item.1.center)}</td>
+                            <td class="num">{format!("{:.1}", item.1.spread)}</td>
+                            <td class="num" data-value=item.1.z.to_string()>{format!("{:+.2}", item.1.z)}</td>
                         </tr>
                     </For>
                 </tbody>
