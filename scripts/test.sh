@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SETUP_BROWSER=1 source scripts/setup.sh
+# Test binaries of past builds pile up (hundreds of MB each with DataFusion
+# linked in): drop those not rebuilt for a day.
+find "$CARGO_TARGET_DIR/debug/deps" -maxdepth 1 -type f -executable -mtime +1 -delete 2>/dev/null || true
 
 step "format and lints"
 cargo fmt --all --check

@@ -35,9 +35,15 @@ pub struct Args {
     out: Option<PathBuf>,
 }
 
-/// The configurations compared.
-pub const METHODS: [(&str, Method, bool); 3] =
-    [("classic", Method::Classic, false), ("robust", Method::Robust, false), ("robust+weekly", Method::Robust, true)];
+/// The configurations compared: name, method, weekly, and whether the
+/// extract's partial first and last days are named (as the server does
+/// from the data's first and last timestamps).
+pub const METHODS: [(&str, Method, bool, bool); 4] = [
+    ("classic", Method::Classic, false, false),
+    ("robust", Method::Robust, false, false),
+    ("robust+weekly", Method::Robust, true, false),
+    ("+ edge days", Method::Robust, true, true),
+];
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     ensure!(args.sets >= 1, "--sets must be at least 1");
@@ -57,9 +63,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         args.sets, args.services, args.days, args.z, args.min_days
     );
     println!("{:<15} {:>9} {:>9} {:>9} {:>9} {:>9}", "method", "precision", "recall", "F1", "AP", "flagged");
-    for (name, method, weekly) in METHODS {
-        let baseline = BaselineParams { method, weekly, ..Default::default() };
-        let q: Vec<Quality> = data.iter().map(|d| evaluate(d, &baseline, &flag)).collect();
+    for (name, method, weekly, edges) in METHODS {
+        let q: Vec<Quality> = data
+            .iter()
+            .map(|d| {
+                let partial = match (edges, d.panel.bounds()) {
+                    (true, Some((first, last))) => vec![first, last],
+                    _ => Vec::new(),
+                };
+                evaluate(d, &BaselineParams { method, weekly, partial, ..Default::default() }, &flag)
+            })
+            .collect();
         let mean = |f: fn(&Quality) -> f64| q.iter().map(f).sum::<f64>() / q.len() as f64;
         println!(
             "{:<15} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.0}",

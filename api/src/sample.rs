@@ -97,6 +97,18 @@ fn time_of_day(rng: &mut Rng) -> i64 {
     (hour * 3_600_000_000.0) as i64
 }
 
+/// Where in the day a transaction falls: the extract starts at 11:00 on its
+/// first day and stops at 13:00 on its last, as real extracts do (the
+/// generator already gives those days half the volume).
+fn time_in(rng: &mut Rng, day: Day, first: Day, last: Day) -> i64 {
+    let hour = match day {
+        d if d == first && d != last => rng.range(11.0, 24.0),
+        d if d == last && d != first => rng.range(0.0, 13.0),
+        _ => return time_of_day(rng),
+    };
+    (hour * 3_600_000_000.0) as i64
+}
+
 /// Writes the sample; returns the number of rows. Reports progress to `progress`.
 pub fn write(args: &Args, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<u64> {
     anyhow::ensure!(args.services >= 1 && args.services <= 100_000, "--services must be from 1 to 100000");
@@ -124,12 +136,13 @@ pub fn write(args: &Args, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<
     let mut rng = Rng::new(args.seed.wrapping_add(0x5EED));
     let mut rows = Rows::default();
     let mut written = 0u64;
+    let (first, last) = (args.start, Day(args.start.0 + args.days as i32 - 1));
     for s in 0..panel.len() {
         let key = panel.key(s);
         let typical = libm::exp(rng.range(3.0, 6.5)); // typical ticket: 20 to 650
         for (day, &count) in panel.days(s).iter().zip(panel.counts(s)) {
             let midnight = day.0 as i64 * 86_400_000_000;
-            let mut times: Vec<i64> = (0..count).map(|_| midnight + time_of_day(&mut rng)).collect();
+            let mut times: Vec<i64> = (0..count).map(|_| midnight + time_in(&mut rng, *day, first, last)).collect();
             times.sort_unstable();
             for t in times {
                 written += 1;
@@ -172,7 +185,7 @@ pub fn default_sample() -> anyhow::Result<PathBuf> {
         .unwrap_or_else(std::env::temp_dir)
         .join("servicewatch");
     let args = Args {
-        out: dir.join("sample-v1-seed1.parquet"),
+        out: dir.join("sample-v2-seed1.parquet"),
         seed: 1,
         services: 60,
         days: 540,

@@ -65,16 +65,11 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let warehouse = crate::open_warehouse(&config).await?;
     let caller = Caller::default();
     let cancel = CancellationToken::new();
-    let (from, to) = match (args.from, args.to) {
+    let bounds = warehouse.bounds(&caller, &cancel).await?;
+    let days = bounds.days(config.time_zone);
+    let (from, to) = match (args.from.or(days.map(|d| d.0)), args.to.or(days.map(|d| d.1))) {
         (Some(f), Some(t)) => (f, t),
-        (f, t) => {
-            let b = warehouse.bounds(&caller, &cancel).await?;
-            let days = b.days(config.time_zone);
-            match (f.or(days.map(|d| d.0)), t.or(days.map(|d| d.1))) {
-                (Some(f), Some(t)) => (f, t),
-                _ => anyhow::bail!("the table is empty"),
-            }
-        }
+        _ => anyhow::bail!("the table is empty"),
     };
     anyhow::ensure!(from <= to, "--from ({from}) is after --to ({to})");
     let q = DailyQuery { from, to, services: args.services.clone() };
@@ -90,7 +85,13 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
             anyhow::bail!("unknown service `{missing}` (no transactions from {from} to {to})");
         }
     }
-    let baseline = BaselineParams { from: Some(from), to: Some(to), method: args.method, weekly: args.weekly };
+    let baseline = BaselineParams {
+        from: Some(from),
+        to: Some(to),
+        method: args.method,
+        weekly: args.weekly,
+        partial: bounds.partial_days(config.time_zone),
+    };
     let flag = FlagParams {
         z: args.z,
         min_days: args.min_days,

@@ -21,6 +21,31 @@ async fn get(url: &str) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// The days the file covers only in part: first and last days whose data
+/// starts or ends more than an hour inside them (UTC).
+fn partial_days(path: &Path) -> Vec<Day> {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for batch in reader {
+        let batch = batch.unwrap();
+        let ts = batch.column_by_name("transaction_timestamp").unwrap();
+        let ts = ts.as_any().downcast_ref::<datafusion::arrow::array::TimestampMicrosecondArray>().unwrap();
+        for i in 0..batch.num_rows() {
+            (lo, hi) = (lo.min(ts.value(i)), hi.max(ts.value(i)));
+        }
+    }
+    let (day_us, hour_us) = (86_400_000_000i64, 3_600_000_000i64);
+    let mut out = Vec::new();
+    if lo.rem_euclid(day_us) > hour_us {
+        out.push(Day(lo.div_euclid(day_us) as i32));
+    }
+    if day_us - hi.rem_euclid(day_us) > hour_us {
+        out.push(Day(hi.div_euclid(day_us) as i32));
+    }
+    out
+}
+
 /// Counts per (service, UTC day) straight from the Parquet file, without SQL.
 fn count_parquet(path: &Path) -> BTreeMap<(String, i32), u64> {
     let file = std::fs::File::open(path).unwrap();
@@ -64,6 +89,10 @@ async fn daily_is_exact_and_anomalies_equal_the_engine() {
     assert_eq!(status, 200, "{meta}");
     assert_eq!(meta["rows"].as_u64().unwrap(), truth.values().sum::<u64>());
     assert_eq!(meta["first"], "2024-01-01");
+    // The sample starts at 11:00 on its first day and stops at 13:00 on its last.
+    let partial = partial_days(&file);
+    assert_eq!(partial.len(), 2);
+    assert_eq!(serde_json::from_value::<Vec<Day>>(meta["partial_days"].clone()).unwrap(), partial);
 
     // The whole range, then a sub-range with a service filter.
     let (status, body) = get(&format!("{}/api/daily", srv.base)).await;
@@ -118,6 +147,7 @@ async fn daily_is_exact_and_anomalies_equal_the_engine() {
             to: to.or(Some(daily.to)),
             method,
             weekly,
+            partial: partial.clone(),
         };
         let f = FlagParams { z, min_days, min_count, direction, services: None };
         let want = anomalies_score(&panel, &b, &f, usize::MAX);

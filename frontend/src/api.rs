@@ -15,6 +15,9 @@ pub struct Meta {
     pub first: Option<Day>,
     pub last: Option<Day>,
     pub services: Vec<String>,
+    /// Edge days the data covers only in part (not flagged by robust).
+    #[serde(default)]
+    pub partial_days: Vec<Day>,
     /// The time zone whose calendar days are counted.
     pub timezone: String,
     /// The newest transaction's time, RFC 3339 in UTC.
@@ -32,6 +35,10 @@ impl Meta {
             parts.push(format!("newest transaction {} UTC", minute(t)));
         }
         parts.push(format!("read {} UTC", minute(&self.fetched_at)));
+        if !self.partial_days.is_empty() {
+            let days: Vec<String> = self.partial_days.iter().map(|d| d.to_string()).collect();
+            parts.push(format!("partial days not flagged: {}", days.join(", ")));
+        }
         parts.join(" · ")
     }
 }
@@ -122,6 +129,7 @@ mod tests {
             first: None,
             last: None,
             services: vec![],
+            partial_days: vec![],
             timezone: "Europe/Paris".into(),
             latest_transaction: Some("2025-02-03T23:59:58.1+00:00".into()),
             fetched_at: "2026-11-24T23:56:43.52+00:00".into(),
@@ -132,5 +140,7 @@ mod tests {
         );
         m.latest_transaction = None;
         assert_eq!(m.provenance(), "gold.fact.x · days in Europe/Paris · read 2026-11-24 23:56 UTC");
+        m.partial_days = vec![servicewatch_shared::Day::parse("2025-02-03").unwrap()];
+        assert!(m.provenance().ends_with(" · partial days not flagged: 2025-02-03"), "{}", m.provenance());
     }
 }

@@ -84,13 +84,16 @@ pub fn App() -> impl IntoView {
     });
 
     // Stage 1 (expensive): baselines, only when range, method or weekly change.
+    // Waits for /api/meta, which names the partial edge days, so the first
+    // scoring is the only one.
     let baseline = Memo::new(move |_| {
-        controls.with(|c| BaselineParams { from: c.from, to: c.to, method: c.method, weekly: c.weekly })
+        let partial = meta.get()?.ok()?.partial_days;
+        Some(controls.with(|c| BaselineParams { from: c.from, to: c.to, method: c.method, weekly: c.weekly, partial }))
     });
     let scores = Memo::new_with_compare(
         move |_| {
             let (fetched, panel) = daily.get()?.ok()?;
-            let b = baseline.get();
+            let b = baseline.get()?;
             // While a new range loads, the old panel would give a partial
             // answer for a full scoring's cost: wait for the right data.
             (fetched == (b.from, b.to)).then(|| Arc::new(Scores::compute(&panel, &b)))

@@ -74,7 +74,11 @@ pub fn evaluate(data: &Labelled, baseline: &BaselineParams, flag: &FlagParams) -
 }
 
 /// The score a day is ranked by: |z|, or the signed z for one direction.
+/// Unscored days (z is NaN) rank last.
 fn directional(z: f64, flag: &FlagParams) -> f64 {
+    if z.is_nan() {
+        return f64::NEG_INFINITY;
+    }
     match flag.direction {
         crate::Direction::Both => z.abs(),
         crate::Direction::Spikes => z,

@@ -86,11 +86,17 @@ pub struct BaselineParams {
     pub method: Method,
     /// Divide out each service's day-of-week pattern first (robust only).
     pub weekly: bool,
+    /// Days the extract covers only in part (its first day when it starts
+    /// mid-day, its last while that day is still running). The robust
+    /// method never flags them: a half day is not a drop. Classic, the
+    /// original app's logic, scores them like any other day.
+    #[serde(default)]
+    pub partial: Vec<Day>,
 }
 
 impl Default for BaselineParams {
     fn default() -> Self {
-        BaselineParams { from: None, to: None, method: Method::default(), weekly: true }
+        BaselineParams { from: None, to: None, method: Method::default(), weekly: true, partial: Vec::new() }
     }
 }
 

@@ -149,6 +149,15 @@ impl Scores {
                 Method::Robust => robust::score(svc, days, counts, params.weekly, out),
             };
             let end = out.len();
+            if params.method == Method::Robust && !params.partial.is_empty() {
+                // Partial days keep their baseline (the chart draws it) but
+                // get no score, so no threshold flags them.
+                for i in start..end {
+                    if params.partial.contains(&out.day[i]) {
+                        out.z[i] = f64::NAN;
+                    }
+                }
+            }
             let z = &out.z[start..end];
             self.services.push(ServiceInfo {
                 key: panel.key(s).to_string(),

@@ -292,3 +292,28 @@ proptest! {
         prop_assert!(all_finite(&s));
     }
 }
+
+#[test]
+fn partial_edge_days_are_not_flagged_by_the_robust_method() {
+    // 70 steady days around 100, then a last day with a third of the volume:
+    // the extract ended that morning.
+    let mut pts: Vec<(i32, u64)> = (0..70).map(|d| (d, 95 + (d as u64 * 7) % 11)).collect();
+    pts.push((70, 33));
+    let p = panel(&[("A", pts)]);
+    let drop = |s: &Scores| s.ranked(&s.flag(&FlagParams { min_days: 1, ..Default::default() }), 10);
+    let robust = BaselineParams { weekly: false, ..Default::default() };
+    let flagged = drop(&Scores::compute(&p, &robust));
+    assert_eq!(flagged.iter().map(|a| a.date).collect::<Vec<_>>(), vec![Day(70)], "without the hint it is a drop");
+
+    let hinted = Scores::compute(&p, &BaselineParams { partial: vec![Day(70)], ..robust.clone() });
+    assert!(drop(&hinted).is_empty());
+    let last = hinted.points().z.len() - 1;
+    assert!(hinted.points().z[last].is_nan(), "no score");
+    assert!(hinted.points().center[last] > 90.0, "the chart still gets a baseline");
+    let sum: u64 = p.counts(0).iter().sum();
+    assert_eq!(hinted.flag(&FlagParams::default()).metrics.total, sum, "its transactions still count");
+
+    // Classic keeps the original app's behaviour.
+    let classic = Scores::compute(&p, &BaselineParams { partial: vec![Day(70)], ..classic() });
+    assert!(classic.points().z.iter().all(|z| z.is_finite()));
+}

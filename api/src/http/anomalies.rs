@@ -53,6 +53,7 @@ pub async fn anomalies(
         to: Some(to),
         method: q.choice("method", Method::default())?,
         weekly: q.flag("weekly", BaselineParams::default().weekly)?,
+        partial: snap.bounds.partial_days(state.config.time_zone),
     };
     let flag = FlagParams {
         z: q.number("z", 3.0, 0.0, 1000.0)?,

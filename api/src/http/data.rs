@@ -79,6 +79,10 @@ pub struct Meta {
     pub timezone: String,
     pub first: Option<Day>,
     pub last: Option<Day>,
+    /// The first and/or last day when the data covers them only in part
+    /// (it starts or ends more than an hour inside them); the robust method
+    /// does not flag these days.
+    pub partial_days: Vec<Day>,
     /// Raw transactions in the table.
     pub rows: u64,
     /// (service, day) pairs with transactions.
@@ -103,6 +107,7 @@ pub async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
         timezone: state.config.time_zone.name().into(),
         first: bounds.map(|b| b.0),
         last: bounds.map(|b| b.1),
+        partial_days: snap.bounds.partial_days(state.config.time_zone),
         rows: snap.bounds.rows,
         service_days: snap.panel.service_days(),
         services: snap.panel.keys().to_vec(),

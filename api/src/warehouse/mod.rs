@@ -51,10 +51,31 @@ pub struct Bounds {
     pub rows: u64,
 }
 
+/// An extract that starts more than this after its first day began, or ends
+/// more than this before its last day ends, covers that day only in part.
+pub const PARTIAL_GAP_SECONDS: i64 = 3600;
+
 impl Bounds {
     /// The first and last day with data, in `zone`.
     pub fn days(&self, zone: zone::Zone) -> Option<(Day, Day)> {
         Some((zone.day_of(self.first.as_ref()?), zone.day_of(self.last.as_ref()?)))
+    }
+
+    /// The extract's edge days it covers only in part: its first day when
+    /// it starts late in it, its last when that day is still running (or
+    /// the load stopped early). The robust method does not flag them.
+    pub fn partial_days(&self, zone: zone::Zone) -> Vec<Day> {
+        let (Some(first_ts), Some(last_ts), Some((first, last))) = (self.first, self.last, self.days(zone)) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if (first_ts - zone.start_of(first)).num_seconds() > PARTIAL_GAP_SECONDS {
+            out.push(first);
+        }
+        if (zone.start_of(last.next()) - last_ts).num_seconds() > PARTIAL_GAP_SECONDS && !out.contains(&last) {
+            out.push(last);
+        }
+        out
     }
 }
 
