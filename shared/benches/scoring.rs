@@ -45,6 +45,16 @@ fn bench(c: &mut Criterion) {
                 scores.ranked(&flags, 100)
             })
         });
+        // The worst case: a threshold so low that most days are flagged,
+        // and the app's 1000 table rows to rank.
+        let mut low = 0.5;
+        rescore.bench_function(format!("{name}, z 0.5-1, top 1000"), |b| {
+            b.iter(|| {
+                low = if low > 1.0 { 0.5 } else { low + 0.05 };
+                let flags = scores.flag(&FlagParams { z: low, ..Default::default() });
+                scores.ranked(&flags, 1000)
+            })
+        });
     }
     rescore.finish();
 }

@@ -271,6 +271,19 @@ proptest! {
     }
 
     #[test]
+    fn top_n_is_the_head_of_the_full_ranking(series in series_strategy(), z in 0.0f64..3.0, limit in 0usize..40) {
+        let p = build(&series);
+        for method in [Method::Classic, Method::Robust] {
+            let s = Scores::compute(&p, &BaselineParams { method, ..Default::default() });
+            let f = s.flag(&FlagParams { z, min_days: 0, ..Default::default() });
+            let full = s.ranked(&f, usize::MAX);
+            prop_assert_eq!(full.len(), f.hits.len());
+            let head = s.ranked(&f, limit);
+            prop_assert_eq!(&head[..], &full[..limit.min(full.len())]);
+        }
+    }
+
+    #[test]
     fn cheap_rescore_equals_fresh_scoring(series in series_strategy(), z1 in 0.0f64..6.0, z2 in 0.0f64..6.0, dir in 0usize..3) {
         // Scoring once and re-flagging must equal scoring from scratch each time.
         let p = build(&series);
@@ -316,4 +329,21 @@ fn partial_edge_days_are_not_flagged_by_the_robust_method() {
     // Classic keeps the original app's behaviour.
     let classic = Scores::compute(&p, &BaselineParams { partial: vec![Day(70)], ..classic() });
     assert!(classic.points().z.iter().all(|z| z.is_finite()));
+}
+
+#[test]
+fn ties_at_the_cut_go_by_service_name_then_date() {
+    // Two services with the same series tie on every z: the first name wins.
+    let pts: Vec<(i32, u64)> = (0..30).map(|d| (d, if d % 7 == 3 { 90 } else { 40 + (d as u64 % 3) })).collect();
+    let p = panel(&[("b", pts.clone()), ("a", pts)]);
+    let s = Scores::compute(&p, &classic());
+    let f = s.flag(&FlagParams { z: 0.1, min_days: 1, ..Default::default() });
+    let full = s.ranked(&f, usize::MAX);
+    for limit in [1, 2, 3, 5, 8, 9] {
+        assert_eq!(s.ranked(&f, limit), full[..limit].to_vec(), "limit {limit}");
+    }
+    // The four 90s of each service tie: all of a's by date, then b's.
+    let top: Vec<(&str, i32)> = full[..8].iter().map(|a| (a.key.as_str(), a.date.0)).collect();
+    assert_eq!(top, [("a", 3), ("a", 10), ("a", 17), ("a", 24), ("b", 3), ("b", 10), ("b", 17), ("b", 24)]);
+    assert!(full[..8].iter().all(|a| a.z == full[0].z));
 }
