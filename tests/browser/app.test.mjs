@@ -139,6 +139,42 @@ test('the chart shows the top service, follows a clicked row, and highlights its
   await page.close();
 });
 
+test('the chart band is the engine\'s baseline, and follows the weekly and method controls', async () => {
+  const { page, errors } = await open('?z=2.5');
+  // Focus the top service, so the chart keeps it when the method changes the ranking.
+  const row = page.getByTestId('anomaly-row').first();
+  const key = await row.getAttribute('data-key');
+  await row.click();
+  await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, key);
+  assert.match(await page.evaluate(() => document.getElementById('sw-chart').layout.title.text), new RegExp(key));
+  // Every scored day of that service, with its centre and spread, from the server.
+  async function compare(params) {
+    const q = new URLSearchParams({ z: '0', min_days: '0', services: key, limit: '100000', ...params });
+    const body = await (await fetch(`${server.base}/api/anomalies?${q}`)).json();
+    const traces = await page.evaluate(() => document.getElementById('sw-chart').data.map((t) => ({ x: t.x, y: t.y })));
+    const [upper, , centre] = traces;
+    const at = (t, date) => t.y[t.x.indexOf(date)];
+    assert.ok(body.anomalies.length > 20);
+    for (const a of body.anomalies) {
+      assert.ok(Math.abs(at(centre, a.date) - a.center) < 1e-9, `${JSON.stringify(params)} ${a.date} centre ${at(centre, a.date)} vs ${a.center}`);
+      assert.ok(Math.abs(at(upper, a.date) - (a.center + 2.5 * a.spread)) < 1e-9, `${a.date} upper`);
+    }
+    return JSON.stringify(centre.y);
+  }
+  const weekly = await compare({});
+  const changed = (before) => page.waitForFunction(
+    (b) => JSON.stringify(document.getElementById('sw-chart').data[2].y) !== b, before);
+  await page.getByTestId('weekly').uncheck();
+  await changed(weekly);
+  const flat = await compare({ weekly: 'false' });
+  await page.getByTestId('method').selectOption('classic');
+  await changed(flat);
+  await compare({ weekly: 'false', method: 'classic' });
+  assert.equal(await page.getByTestId('chart').getAttribute('data-service'), key);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('the table sorts, pages, and exports every flagged row as CSV', async () => {
   const { page } = await open('?z=2');
   const info = page.getByTestId('page-info');
