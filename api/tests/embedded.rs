@@ -36,3 +36,14 @@ async fn a_cancelled_query_says_so() {
     let err = wh.daily(&q, &Caller::default(), &cancel, &Progress::default()).await.unwrap_err();
     assert!(matches!(err, WarehouseError::Cancelled), "{err}");
 }
+
+#[tokio::test]
+async fn a_corrupt_file_is_named_in_the_error() {
+    let good = common::sample_file("corrupt", 5, 2, 10);
+    let bad = good.with_file_name("cut.parquet");
+    std::fs::write(&bad, &std::fs::read(&good).unwrap()[..4000]).unwrap();
+    let layer = Layer { warehouse: WarehouseLayer { kind: None, data: Some(bad.clone()) }, ..Layer::default() };
+    let err = servicewatch::open_warehouse(&Config::from_layers(&[layer]).unwrap()).await.err().unwrap();
+    let text = format!("{err:#}");
+    assert!(text.contains("cut.parquet: cannot read it as Parquet"), "{text}");
+}

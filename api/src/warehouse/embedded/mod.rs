@@ -6,6 +6,7 @@ mod from_utc_timestamp;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
@@ -80,10 +81,12 @@ impl Embedded {
         let table = source.table.table().as_str().to_string();
         let location = path.to_str().ok_or_else(|| anyhow::anyhow!("{} is not valid UTF-8", path.display()))?;
         let location = if path.is_dir() && !location.ends_with('/') { format!("{location}/") } else { location.into() };
-        match detect(path)? {
-            Format::Parquet => ctx.register_parquet(&table, &location, ParquetReadOptions::default()).await?,
-            Format::Csv => ctx.register_csv(&table, &location, CsvReadOptions::new().has_header(true)).await?,
-        }
+        let format = detect(path)?;
+        let registered = match format {
+            Format::Parquet => ctx.register_parquet(&table, &location, ParquetReadOptions::default()).await,
+            Format::Csv => ctx.register_csv(&table, &location, CsvReadOptions::new().has_header(true)).await,
+        };
+        registered.with_context(|| format!("{}: cannot read it as {format:?}", path.display()))?;
         let embedded = Embedded { ctx, source, path: path.to_path_buf() };
         embedded.check_columns().await?;
         Ok(embedded)
