@@ -162,6 +162,12 @@ test('the chart band is the engine\'s baseline, and follows the weekly and metho
     return JSON.stringify(centre.y);
   }
   const weekly = await compare({});
+  // Partial edge days of this service are marked, not flagged.
+  const meta = await (await fetch(`${server.base}/api/meta`)).json();
+  const marked = await page.evaluate(() => document.getElementById('sw-chart').data[5].x);
+  const days = await page.evaluate(() => document.getElementById('sw-chart').data[3].x);
+  assert.deepEqual([...marked], meta.partial_days.filter((d) => days.includes(d)));
+  assert.ok(marked.length > 0, 'the sample starts and ends mid-day');
   const changed = (before) => page.waitForFunction(
     (b) => JSON.stringify(document.getElementById('sw-chart').data[2].y) !== b, before);
   await page.getByTestId('weekly').uncheck();

@@ -1,5 +1,6 @@
 //! Daily counts of one service with its baseline band (centre ± threshold ×
-//! spread) and the flagged days highlighted, drawn by plotly.js.
+//! spread), the flagged days highlighted and partial edge days marked,
+//! drawn by plotly.js.
 
 use std::sync::Arc;
 
@@ -70,6 +71,15 @@ fn plot(scores: &Scores, s: usize, c: &Controls) -> (Plot, usize) {
             .mode(Mode::Markers)
             .marker(Marker::new().color("#b4281e").size(9))
             .name("anomalies"),
+    );
+    // Days the extract covers only in part: scored days get a z, these none.
+    let scored = scores.services()[s].verdict.status == Status::Scored;
+    let partial: Vec<usize> = if scored { (0..v.z.len()).filter(|&i| v.z[i].is_nan()).collect() } else { Vec::new() };
+    p.add_trace(
+        Scatter::new(partial.iter().map(|&i| x[i].clone()).collect(), partial.iter().map(|&i| v.count[i]).collect())
+            .mode(Mode::Markers)
+            .marker(Marker::new().color("#8a93a6").size(9).symbol(plotly::common::MarkerSymbol::CircleOpen))
+            .name("partial day (not scored)"),
     );
     let title = format!("{} — daily transactions", scores.services()[s].key);
     p.set_layout(
