@@ -103,7 +103,10 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let result = anomalies_score(&panel, &baseline, &flag, limit);
     let mut out = std::io::stdout().lock();
     match args.format {
-        Format::Json => serde_json::to_writer_pretty(&mut out, &result)?,
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &result)?;
+            writeln!(out)?;
+        }
         Format::Csv => {
             writeln!(out, "key,date,value,center,spread,z")?;
             for a in &result.anomalies {
@@ -111,7 +114,6 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
             }
         }
     }
-    writeln!(out)?;
     Ok(())
 }
 
