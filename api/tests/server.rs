@@ -153,6 +153,9 @@ async fn daily_is_exact_and_anomalies_equal_the_engine() {
         let want = anomalies_score(&panel, &b, &f, usize::MAX);
         // Bit-equal: serde_json parses floats exactly (float_roundtrip).
         assert_eq!(got, want, "{query}");
+        // Asked again, the cached baselines give the same answer.
+        let again: Anomalies = serde_json::from_value(get(&url).await.1).unwrap();
+        assert_eq!(again, want, "{query}, cached");
         assert!(query.is_empty() || !got.anomalies.is_empty() || got.metrics.anomalous == 0);
     }
 }

@@ -63,16 +63,53 @@ pub async fn anomalies(
         services: services(&q, &snap)?,
     };
     let limit = q.number("limit", 100usize, 0, MAX_LIMIT)?;
-    // Scoring a million days takes tens of milliseconds: off the async threads.
-    let result = tokio::task::spawn_blocking(move || score(&snap.panel, &baseline, &flag, limit))
+    // Baselines are the expensive part (tens of milliseconds for a million
+    // days): computed once per snapshot and setting, then only re-flagged,
+    // as the browser does. Both steps run off the async threads.
+    let key = ScoresKey {
+        scope: state.warehouse.cache_scope(&caller(&headers)),
+        fetched_at: snap.fetched_at,
+        from,
+        to,
+        method: baseline.method,
+        weekly: baseline.weekly,
+    };
+    let (scores, _) = state
+        .scores
+        .get_or_fetch(
+            key,
+            |s| s.points().z.len(),
+            || async move {
+                tokio::task::spawn_blocking(move || Scores::compute(&snap.panel, &baseline))
+                    .await
+                    .map_err(|e| ApiError::Internal(e.into()))
+            },
+        )
+        .await?;
+    let result = tokio::task::spawn_blocking(move || answer(&scores, &flag, limit))
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(Json(result))
 }
 
+/// What identifies one set of baselines.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ScoresKey {
+    scope: String,
+    fetched_at: chrono::DateTime<chrono::Utc>,
+    from: servicewatch_shared::Day,
+    to: servicewatch_shared::Day,
+    method: Method,
+    weekly: bool,
+}
+
 /// Scores and ranks: the one function the server, `scan` and tests share.
 pub fn score(panel: &servicewatch_shared::Panel, b: &BaselineParams, f: &FlagParams, limit: usize) -> Anomalies {
-    let scores = Scores::compute(panel, b);
+    answer(&Scores::compute(panel, b), f, limit)
+}
+
+/// The flagged days of scored baselines, ranked.
+fn answer(scores: &Scores, f: &FlagParams, limit: usize) -> Anomalies {
     let flags = scores.flag(f);
     Anomalies { anomalies: scores.ranked(&flags, limit), metrics: flags.metrics }
 }

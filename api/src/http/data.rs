@@ -271,6 +271,7 @@ pub async fn transactions(
 pub async fn refresh(State(state): State<Arc<AppState>>) -> Json<Value> {
     state.cache.clear();
     state.rendered.clear();
+    state.scores.clear();
     Json(json!({ "status": "cleared" }))
 }
 

@@ -50,6 +50,8 @@ pub struct AppState {
     pub cache: Cache<String, Snapshot>,
     /// Rendered `/api/daily` bodies (bytes), so repeats cost a copy.
     pub rendered: Cache<data::RenderKey, data::Rendered>,
+    /// Baselines `/api/anomalies` has computed, weighed in service-days.
+    pub scores: Cache<anomalies::ScoresKey, servicewatch_shared::Scores>,
     /// Where the built browser app is (trunk's dist).
     pub dist: std::path::PathBuf,
     /// Snapshots being read from the warehouse now, by cache scope, so the
@@ -61,7 +63,8 @@ impl AppState {
     pub fn new(warehouse: Arc<dyn Warehouse>, config: Config, dist: std::path::PathBuf) -> AppState {
         let cache = Cache::new(config.cache_ttl, config.cache_max_points);
         let rendered = Cache::new(config.cache_ttl, 256 << 20);
-        AppState { warehouse, config, cache, rendered, dist, loading: Default::default() }
+        let scores = Cache::new(config.cache_ttl, config.cache_max_points);
+        AppState { warehouse, config, cache, rendered, scores, dist, loading: Default::default() }
     }
 
     /// The caller's snapshot: from the cache, or one bounds query and one
