@@ -134,6 +134,8 @@ test('the chart shows the top service, follows a clicked row, and highlights its
   assert.match(page.url(), new RegExp(`focus=${key}`));
   const want = await apiState({ z: 2.5, services: key });
   assert.equal(Number(await chart.getAttribute('data-anomalies')), want.anomalous);
+  assert.equal(await page.getByTestId('chart-summary').innerText(),
+    `Chart of daily transactions of ${key}: ${want.anomalous} flagged days.`);
   assert.ok(await page.locator('#sw-chart .scatterlayer .point').count() >= want.anomalous, 'markers drawn');
   assert.deepEqual(errors, []);
   await page.close();

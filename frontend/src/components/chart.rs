@@ -117,6 +117,13 @@ pub fn Chart(
     });
     view! {
         <section class="chart" aria-label="Daily transactions chart">
+            // What the picture says, for screen readers.
+            <p class="sr-only" data-testid="chart-summary">
+                {move || {
+                    let (key, hits) = drawn.get();
+                    (!key.is_empty()).then(|| format!("Chart of daily transactions of {key}: {hits} flagged days."))
+                }}
+            </p>
             <div id=CHART_ID data-testid="chart"
                 data-service=move || drawn.get().0 data-anomalies=move || drawn.get().1.to_string()></div>
         </section>
