@@ -78,10 +78,12 @@ impl Zone {
         let midnight = day.date().and_hms_opt(0, 0, 0).unwrap_or_default();
         // Where midnight is skipped (clocks jump at 00:00), the day starts
         // at the first local minute that exists.
-        (0..=24 * 60)
+        // A day skipped entirely (Samoa, 2011-12-30) is empty: it starts
+        // where the next one does.
+        (0..24 * 60)
             .find_map(|m| self.0.from_local_datetime(&(midnight + chrono::Duration::minutes(m))).earliest())
             .map(|t: DateTime<Tz>| t.naive_utc())
-            .unwrap_or(midnight)
+            .unwrap_or_else(|| self.start_of(day.next()))
     }
 }
 
@@ -163,6 +165,14 @@ mod tests {
         let z = Zone::parse("America/Havana").unwrap();
         let day = Day::parse("2024-03-10").unwrap();
         assert_eq!(z.start_of(day), utc("2024-03-10 05:00:00"));
+    }
+
+    #[test]
+    fn a_skipped_day_is_empty() {
+        let z = Zone::parse("Pacific/Apia").unwrap();
+        let day = Day::parse("2011-12-30").unwrap();
+        assert_eq!(z.start_of(day), z.start_of(day.next()));
+        assert_eq!(z.start_of(day), utc("2011-12-30 10:00:00"));
     }
 
     #[test]
