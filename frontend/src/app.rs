@@ -86,8 +86,9 @@ pub fn App() -> impl IntoView {
     // Stage 1 (expensive): baselines, only when range, method or weekly change.
     // Waits for /api/meta, which names the partial edge days, so the first
     // scoring is the only one.
+    let partial = Memo::new(move |_| meta.get().and_then(|m| m.ok()).map(|m| m.partial_days));
     let baseline = Memo::new(move |_| {
-        let partial = meta.get()?.ok()?.partial_days;
+        let partial = partial.get()?;
         Some(controls.with(|c| BaselineParams { from: c.from, to: c.to, method: c.method, weekly: c.weekly, partial }))
     });
     let scores = Memo::new_with_compare(

@@ -7,21 +7,34 @@ use servicewatch_shared::{Day, Direction, Method};
 use crate::api::Meta;
 use crate::state::Controls;
 
+/// Most services listed at once; the search narrows longer lists.
+const MAX_OPTIONS: usize = 10_000;
+
 fn value(ev: &leptos::ev::Event) -> String {
     event_target_value(ev)
 }
 
 #[component]
 pub fn ControlsPanel(controls: RwSignal<Controls>, meta: LocalResource<Result<Meta, String>>) -> impl IntoView {
-    let bounds = move || meta.get().and_then(|m| m.ok()).map(|m| (m.first, m.last)).unwrap_or((None, None));
+    // Memos, so a slider move neither clones the service list nor touches
+    // every option: they change only with the data or the selection.
+    let bounds = Memo::new(move |_| meta.get().and_then(|m| m.ok()).map(|m| (m.first, m.last)).unwrap_or((None, None)));
+    let bounds = move || bounds.get();
     let day_text = |d: Option<Day>| d.map(|d| d.to_string()).unwrap_or_default();
-    let services = move || meta.get().and_then(|m| m.ok()).map(|m| m.services).unwrap_or_default();
+    let services = Memo::new(move |_| meta.get().and_then(|m| m.ok()).map(|m| m.services).unwrap_or_default());
     let (search, set_search) = signal(String::new());
     let visible = move || {
         let q = search.get().to_lowercase();
-        services().into_iter().filter(|s| q.is_empty() || s.to_lowercase().contains(&q)).take(500).collect::<Vec<_>>()
+        services.with(|all| {
+            all.iter()
+                .filter(|s| q.is_empty() || s.to_lowercase().contains(&q))
+                .take(MAX_OPTIONS)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
     };
-    let selected = move |s: &str| controls.with(|c| c.services.iter().any(|x| x == s));
+    let chosen = Memo::new(move |_| controls.with(|c| c.services.clone()));
+    let selected = move |s: &str| chosen.with(|v| v.iter().any(|x| x == s));
 
     view! {
         <form class="controls" aria-label="Controls" on:submit=|ev| ev.prevent_default()>
