@@ -183,6 +183,34 @@ test('the chart band is the engine\'s baseline, and follows the weekly and metho
   await page.close();
 });
 
+test('the service filter narrows metrics, rows and chart to the chosen services', async () => {
+  const { page, errors } = await open('?z=2');
+  const meta = await (await fetch(`${server.base}/api/meta`)).json();
+  const filter = page.getByTestId('service-filter');
+  assert.equal(await filter.locator('option').count(), meta.services.length, 'every service is listed');
+  const chosen = [meta.services[3], meta.services[7]];
+  await filter.selectOption(chosen);
+  const api = await apiState({ z: 2, services: chosen.join(',') });
+  await page.waitForFunction((n) => document.querySelector('[data-testid=metric-anomalous]').dataset.value === String(n), api.anomalous);
+  assert.deepEqual(await pageState(page), api);
+  const keys = await page.getByTestId('anomaly-row').evaluateAll((trs) => trs.map((tr) => tr.dataset.key));
+  assert.ok(keys.every((k) => chosen.includes(k)), keys.join(' '));
+  assert.ok(chosen.includes(await page.getByTestId('chart').getAttribute('data-service')));
+  assert.match(decodeURIComponent(page.url()), new RegExp(`services=${chosen.join(',')}`));
+  // Search narrows the list; the choice survives it.
+  await page.getByTestId('service-search').fill(meta.services[7]);
+  assert.equal(await filter.locator('option').count(), 1);
+  await page.getByTestId('service-search').fill('');
+  assert.deepEqual(await filter.evaluate((s) => [...s.selectedOptions].map((o) => o.value)), chosen);
+  // "All services" clears the filter.
+  await page.getByRole('button', { name: 'All services' }).click();
+  const all = await apiState({ z: 2 });
+  await page.waitForFunction((n) => document.querySelector('[data-testid=metric-anomalous]').dataset.value === String(n), all.anomalous);
+  assert.deepEqual(await pageState(page), all);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('the table sorts, pages, and exports every flagged row as CSV', async () => {
   const { page } = await open('?z=2');
   const info = page.getByTestId('page-info');
