@@ -231,6 +231,36 @@ async fn day_boundaries_and_time_zones_in_csv() {
 }
 
 #[tokio::test]
+async fn service_names_may_hold_commas() {
+    let dir = temp_dir("comma");
+    let csv = dir.join("tx.csv");
+    std::fs::write(
+        &csv,
+        "transaction_id,transaction_timestamp,orderservice\n\
+         1,2024-03-01T10:00:00Z,\"Brakes, front\"\n\
+         2,2024-03-01T11:00:00Z,\"Brakes, front\"\n\
+         3,2024-03-01T12:00:00Z,Brakes\n\
+         4,2024-03-01T13:00:00Z,front\n",
+    )
+    .unwrap();
+    let srv = start(&csv, "", Layer::default()).await;
+    // Commas separate names, and a name may hold one: the known name wins,
+    // however the comma is encoded.
+    let (status, body) = get(&format!("{}/api/daily?services=Brakes%2C%20front,front", srv.base)).await;
+    assert_eq!(status, 200, "{body}");
+    let got = flatten(&serde_json::from_value(body).unwrap());
+    let d = Day::parse("2024-03-01").unwrap().0;
+    let want = BTreeMap::from([(("Brakes, front".to_string(), d), 2), (("front".to_string(), d), 1)]);
+    assert_eq!(got, want);
+    let (status, body) = get(&format!("{}/api/anomalies?services=Brakes,+front&z=0&min_days=0", srv.base)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["metrics"]["total"], 2);
+    let (status, body) = get(&format!("{}/api/anomalies?services=front,Brakes&z=0&min_days=0", srv.base)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["metrics"]["total"], 2, "two names, not one");
+}
+
+#[tokio::test]
 async fn days_follow_the_configured_time_zone_across_daylight_saving() {
     use chrono::TimeZone;
     let paris = chrono_tz::Europe::Paris;
@@ -305,6 +335,8 @@ async fn bad_requests_get_clear_400s() {
         ("/api/transactions?date=2024-01-05", "`orderservice` is required"),
         ("/api/transactions?orderservice=SVC-0001", "`date` is required"),
         ("/api/transactions?orderservice=SVC-0001&date=2024-01-05&limit=5000", "`limit`"),
+        ("/api/anomalies?z=2&z=3", "`z` is given more than once"),
+        ("/api/daily?services=SVC-0001,SVC-9999", "unknown service `SVC-9999`"),
     ];
     for (path, message) in cases {
         let (status, body) = get(&format!("{}{path}", srv.base)).await;

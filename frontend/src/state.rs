@@ -41,8 +41,8 @@ impl Controls {
     pub fn from_query(query: &str) -> Controls {
         let mut c = Controls::default();
         for pair in query.trim_start_matches('?').split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = decode(v);
+            let (k, raw) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = decode(raw);
             match k {
                 "from" => c.from = Day::parse(&v).ok(),
                 "to" => c.to = Day::parse(&v).ok(),
@@ -52,7 +52,8 @@ impl Controls {
                 "direction" => c.direction = v.parse().unwrap_or(c.direction),
                 "method" => c.method = v.parse().unwrap_or(c.method),
                 "weekly" => c.weekly = v != "false",
-                "services" => c.services = v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                // `,` separates names; a comma inside one is `%2C`.
+                "services" => c.services = raw.split(',').map(decode).filter(|s| !s.is_empty()).collect(),
                 "focus" => c.focus = Some(v).filter(|s| !s.is_empty()),
                 _ => {}
             }
@@ -89,7 +90,8 @@ impl Controls {
             parts.push(format!("weekly={}", self.weekly));
         }
         if !self.services.is_empty() {
-            parts.push(format!("services={}", encode(&self.services.join(","))));
+            let names: Vec<String> = self.services.iter().map(|s| encode(s)).collect();
+            parts.push(format!("services={}", names.join(",")));
         }
         if let Some(f) = &self.focus {
             parts.push(format!("focus={}", encode(f)));
@@ -126,7 +128,7 @@ fn decode(s: &str) -> String {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b',' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -147,10 +149,11 @@ mod tests {
             direction: Direction::Drops,
             method: Method::Classic,
             weekly: false,
-            services: vec!["oil change".into(), "tyres&co".into()],
+            services: vec!["oil change".into(), "tyres&co".into(), "Brakes, front".into()],
             focus: Some("tyres&co".into()),
         };
         assert_eq!(Controls::from_query(&c.to_query()), c);
+        assert!(c.to_query().contains("services=oil%20change,tyres%26co,Brakes%2C%20front"), "{}", c.to_query());
         assert_eq!(Controls::from_query(""), Controls::default());
         assert_eq!(Controls::from_query("?z=abc&min_days=-1").z, 3.0);
     }

@@ -1,10 +1,9 @@
 //! `/api/anomalies`: the same engine as the browser, run on the server (for
 //! alerting, and to check the browser against).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Query as RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -43,9 +42,9 @@ const PARAMS: &[&str] =
 pub async fn anomalies(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Anomalies>, ApiError> {
-    let q = Query::new(raw, PARAMS)?;
+    let q = Query::new(raw.as_deref(), PARAMS)?;
     let (snap, _) = state.snapshot(&caller(&headers)).await?;
     let (from, to) = range(&q, &snap, &state.config)?;
     let baseline = BaselineParams {

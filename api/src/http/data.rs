@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use axum::extract::{Query as RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -58,14 +58,27 @@ pub fn range(q: &Query, snap: &Snapshot, config: &Config) -> Result<(Day, Day), 
 }
 
 /// The `services` filter as panel indices; unknown names are an error.
+///
+/// Commas separate names, and some service names hold commas themselves
+/// ("Brakes, front"): at each item the longest run of items that joins back
+/// into a known name wins, so both kinds can be listed as usual.
 pub fn services(q: &Query, snap: &Snapshot) -> Result<Option<Vec<usize>>, ApiError> {
-    let Some(names) = q.list("services", MAX_SERVICES)? else { return Ok(None) };
+    /// Most commas one service name may hold.
+    const MAX_COMMAS: usize = 8;
+    let Some(items) = q.list("services", MAX_SERVICES)? else { return Ok(None) };
     let index: HashMap<&str, usize> = snap.panel.keys().iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
-    names
-        .iter()
-        .map(|n| index.get(n.as_str()).copied().ok_or_else(|| ApiError::bad(format!("unknown service `{n}`"))))
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+    let mut chosen = Vec::new();
+    let mut i = 0;
+    while i < items.len() {
+        let last = (i + MAX_COMMAS).min(items.len() - 1);
+        let found = (i..=last).rev().find_map(|j| index.get(items[i..=j].join(",").trim()).map(|&s| (j, s)));
+        let Some((j, s)) = found else {
+            return Err(ApiError::bad(format!("unknown service `{}`", items[i].trim())));
+        };
+        chosen.push(s);
+        i = j + 1;
+    }
+    Ok(Some(chosen))
 }
 
 /// `/api/meta`: what the app needs before its first query.
@@ -131,9 +144,9 @@ pub async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
 pub async fn daily(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let q = Query::new(raw, &["from", "to", "services"])?;
+    let q = Query::new(raw.as_deref(), &["from", "to", "services"])?;
     let who = caller(&headers);
     let (snap, _) = state.snapshot(&who).await?;
     let (from, to) = range(&q, &snap, &state.config)?;
@@ -242,9 +255,9 @@ pub struct Transactions {
 pub async fn transactions(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Transactions>, ApiError> {
-    let q = Query::new(raw, &["orderservice", "date", "limit"])?;
+    let q = Query::new(raw.as_deref(), &["orderservice", "date", "limit"])?;
     let who = caller(&headers);
     let (snap, _) = state.snapshot(&who).await?;
     let service = q.text("orderservice").ok_or_else(|| ApiError::bad("`orderservice` is required"))?;

@@ -8,21 +8,38 @@ use servicewatch_shared::Day;
 
 use super::error::ApiError;
 
-/// The raw query string as name → value, checked against allowed names.
-pub struct Query(HashMap<String, String>);
+/// The query string as name → value, checked against allowed names.
+pub struct Query {
+    values: HashMap<String, String>,
+}
+
+/// `%XX` and `+` decoded, as browsers encode query strings.
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
+}
 
 impl Query {
-    pub fn new(raw: HashMap<String, String>, allowed: &[&str]) -> Result<Query, ApiError> {
-        let mut unknown: Vec<&String> = raw.keys().filter(|k| !allowed.contains(&k.as_str())).collect();
-        unknown.sort();
-        if let Some(k) = unknown.first() {
-            return Err(ApiError::bad(format!("unknown parameter `{k}`; expected one of: {}", allowed.join(", "))));
+    /// Parses `a=1&b=x`: every name allowed, and given once.
+    pub fn new(raw: Option<&str>, allowed: &[&str]) -> Result<Query, ApiError> {
+        let mut q = Query { values: HashMap::new() };
+        for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = decode(name);
+            if !allowed.contains(&name.as_str()) {
+                return Err(ApiError::bad(format!(
+                    "unknown parameter `{name}`; expected one of: {}",
+                    allowed.join(", ")
+                )));
+            }
+            if q.values.insert(name.clone(), decode(value)).is_some() {
+                return Err(ApiError::bad(format!("`{name}` is given more than once")));
+            }
         }
-        Ok(Query(raw))
+        Ok(q)
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+        self.values.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
     }
 
     pub fn day(&self, name: &str) -> Result<Option<Day>, ApiError> {
@@ -61,10 +78,12 @@ impl Query {
         self.get(name)
     }
 
-    /// A comma-separated list of service names (at most `max`).
+    /// A comma-separated list (at most `max` items), split as sent; see
+    /// `data::services` for names that hold commas themselves.
     pub fn list(&self, name: &str, max: usize) -> Result<Option<Vec<String>>, ApiError> {
         let Some(s) = self.get(name) else { return Ok(None) };
-        let items: Vec<String> = s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+        // Untrimmed, so items can be joined back into names with commas.
+        let items: Vec<String> = s.split(',').filter(|x| !x.trim().is_empty()).map(str::to_string).collect();
         if items.len() > max {
             return Err(ApiError::bad(format!("`{name}`: at most {max} services per request")));
         }
