@@ -21,46 +21,45 @@ async fn get(url: &str) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-/// The days the file covers only in part: first and last days whose data
-/// starts or ends more than an hour inside them (UTC).
-fn partial_days(path: &Path) -> Vec<Day> {
+/// Every row of the Parquet file as (service, UTC microseconds), without SQL.
+fn read_parquet(path: &Path) -> Vec<(String, i64)> {
     let file = std::fs::File::open(path).unwrap();
     let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
-    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    for batch in reader {
-        let batch = batch.unwrap();
-        let ts = batch.column_by_name("transaction_timestamp").unwrap();
-        let ts = ts.as_any().downcast_ref::<datafusion::arrow::array::TimestampMicrosecondArray>().unwrap();
-        for i in 0..batch.num_rows() {
-            (lo, hi) = (lo.min(ts.value(i)), hi.max(ts.value(i)));
-        }
-    }
-    let (day_us, hour_us) = (86_400_000_000i64, 3_600_000_000i64);
-    let mut out = Vec::new();
-    if lo.rem_euclid(day_us) > hour_us {
-        out.push(Day(lo.div_euclid(day_us) as i32));
-    }
-    if day_us - hi.rem_euclid(day_us) > hour_us {
-        out.push(Day(hi.div_euclid(day_us) as i32));
-    }
-    out
-}
-
-/// Counts per (service, UTC day) straight from the Parquet file, without SQL.
-fn count_parquet(path: &Path) -> BTreeMap<(String, i32), u64> {
-    let file = std::fs::File::open(path).unwrap();
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
-    let mut counts = BTreeMap::new();
+    let mut rows = Vec::new();
     for batch in reader {
         let batch = batch.unwrap();
         let ts = batch.column_by_name("transaction_timestamp").unwrap();
         let ts = ts.as_any().downcast_ref::<datafusion::arrow::array::TimestampMicrosecondArray>().unwrap();
         let svc = batch.column_by_name("orderservice").unwrap();
         let svc = svc.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().unwrap();
-        for i in 0..batch.num_rows() {
-            let day = ts.value(i).div_euclid(86_400_000_000) as i32;
-            *counts.entry((svc.value(i).to_string(), day)).or_insert(0) += 1;
-        }
+        rows.extend((0..batch.num_rows()).map(|i| (svc.value(i).to_string(), ts.value(i))));
+    }
+    rows
+}
+
+const DAY_US: i64 = 86_400_000_000;
+
+/// The days the file covers only in part: first and last days whose data
+/// starts or ends more than an hour inside them (UTC).
+fn partial_days(path: &Path) -> Vec<Day> {
+    let ts: Vec<i64> = read_parquet(path).into_iter().map(|r| r.1).collect();
+    let (lo, hi) = (*ts.iter().min().unwrap(), *ts.iter().max().unwrap());
+    let hour_us = 3_600_000_000i64;
+    let mut out = Vec::new();
+    if lo.rem_euclid(DAY_US) > hour_us {
+        out.push(Day(lo.div_euclid(DAY_US) as i32));
+    }
+    if DAY_US - hi.rem_euclid(DAY_US) > hour_us {
+        out.push(Day(hi.div_euclid(DAY_US) as i32));
+    }
+    out
+}
+
+/// Counts per (service, UTC day) straight from the Parquet file, without SQL.
+fn count_parquet(path: &Path) -> BTreeMap<(String, i32), u64> {
+    let mut counts = BTreeMap::new();
+    for (svc, ts) in read_parquet(path) {
+        *counts.entry((svc, ts.div_euclid(DAY_US) as i32)).or_insert(0) += 1;
     }
     counts
 }

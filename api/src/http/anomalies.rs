@@ -13,7 +13,7 @@ use servicewatch_shared::{BaselineParams, Direction, FlagParams, Method, Scores}
 use super::data::{range, services};
 use super::error::{ApiError, ErrorBody};
 use super::params::Query;
-use super::{caller, AppState};
+use super::{blocking, caller, AppState};
 
 /// Most rows one response may list.
 pub const MAX_LIMIT: usize = 100_000;
@@ -45,7 +45,8 @@ pub async fn anomalies(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Anomalies>, ApiError> {
     let q = Query::new(raw.as_deref(), PARAMS)?;
-    let (snap, _) = state.snapshot(&caller(&headers)).await?;
+    let who = caller(&headers);
+    let snap = state.snapshot(&who).await?;
     let (from, to) = range(&q, &snap, &state.config)?;
     let baseline = BaselineParams {
         from: Some(from),
@@ -66,7 +67,7 @@ pub async fn anomalies(
     // days): computed once per snapshot and setting, then only re-flagged,
     // as the browser does. Both steps run off the async threads.
     let key = ScoresKey {
-        scope: state.warehouse.cache_scope(&caller(&headers)),
+        scope: state.warehouse.cache_scope(&who),
         fetched_at: snap.fetched_at,
         from,
         to,
@@ -75,20 +76,9 @@ pub async fn anomalies(
     };
     let (scores, _) = state
         .scores
-        .get_or_fetch(
-            key,
-            |s| s.points().z.len(),
-            || async move {
-                tokio::task::spawn_blocking(move || Scores::compute(&snap.panel, &baseline))
-                    .await
-                    .map_err(|e| ApiError::Internal(e.into()))
-            },
-        )
+        .get_or_fetch(key, |s| s.points().z.len(), || blocking(move || Scores::compute(&snap.panel, &baseline)))
         .await?;
-    let result = tokio::task::spawn_blocking(move || answer(&scores, &flag, limit))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(Json(result))
+    Ok(Json(blocking(move || answer(&scores, &flag, limit)).await?))
 }
 
 /// What identifies one set of baselines.
@@ -102,7 +92,8 @@ pub struct ScoresKey {
     weekly: bool,
 }
 
-/// Scores and ranks: the one function the server, `scan` and tests share.
+/// Scores and ranks from scratch: `scan` and the tests (the route keeps its
+/// baselines cached and calls [`answer`]).
 pub fn score(panel: &servicewatch_shared::Panel, b: &BaselineParams, f: &FlagParams, limit: usize) -> Anomalies {
     answer(&Scores::compute(panel, b), f, limit)
 }

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::{ApiError, ErrorBody};
 use super::params::Query;
-use super::{caller, AppState, Snapshot};
+use super::{blocking, caller, AppState, Snapshot};
 use crate::config::Config;
 
 /// Most services one request may name.
@@ -112,7 +112,7 @@ pub struct Meta {
 #[utoipa::path(get, path = "/api/meta", tag = "data",
     responses((status = 200, body = Meta), (status = 502, body = ErrorBody)))]
 pub async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Meta>, ApiError> {
-    let (snap, _) = state.snapshot(&caller(&headers)).await?;
+    let snap = state.snapshot(&caller(&headers)).await?;
     let bounds = snap.bounds.days(state.config.time_zone);
     Ok(Json(Meta {
         table: state.config.table.0.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("."),
@@ -148,7 +148,7 @@ pub async fn daily(
 ) -> Result<Response, ApiError> {
     let q = Query::new(raw.as_deref(), &["from", "to", "services"])?;
     let who = caller(&headers);
-    let (snap, _) = state.snapshot(&who).await?;
+    let snap = state.snapshot(&who).await?;
     let (from, to) = range(&q, &snap, &state.config)?;
     let selected = services(&q, &snap)?;
     let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or("");
@@ -170,11 +170,7 @@ pub async fn daily(
         .get_or_fetch(
             key,
             |r| r.raw.len() + r.gzip.len(),
-            || async move {
-                tokio::task::spawn_blocking(move || render(&snap2, from, to, selected, binary))
-                    .await
-                    .map_err(|e| ApiError::Internal(e.into()))?
-            },
+            || async move { blocking(move || render(&snap2, from, to, selected, binary)).await? },
         )
         .await?;
     if text(header::IF_NONE_MATCH) == body.etag {
@@ -259,7 +255,7 @@ pub async fn transactions(
 ) -> Result<Json<Transactions>, ApiError> {
     let q = Query::new(raw.as_deref(), &["orderservice", "date", "limit"])?;
     let who = caller(&headers);
-    let (snap, _) = state.snapshot(&who).await?;
+    let snap = state.snapshot(&who).await?;
     let service = q.text("orderservice").ok_or_else(|| ApiError::bad("`orderservice` is required"))?;
     if snap.panel.find(service).is_none() {
         return Err(ApiError::bad(format!("unknown service `{service}`")));

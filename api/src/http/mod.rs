@@ -26,7 +26,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::cache::{Cache, Source};
+use crate::cache::Cache;
 use crate::config::Config;
 use crate::warehouse::{Bounds, Caller, DailyQuery, Progress, Warehouse};
 use error::ApiError;
@@ -69,14 +69,14 @@ impl AppState {
 
     /// The caller's snapshot: from the cache, or one bounds query and one
     /// aggregation shared by every concurrent request.
-    pub async fn snapshot(&self, caller: &Caller) -> Result<(Arc<Snapshot>, Source), ApiError> {
+    pub async fn snapshot(&self, caller: &Caller) -> Result<Arc<Snapshot>, ApiError> {
         let scope = self.warehouse.cache_scope(caller);
         let key = scope.clone();
         let cancel = CancellationToken::new();
         // Cancel the warehouse's work if every waiting request goes away.
         let _guard = cancel.clone().drop_guard();
         let (wh, zone) = (&self.warehouse, self.config.time_zone);
-        let loaded = self
+        let (loaded, _) = self
             .cache
             .get_or_fetch(
                 key,
@@ -120,6 +120,11 @@ impl AppState {
         let loading = self.loading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         loading.get(&scope).map(Progress::get)
     }
+}
+
+/// Runs CPU-bound work (scoring, rendering) off the async threads.
+pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(e.into()))
 }
 
 /// Runs a closure when dropped (also when the load fails or is cancelled).

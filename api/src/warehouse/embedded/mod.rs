@@ -138,9 +138,11 @@ impl Embedded {
             let df = if params.is_empty() { df } else { df.with_param_values(params)? };
             df.create_physical_plan().await
         };
+        // `biased`: a cancelled call stops even when the work is ready too.
         let plan = tokio::select! {
-            r = plan => r.map_err(classify)?,
+            biased;
             _ = cancel.cancelled() => return Err(WarehouseError::Cancelled),
+            r = plan => r.map_err(classify)?,
         };
         let total = scan_rows_total(&plan);
         let watch = async {
@@ -150,9 +152,10 @@ impl Embedded {
             }
         };
         let result = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(WarehouseError::Cancelled),
             r = collect(plan.clone(), self.ctx.task_ctx()) => r.map_err(classify),
             _ = watch => unreachable!("the watch loop never ends"),
-            _ = cancel.cancelled() => Err(WarehouseError::Cancelled),
         };
         let done = scanned_rows(&plan);
         progress.set(done, total.unwrap_or(done).max(done));
