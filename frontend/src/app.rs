@@ -33,10 +33,9 @@ pub fn now_ms() -> f64 {
 /// The most rows the table pages through (sorted by |z| first).
 pub const TABLE_ROWS: usize = 1000;
 
-/// The cheap-stage parameters for these controls (service names to indices).
-pub fn flag_params(s: &Scores, c: &Controls) -> FlagParams {
-    let services = (!c.services.is_empty())
-        .then(|| c.services.iter().filter_map(|n| s.services().iter().position(|i| &i.key == n)).collect());
+/// The cheap-stage parameters for these controls, for `services` (panel
+/// indices; `None` = all).
+pub fn flag_params(c: &Controls, services: Option<Vec<usize>>) -> FlagParams {
     FlagParams { z: c.z, min_days: c.min_days, min_count: c.min_count, direction: c.direction, services }
 }
 
@@ -106,21 +105,31 @@ pub fn App() -> impl IntoView {
         },
     );
 
+    // The service filter as panel indices: looked up when the selection or
+    // the scores change, not on every slider move.
+    let chosen = Memo::new(move |_| controls.with(|c| c.services.clone()));
+    let selected = Memo::new(move |_| {
+        let names = chosen.get();
+        let s = scores.get()?;
+        (!names.is_empty())
+            .then(|| names.iter().filter_map(|n| s.services().iter().position(|i| &i.key == n)).collect())
+    });
+
     // Stage 2 (cheap): flags on every input event.
     let summary = Memo::new(move |_| {
         let s = scores.get()?;
         let c = controls.get();
         let started = now_ms();
-        let params = flag_params(&s, &c);
+        let params = flag_params(&c, selected.get());
         let flags = s.flag(&params);
-        let in_filter = |i: usize| params.services.as_ref().is_none_or(|v| v.contains(&i));
-        let eligible = s
-            .services()
-            .iter()
-            .enumerate()
-            .filter(|(i, info)| in_filter(*i) && info.verdict.history >= c.min_days)
-            .count();
-        let total = s.services().iter().enumerate().filter(|(i, _)| in_filter(*i)).count();
+        let infos = s.services();
+        let mut in_filter = vec![params.services.is_none(); infos.len()];
+        for &i in params.services.iter().flatten() {
+            in_filter[i] = true;
+        }
+        let eligible =
+            infos.iter().zip(&in_filter).filter(|(info, on)| **on && info.verdict.history >= c.min_days).count();
+        let total = in_filter.iter().filter(|on| **on).count();
         let rows = s.ranked(&flags, TABLE_ROWS);
         Some(Summary {
             rows,
@@ -134,7 +143,7 @@ pub fn App() -> impl IntoView {
     let export = move || {
         let s = scores.get_untracked()?;
         let c = controls.get_untracked();
-        let flags = s.flag(&flag_params(&s, &c));
+        let flags = s.flag(&flag_params(&c, selected.get_untracked()));
         Some(csv(&s.ranked(&flags, usize::MAX)))
     };
 
@@ -167,7 +176,7 @@ pub fn App() -> impl IntoView {
                     </p>
                 </header>
             </Show>
-            <ControlsPanel controls=controls meta=meta />
+            <ControlsPanel controls=controls meta=meta chosen=chosen />
             <Show when=move || error().is_some()>
                 <div class="error" role="alert" data-testid="error">
                     <p>{move || error().unwrap_or_default()}</p>

@@ -8,8 +8,9 @@ use leptos::prelude::*;
 use plotly::common::{DashType, Fill, Line, Marker, Mode};
 use plotly::layout::{Axis, Legend};
 use plotly::{Layout, Plot, Scatter};
-use servicewatch_shared::{Scores, Status};
+use servicewatch_shared::{Anomaly, Scores, Status};
 
+use crate::app::flag_params;
 use crate::state::Controls;
 
 const CHART_ID: &str = "sw-chart";
@@ -26,14 +27,11 @@ pub fn chart_service(scores: &Scores, c: &Controls, top: Option<&str>) -> Option
         .or((!scores.services().is_empty()).then_some(0))
 }
 
-/// Flagged days of service `s` under the controls (the chart's red points).
-fn flagged(scores: &Scores, s: usize, c: &Controls) -> Vec<usize> {
-    let info = &scores.services()[s];
-    if info.verdict.status != Status::Scored || info.verdict.history < c.min_days {
-        return Vec::new();
-    }
-    let v = scores.series(s);
-    (0..v.z.len()).filter(|&i| c.direction.passes(v.z[i], c.z) && v.count[i] >= c.min_count).collect()
+/// Flagged days of service `s` under the controls (the chart's red points):
+/// the engine's own flags, asked for that service only.
+fn flagged(scores: &Scores, s: usize, c: &Controls) -> Vec<Anomaly> {
+    let flags = scores.flag(&flag_params(c, Some(vec![s])));
+    flags.hits.iter().map(|&i| scores.point(i as usize)).collect()
 }
 
 fn plot(scores: &Scores, s: usize, c: &Controls) -> (Plot, usize) {
@@ -67,7 +65,7 @@ fn plot(scores: &Scores, s: usize, c: &Controls) -> (Plot, usize) {
             .name("transactions"),
     );
     p.add_trace(
-        Scatter::new(hits.iter().map(|&i| x[i].clone()).collect(), hits.iter().map(|&i| v.count[i]).collect())
+        Scatter::new(hits.iter().map(|a| a.date.to_string()).collect(), hits.iter().map(|a| a.value).collect())
             .mode(Mode::Markers)
             .marker(Marker::new().color("#b4281e").size(9))
             .name("anomalies"),

@@ -15,7 +15,12 @@ fn value(ev: &leptos::ev::Event) -> String {
 }
 
 #[component]
-pub fn ControlsPanel(controls: RwSignal<Controls>, meta: LocalResource<Result<Meta, String>>) -> impl IntoView {
+pub fn ControlsPanel(
+    controls: RwSignal<Controls>,
+    meta: LocalResource<Result<Meta, String>>,
+    /// The selected service names (a memo of `controls`).
+    chosen: Memo<Vec<String>>,
+) -> impl IntoView {
     // Memos, so a slider move neither clones the service list nor touches
     // every option: they change only with the data or the selection.
     let bounds = Memo::new(move |_| meta.get().and_then(|m| m.ok()).map(|m| (m.first, m.last)).unwrap_or((None, None)));
@@ -33,7 +38,6 @@ pub fn ControlsPanel(controls: RwSignal<Controls>, meta: LocalResource<Result<Me
                 .collect::<Vec<_>>()
         })
     };
-    let chosen = Memo::new(move |_| controls.with(|c| c.services.clone()));
     let selected = move |s: &str| chosen.with(|v| v.iter().any(|x| x == s));
 
     view! {
