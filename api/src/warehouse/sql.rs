@@ -226,6 +226,15 @@ impl Source {
 mod tests {
     use super::*;
 
+    fn source(zone: Zone) -> Source {
+        Source {
+            table: TableName::parse("t").unwrap(),
+            timestamp: Ident::parse("ts").unwrap(),
+            service: Ident::parse("svc").unwrap(),
+            zone,
+        }
+    }
+
     #[test]
     fn identifiers_reject_anything_but_names() {
         for bad in ["", "1a", "a b", "a`b", "a;drop", "a.b", "é", "a-b", &"x".repeat(129)] {
@@ -238,12 +247,7 @@ mod tests {
 
     #[test]
     fn many_services_render_without_clashing() {
-        let src = Source {
-            table: TableName::parse("t").unwrap(),
-            timestamp: Ident::parse("ts").unwrap(),
-            service: Ident::parse("svc").unwrap(),
-            zone: Zone::UTC,
-        };
+        let src = source(Zone::UTC);
         let list: Vec<String> = (0..12).map(|i| format!("v{i}")).collect();
         let sql = src.daily(Day(0), Day(1), Some(&list)).render(Placeholder::Dollar);
         assert!(sql.contains("$s1, $s2") && sql.contains("$s10, $s11)"), "{sql}");
@@ -252,12 +256,7 @@ mod tests {
 
     #[test]
     fn a_time_zone_is_a_bound_parameter() {
-        let src = Source {
-            table: TableName::parse("t").unwrap(),
-            timestamp: Ident::parse("ts").unwrap(),
-            service: Ident::parse("svc").unwrap(),
-            zone: Zone::parse("Europe/Paris").unwrap(),
-        };
+        let src = source(Zone::parse("Europe/Paris").unwrap());
         let st = src.daily(Day(0), Day(1), None);
         let sql = st.render(Placeholder::Colon);
         assert!(sql.contains("CAST(from_utc_timestamp(CAST(`ts` AS TIMESTAMP), :tz) AS DATE) AS day"), "{sql}");
