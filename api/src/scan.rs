@@ -107,21 +107,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
             serde_json::to_writer_pretty(&mut out, &result)?;
             writeln!(out)?;
         }
-        Format::Csv => {
-            writeln!(out, "key,date,value,center,spread,z")?;
-            for a in &result.anomalies {
-                writeln!(out, "{},{},{},{},{},{}", csv_field(&a.key), a.date, a.value, a.center, a.spread, a.z)?;
-            }
-        }
+        Format::Csv => out.write_all(servicewatch_shared::wire::csv(&result.anomalies).as_bytes())?,
     }
     Ok(())
-}
-
-/// Quotes a CSV field when it needs it.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }

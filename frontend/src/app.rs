@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use servicewatch_shared::{Anomaly, BaselineParams, FlagParams, Metrics, Scores};
+use servicewatch_shared::{wire, Anomaly, BaselineParams, FlagParams, Metrics, Scores};
 
 use crate::api;
 use crate::components::{
@@ -37,20 +37,6 @@ pub const TABLE_ROWS: usize = 1000;
 /// indices; `None` = all).
 pub fn flag_params(c: &Controls, services: Option<Vec<usize>>) -> FlagParams {
     FlagParams { z: c.z, min_days: c.min_days, min_count: c.min_count, direction: c.direction, services }
-}
-
-/// Flagged rows as CSV, the same columns as `servicewatch scan`.
-pub fn csv(rows: &[Anomaly]) -> String {
-    let mut out = String::from("key,date,value,center,spread,z\n");
-    for a in rows {
-        let key = if a.key.contains([',', '"', '\n']) {
-            format!("\"{}\"", a.key.replace('"', "\"\""))
-        } else {
-            a.key.clone()
-        };
-        out.push_str(&format!("{key},{},{},{},{},{}\n", a.date, a.value, a.center, a.spread, a.z));
-    }
-    out
 }
 
 fn location_search() -> String {
@@ -144,7 +130,7 @@ pub fn App() -> impl IntoView {
         let s = scores.get_untracked()?;
         let c = controls.get_untracked();
         let flags = s.flag(&flag_params(&c, selected.get_untracked()));
-        Some(csv(&s.ranked(&flags, usize::MAX)))
+        Some(wire::csv(&s.ranked(&flags, usize::MAX)))
     };
 
     // The service-day whose raw transactions are open, if any.

@@ -97,3 +97,25 @@ impl Daily {
         Daily { from, to, series }
     }
 }
+
+/// Flagged rows as CSV with the API's column names, one line per row: what
+/// `servicewatch scan --format csv` prints and the app downloads.
+///
+/// ```
+/// use servicewatch_shared::{wire::csv, Anomaly, Day};
+/// let row = Anomaly { key: "Brakes, front".into(), date: Day::parse("2024-03-01").unwrap(),
+///     value: 90, center: 40.0, spread: 10.0, z: 5.0 };
+/// assert_eq!(csv(&[row]), "key,date,value,center,spread,z\n\"Brakes, front\",2024-03-01,90,40,10,5\n");
+/// ```
+pub fn csv(rows: &[Anomaly]) -> String {
+    let mut out = String::from("key,date,value,center,spread,z\n");
+    for a in rows {
+        let key = if a.key.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", a.key.replace('"', "\"\""))
+        } else {
+            a.key.clone()
+        };
+        out.push_str(&format!("{key},{},{},{},{},{}\n", a.date, a.value, a.center, a.spread, a.z));
+    }
+    out
+}
