@@ -54,12 +54,24 @@ async fn error_text(resp: gloo_net::http::Response) -> String {
     format!("{status}: {message}")
 }
 
-pub async fn meta() -> Result<Meta, String> {
-    let resp = Request::get("api/meta").send().await.map_err(|e| format!("cannot reach the server: {e}"))?;
-    if !resp.ok() {
-        return Err(error_text(resp).await);
+/// A successful response to `request`, or the server's error as text.
+async fn fetch(request: gloo_net::http::RequestBuilder) -> Result<gloo_net::http::Response, String> {
+    let resp = request.send().await.map_err(|e| format!("cannot reach the server: {e}"))?;
+    if resp.ok() {
+        Ok(resp)
+    } else {
+        Err(error_text(resp).await)
     }
-    resp.json().await.map_err(|e| format!("unexpected answer from /api/meta: {e}"))
+}
+
+/// A JSON route's answer.
+async fn json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, String> {
+    let route = url.split('?').next().unwrap_or(url);
+    fetch(Request::get(url)).await?.json().await.map_err(|e| format!("unexpected answer from /{route}: {e}"))
+}
+
+pub async fn meta() -> Result<Meta, String> {
+    json("api/meta").await
 }
 
 /// The daily counts for a range, in the binary encoding, as a panel.
@@ -70,14 +82,7 @@ pub async fn daily(from: Option<Day>, to: Option<Day>) -> Result<Arc<Panel>, Str
     if !params.is_empty() {
         url = format!("{url}?{}", params.join("&"));
     }
-    let resp = Request::get(&url)
-        .header("Accept", MEDIA_TYPE)
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach the server: {e}"))?;
-    if !resp.ok() {
-        return Err(error_text(resp).await);
-    }
+    let resp = fetch(Request::get(&url).header("Accept", MEDIA_TYPE)).await?;
     let bytes = resp.binary().await.map_err(|e| format!("reading /api/daily: {e}"))?;
     let (_, panel) = decode_panel(&bytes).map_err(|e| format!("bad /api/daily body: {e}"))?;
     Ok(Arc::new(panel))
@@ -95,11 +100,7 @@ pub struct Transactions {
 pub async fn transactions(service: String, date: Day, limit: u32) -> Result<Transactions, String> {
     let service = String::from(js_sys::encode_uri_component(&service));
     let url = format!("api/transactions?orderservice={service}&date={date}&limit={limit}");
-    let resp = Request::get(&url).send().await.map_err(|e| format!("cannot reach the server: {e}"))?;
-    if !resp.ok() {
-        return Err(error_text(resp).await);
-    }
-    resp.json().await.map_err(|e| format!("unexpected answer from /api/transactions: {e}"))
+    json(&url).await
 }
 
 /// `/api/progress`: how far the server's read of the table has got.
@@ -111,11 +112,7 @@ pub struct LoadProgress {
 }
 
 pub async fn progress() -> Option<LoadProgress> {
-    let resp = Request::get("api/progress").send().await.ok()?;
-    if !resp.ok() {
-        return None;
-    }
-    resp.json().await.ok()
+    json("api/progress").await.ok()
 }
 
 #[cfg(test)]
