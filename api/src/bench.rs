@@ -27,7 +27,7 @@ pub struct Args {
 
 pub async fn run(args: &Args) -> anyhow::Result<()> {
     let layer = Layer {
-        warehouse: WarehouseLayer { kind: None, data: Some(args.data.clone()) },
+        warehouse: WarehouseLayer { data: Some(args.data.clone()), ..Default::default() },
         time_zone: args.time_zone.clone(),
         ..Layer::default()
     };

@@ -13,12 +13,29 @@
 //! kind = "embedded"
 //! data = "/data/maintenanceservices/"   # a Parquet/CSV file or a folder of them
 //! ```
+//!
+//! A Databricks SQL warehouse takes its settings by their Databricks names
+//! (`DATABRICKS_HOST`, `DATABRICKS_WAREHOUSE_ID`, `DATABRICKS_TOKEN`,
+//! `DATABRICKS_CLIENT_ID`/`_SECRET`, `DATABRICKS_CONFIG_PROFILE`), so an app
+//! or a job that already has them needs nothing else:
+//!
+//! ```toml
+//! [warehouse]
+//! kind = "databricks"
+//! host = "https://adb-1234567890.12.azuredatabricks.net"
+//! warehouse_id = "abcdef1234567890"
+//! behind_apps_proxy = true    # trust X-Forwarded-Access-Token (Databricks Apps)
+//! ```
+//!
+//! Secrets are read from the environment or `~/.databrickscfg`, never from
+//! this file or a flag (both end up in places that are not secret).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
+use crate::warehouse::databricks::{self, Credentials, Secret};
 use crate::warehouse::sql::{Ident, Source, TableName};
 use crate::warehouse::zone::Zone;
 
@@ -49,12 +66,15 @@ pub struct Columns {
 pub enum WarehouseConfig {
     /// DataFusion over local Parquet/CSV; `None` = generated sample data.
     Embedded { data: Option<PathBuf> },
+    /// A Databricks SQL warehouse.
+    Databricks(databricks::Settings),
 }
 
 impl WarehouseConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             WarehouseConfig::Embedded { .. } => "embedded",
+            WarehouseConfig::Databricks(_) => "databricks",
         }
     }
 }
@@ -86,6 +106,41 @@ pub struct ColumnsLayer {
 pub struct WarehouseLayer {
     pub kind: Option<String>,
     pub data: Option<PathBuf>,
+    /// Databricks workspace URL.
+    pub host: Option<String>,
+    /// Databricks SQL warehouse id.
+    pub warehouse_id: Option<String>,
+    /// A profile of `~/.databrickscfg`.
+    pub profile: Option<String>,
+    /// Running behind the Databricks Apps proxy: trust the forwarded user.
+    pub behind_apps_proxy: Option<bool>,
+    /// Secrets and where they live: from the environment only.
+    #[serde(skip)]
+    pub secrets: DatabricksSecrets,
+}
+
+/// What unified auth reads from the environment, never from a file or flag.
+#[derive(Debug, Default, Clone)]
+pub struct DatabricksSecrets {
+    pub token: Option<Secret>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    /// `DATABRICKS_CONFIG_FILE`, else `~/.databrickscfg`.
+    pub config_file: Option<PathBuf>,
+}
+
+impl DatabricksSecrets {
+    /// `DATABRICKS_TOKEN`, `DATABRICKS_CLIENT_ID`, `DATABRICKS_CLIENT_SECRET`,
+    /// `DATABRICKS_CONFIG_FILE` (empty values count as unset).
+    pub fn from_env() -> DatabricksSecrets {
+        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+        DatabricksSecrets {
+            token: var("DATABRICKS_TOKEN").map(Secret::new),
+            client_id: var("DATABRICKS_CLIENT_ID"),
+            client_secret: var("DATABRICKS_CLIENT_SECRET").map(Secret::new),
+            config_file: var("DATABRICKS_CONFIG_FILE").map(PathBuf::from),
+        }
+    }
 }
 
 /// Flags shared by `serve` and `scan` (each also readable from the environment).
@@ -106,12 +161,26 @@ pub struct ConfigArgs {
     /// Time zone whose calendar days are counted (IANA name, e.g. Europe/Paris).
     #[arg(long, env = "SERVICEWATCH_TIME_ZONE")]
     pub time_zone: Option<String>,
-    /// Warehouse kind: embedded (Databricks and Spark come later).
+    /// Warehouse kind: embedded or databricks.
     #[arg(long, env = "SERVICEWATCH_WAREHOUSE")]
     pub warehouse: Option<String>,
     /// Embedded warehouse: a Parquet/CSV file or a folder of them.
     #[arg(long, env = "SERVICEWATCH_DATA")]
     pub data: Option<PathBuf>,
+    /// Databricks workspace URL (token, client id and secret come from the
+    /// environment: DATABRICKS_TOKEN, DATABRICKS_CLIENT_ID, DATABRICKS_CLIENT_SECRET).
+    #[arg(long = "databricks-host", env = "DATABRICKS_HOST")]
+    pub databricks_host: Option<String>,
+    /// Databricks SQL warehouse id.
+    #[arg(long = "warehouse-id", env = "DATABRICKS_WAREHOUSE_ID")]
+    pub warehouse_id: Option<String>,
+    /// Profile of ~/.databrickscfg to take the host and credentials from.
+    #[arg(long, env = "DATABRICKS_CONFIG_PROFILE")]
+    pub profile: Option<String>,
+    /// Runs behind the Databricks Apps proxy: trust X-Forwarded-Access-Token
+    /// and X-Forwarded-Email (anyone else can send them).
+    #[arg(long = "behind-apps-proxy", env = "SERVICEWATCH_BEHIND_APPS_PROXY")]
+    pub behind_apps_proxy: Option<bool>,
 }
 
 impl ConfigArgs {
@@ -120,7 +189,15 @@ impl ConfigArgs {
             table: self.table.clone(),
             columns: ColumnsLayer { timestamp: self.timestamp_column.clone(), service: self.service_column.clone() },
             time_zone: self.time_zone.clone(),
-            warehouse: WarehouseLayer { kind: self.warehouse.clone(), data: self.data.clone() },
+            warehouse: WarehouseLayer {
+                kind: self.warehouse.clone(),
+                data: self.data.clone(),
+                host: self.databricks_host.clone(),
+                warehouse_id: self.warehouse_id.clone(),
+                profile: self.profile.clone(),
+                behind_apps_proxy: self.behind_apps_proxy,
+                secrets: DatabricksSecrets::from_env(),
+            },
             ..Layer::default()
         }
     }
@@ -169,8 +246,9 @@ impl Config {
                 }
                 WarehouseConfig::Embedded { data }
             }
-            "databricks" | "spark" => bail!("setting `warehouse.kind`: `{kind}` is not available yet (embedded only)"),
-            other => bail!("setting `warehouse.kind`: unknown warehouse `{other}`: expected embedded"),
+            "databricks" => WarehouseConfig::Databricks(databricks_settings(layers)?),
+            "spark" => bail!("setting `warehouse.kind`: `spark` is not available yet (embedded or databricks)"),
+            other => bail!("setting `warehouse.kind`: unknown warehouse `{other}`: expected embedded or databricks"),
         };
         let max_span_days = pick(layers, |l| l.max_span_days).unwrap_or(3660);
         if max_span_days == 0 {
@@ -188,6 +266,94 @@ impl Config {
             cache_max_points,
         })
     }
+}
+
+/// One section of `~/.databrickscfg` (an INI file): its keys and values.
+fn read_profile(path: &Path, profile: &str) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut section = None::<String>;
+    let mut found = false;
+    let mut keys = std::collections::HashMap::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = Some(name.trim().to_string());
+            found |= name.trim() == profile;
+            continue;
+        }
+        if section.as_deref() == Some(profile) {
+            if let Some((k, v)) = line.split_once('=') {
+                keys.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            }
+        }
+    }
+    if !found {
+        bail!("{} has no profile [{profile}]", path.display());
+    }
+    Ok(keys)
+}
+
+/// Databricks settings, by unified client auth: a personal access token,
+/// else OAuth M2M (client id and secret), else a `~/.databrickscfg` profile
+/// (the one named, or DEFAULT when the file has it). The end user's own
+/// token, behind the Apps proxy, comes per request.
+fn databricks_settings(layers: &[Layer]) -> anyhow::Result<databricks::Settings> {
+    fn pick<T: Clone>(layers: &[Layer], f: impl Fn(&WarehouseLayer) -> Option<T>) -> Option<T> {
+        layers.iter().find_map(|l| f(&l.warehouse))
+    }
+    let secrets = pick(layers, |w| {
+        let s = &w.secrets;
+        (s.token.is_some() || s.client_id.is_some() || s.client_secret.is_some() || s.config_file.is_some())
+            .then(|| s.clone())
+    })
+    .unwrap_or_default();
+    let named_profile = pick(layers, |w| w.profile.clone());
+    let cfg_path = secrets
+        .config_file
+        .clone()
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".databrickscfg")));
+    // The named profile, or DEFAULT when nothing else gives credentials.
+    let has_env_creds = secrets.token.is_some() || secrets.client_id.is_some() || secrets.client_secret.is_some();
+    let profile = match (&named_profile, &cfg_path) {
+        (Some(name), Some(path)) => {
+            Some(read_profile(path, name).with_context(|| format!("setting `warehouse.profile` ({name})"))?)
+        }
+        (Some(_), None) => {
+            bail!("setting `warehouse.profile`: no home folder to find ~/.databrickscfg in; set DATABRICKS_CONFIG_FILE")
+        }
+        (None, Some(path)) if !has_env_creds && path.exists() => read_profile(path, "DEFAULT").ok(),
+        _ => None,
+    };
+    let from_profile = |k: &str| profile.as_ref().and_then(|p| p.get(k)).filter(|v| !v.is_empty()).cloned();
+    let host = pick(layers, |w| w.host.clone()).or_else(|| from_profile("host")).context(
+        "setting `warehouse.host` (DATABRICKS_HOST, --databricks-host) is required for the databricks warehouse",
+    )?;
+    let host = databricks::normalize_host(&host).map_err(|e| anyhow::anyhow!("setting `warehouse.host`: {e}"))?;
+    let warehouse_id = pick(layers, |w| w.warehouse_id.clone())
+        .or_else(|| from_profile("warehouse_id"))
+        .context("setting `warehouse.warehouse_id` (DATABRICKS_WAREHOUSE_ID, --warehouse-id) is required for the databricks warehouse")?;
+    if warehouse_id.is_empty() || !warehouse_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        bail!("setting `warehouse.warehouse_id`: `{warehouse_id}` is not a SQL warehouse id (letters and digits)");
+    }
+    let credentials = match (secrets.token, secrets.client_id, secrets.client_secret) {
+        (Some(token), _, _) => Credentials::Token(token),
+        (None, Some(client_id), Some(client_secret)) => Credentials::OAuth { client_id, client_secret },
+        (None, Some(_), None) => bail!("setting DATABRICKS_CLIENT_SECRET is required with DATABRICKS_CLIENT_ID"),
+        (None, None, Some(_)) => bail!("setting DATABRICKS_CLIENT_ID is required with DATABRICKS_CLIENT_SECRET"),
+        (None, None, None) => match (from_profile("token"), from_profile("client_id"), from_profile("client_secret")) {
+            (Some(t), _, _) => Credentials::Token(Secret::new(t)),
+            (None, Some(client_id), Some(s)) => Credentials::OAuth { client_id, client_secret: Secret::new(s) },
+            _ => bail!(
+                "the databricks warehouse needs credentials: set DATABRICKS_TOKEN, or DATABRICKS_CLIENT_ID and \
+                 DATABRICKS_CLIENT_SECRET, or a profile in ~/.databrickscfg (DATABRICKS_CONFIG_PROFILE) with a \
+                 token or client_id and client_secret"
+            ),
+        },
+    };
+    let behind_apps_proxy = pick(layers, |w| w.behind_apps_proxy).unwrap_or(false);
+    Ok(databricks::Settings { host, warehouse_id, credentials, behind_apps_proxy })
 }
 
 impl Config {
@@ -228,11 +394,78 @@ mod tests {
             ..Default::default()
         });
         assert!(e.contains("columns.service"), "{e}");
-        let e =
-            bad(Layer { warehouse: WarehouseLayer { kind: Some("oracle".into()), data: None }, ..Default::default() });
+        let e = bad(Layer {
+            warehouse: WarehouseLayer { kind: Some("oracle".into()), ..Default::default() },
+            ..Default::default()
+        });
         assert!(e.contains("unknown warehouse `oracle`"), "{e}");
         let e = bad(Layer { time_zone: Some("CEST".into()), ..Default::default() });
         assert!(e.contains("setting `time_zone`") && e.contains("IANA"), "{e}");
         assert!(toml::from_str::<Layer>("tabel = \"x\"").is_err(), "typos in the file are errors");
+    }
+
+    fn databricks(w: WarehouseLayer) -> anyhow::Result<databricks::Settings> {
+        let layer = Layer { warehouse: WarehouseLayer { kind: Some("databricks".into()), ..w }, ..Default::default() };
+        match Config::from_layers(&[layer])?.warehouse {
+            WarehouseConfig::Databricks(s) => Ok(s),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn databricks_settings_follow_unified_auth() {
+        let dir = std::env::temp_dir().join(format!("servicewatch-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("databrickscfg");
+        std::fs::write(&cfg, "[DEFAULT]\nhost = https://default.example\ntoken = dapi-default\n\n[prod]\nhost = prod.example/\nclient_id = sp\nclient_secret = s3cret\n").unwrap();
+        let secrets = |token: Option<&str>, id: Option<&str>, secret: Option<&str>| DatabricksSecrets {
+            token: token.map(Secret::new),
+            client_id: id.map(str::to_string),
+            client_secret: secret.map(Secret::new),
+            config_file: Some(cfg.clone()),
+        };
+        let base = |s| WarehouseLayer { warehouse_id: Some("wh1".into()), secrets: s, ..Default::default() };
+        // A personal access token wins over OAuth and the profile.
+        let s = databricks(WarehouseLayer {
+            host: Some("h.example".into()),
+            ..base(secrets(Some("pat"), Some("id"), Some("x")))
+        })
+        .unwrap();
+        assert_eq!((s.host.as_str(), &s.credentials), ("https://h.example", &Credentials::Token(Secret::new("pat"))));
+        let s =
+            databricks(WarehouseLayer { host: Some("h.example".into()), ..base(secrets(None, Some("id"), Some("x"))) })
+                .unwrap();
+        assert!(matches!(s.credentials, Credentials::OAuth { ref client_id, .. } if client_id == "id"));
+        // A named profile gives host and credentials; DEFAULT when none is named.
+        let s = databricks(WarehouseLayer { profile: Some("prod".into()), ..base(secrets(None, None, None)) }).unwrap();
+        assert_eq!(s.host, "https://prod.example");
+        assert!(matches!(s.credentials, Credentials::OAuth { ref client_id, .. } if client_id == "sp"));
+        let s = databricks(base(secrets(None, None, None))).unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.credentials),
+            ("https://default.example", Credentials::Token(Secret::new("dapi-default")))
+        );
+        assert!(!s.behind_apps_proxy, "the forwarded token is not trusted unless a setting says so");
+        // Missing or incomplete settings name what is missing.
+        let err = |w| format!("{:#}", databricks(w).unwrap_err());
+        let e = err(WarehouseLayer { host: Some("h".into()), ..base(secrets(None, Some("id"), None)) });
+        assert!(e.contains("DATABRICKS_CLIENT_SECRET"), "{e}");
+        let e = err(WarehouseLayer {
+            warehouse_id: None,
+            host: Some("h".into()),
+            secrets: secrets(Some("t"), None, None),
+            ..Default::default()
+        });
+        assert!(e.contains("DATABRICKS_WAREHOUSE_ID"), "{e}");
+        let e = err(WarehouseLayer { profile: Some("nope".into()), ..base(secrets(None, None, None)) });
+        assert!(e.contains("no profile [nope]"), "{e}");
+        let mut none = secrets(None, None, None);
+        none.config_file = Some(dir.join("missing"));
+        let e = err(WarehouseLayer { host: Some("h".into()), ..base(none) });
+        assert!(e.contains("needs credentials") && e.contains("DATABRICKS_TOKEN"), "{e}");
+        let e = err(WarehouseLayer { host: Some("ftp://h".into()), ..base(secrets(Some("t"), None, None)) });
+        assert!(e.contains("warehouse.host"), "{e}");
+        // Secrets cannot come from the TOML file.
+        assert!(toml::from_str::<Layer>("[warehouse]\ntoken = \"x\"").is_err());
     }
 }

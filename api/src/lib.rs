@@ -3,17 +3,20 @@
 //!
 //! - [`config`]: flags, environment and TOML, validated once.
 //! - [`warehouse`]: the trait every warehouse implements, the shared SQL,
-//!   and the embedded DataFusion engine.
+//!   the embedded DataFusion engine (cargo feature `embedded`, on by
+//!   default) and the Databricks SQL warehouse.
 //! - [`cache`]: TTL, size bound and single flight for warehouse results.
 //! - [`http`]: routes, errors and the server.
 //! - [`sample`], [`scan`], [`evaluate`]: the other subcommands; [`terminal`]:
 //!   their progress bars.
 
+#[cfg(feature = "embedded")]
 pub mod bench;
 pub mod cache;
 pub mod config;
 pub mod evaluate;
 pub mod http;
+#[cfg(feature = "embedded")]
 pub mod sample;
 pub mod scan;
 pub mod terminal;
@@ -22,7 +25,7 @@ pub mod warehouse;
 use std::sync::Arc;
 
 use config::{Config, WarehouseConfig};
-use warehouse::embedded::Embedded;
+use warehouse::databricks::Databricks;
 use warehouse::Warehouse;
 
 /// Opens the configured warehouse (generating the sample data if the
@@ -30,12 +33,19 @@ use warehouse::Warehouse;
 pub async fn open_warehouse(config: &Config) -> anyhow::Result<Arc<dyn Warehouse>> {
     let source = config.source();
     match &config.warehouse {
+        #[cfg(feature = "embedded")]
         WarehouseConfig::Embedded { data } => {
             let path = match data {
                 Some(p) => p.clone(),
                 None => tokio::task::spawn_blocking(sample::default_sample).await??,
             };
-            Ok(Arc::new(Embedded::open(&path, source).await?))
+            Ok(Arc::new(warehouse::embedded::Embedded::open(&path, source).await?))
         }
+        #[cfg(not(feature = "embedded"))]
+        WarehouseConfig::Embedded { .. } => anyhow::bail!(
+            "setting `warehouse.kind`: this build has no embedded warehouse (built without the `embedded` \
+             feature); use databricks"
+        ),
+        WarehouseConfig::Databricks(settings) => Ok(Arc::new(Databricks::new(settings, source)?)),
     }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use servicewatch::config::ConfigArgs;
-use servicewatch::{bench, evaluate, http, sample, scan};
+#[cfg(feature = "embedded")]
+use servicewatch::{bench, sample};
+use servicewatch::{evaluate, http, scan};
 
 #[derive(Parser)]
 #[command(name = "servicewatch", version, about = "Unusual daily transaction volumes per maintenance service")]
@@ -20,12 +22,14 @@ enum Command {
     /// Serve the browser app and the API.
     Serve(ServeArgs),
     /// Write realistic sample transactions as Parquet.
+    #[cfg(feature = "embedded")]
     Sample(sample::Args),
     /// Score from the command line and print the flagged days (CSV or JSON).
     Scan(scan::Args),
     /// Measure every method on labelled synthetic data (precision, recall, F1, AP).
     Evaluate(evaluate::Args),
     /// Time the cold daily aggregation of a file on the embedded warehouse.
+    #[cfg(feature = "embedded")]
     Bench(bench::Args),
 }
 
@@ -68,6 +72,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Evaluate(args) => evaluate::run(&args),
+        #[cfg(feature = "embedded")]
         Command::Sample(args) => {
             let bar = servicewatch::terminal::Bar::new("writing transactions");
             let rows = sample::write(&args, |done, total| bar.draw(done, total))?;
@@ -76,6 +81,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Scan(args) => runtime()?.block_on(scan::run(&args)),
+        #[cfg(feature = "embedded")]
         Command::Bench(args) => runtime()?.block_on(bench::run(&args)),
         Command::Serve(args) => runtime()?.block_on(async {
             let base_path = normalize_base_path(&args.base_path)?;

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 async fn open(name: &str) -> std::sync::Arc<dyn servicewatch::warehouse::Warehouse> {
     let file = common::sample_file(name, 5, 8, 90);
-    let layer = Layer { warehouse: WarehouseLayer { kind: None, data: Some(file) }, ..Layer::default() };
+    let layer = Layer { warehouse: WarehouseLayer { data: Some(file), ..Default::default() }, ..Layer::default() };
     servicewatch::open_warehouse(&Config::from_layers(&[layer]).unwrap()).await.unwrap()
 }
 
@@ -42,7 +42,8 @@ async fn a_corrupt_file_is_named_in_the_error() {
     let good = common::sample_file("corrupt", 5, 2, 10);
     let bad = good.with_file_name("cut.parquet");
     std::fs::write(&bad, &std::fs::read(&good).unwrap()[..4000]).unwrap();
-    let layer = Layer { warehouse: WarehouseLayer { kind: None, data: Some(bad.clone()) }, ..Layer::default() };
+    let layer =
+        Layer { warehouse: WarehouseLayer { data: Some(bad.clone()), ..Default::default() }, ..Layer::default() };
     let err = servicewatch::open_warehouse(&Config::from_layers(&[layer]).unwrap()).await.err().unwrap();
     let text = format!("{err:#}");
     assert!(text.contains("cut.parquet: cannot read it as Parquet"), "{text}");

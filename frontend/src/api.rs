@@ -43,31 +43,46 @@ impl Meta {
     }
 }
 
-async fn error_text(resp: gloo_net::http::Response) -> String {
-    let status = resp.status();
-    let message = resp
-        .json::<serde_json::Value>()
-        .await
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| resp.status_text());
-    format!("{status}: {message}")
+/// Waits `ms` milliseconds (the browser's timer).
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
-/// A successful response to `request`, or the server's error as text.
-async fn fetch(request: gloo_net::http::RequestBuilder) -> Result<gloo_net::http::Response, String> {
-    let resp = request.send().await.map_err(|e| format!("cannot reach the server: {e}"))?;
-    if resp.ok() {
-        Ok(resp)
-    } else {
-        Err(error_text(resp).await)
+/// Error codes that mean "not yet": the server goes on reading the table
+/// (a cold Databricks warehouse takes minutes) whether or not we wait.
+const NOT_YET: [&str; 2] = ["loading", "warehouse_starting"];
+
+/// A successful response to the request `make` builds, or the server's
+/// error as text. While the server says it is still loading, asks again
+/// every second (the loading bar shows why).
+async fn fetch(make: impl Fn() -> gloo_net::http::RequestBuilder) -> Result<gloo_net::http::Response, String> {
+    loop {
+        let resp = make().send().await.map_err(|e| format!("cannot reach the server: {e}"))?;
+        if resp.ok() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let body = resp.json::<serde_json::Value>().await.ok();
+        let error = body.as_ref().map(|v| &v["error"]);
+        let code = error.and_then(|e| e["code"].as_str()).unwrap_or("");
+        if status == 503 && NOT_YET.contains(&code) {
+            sleep(1000).await;
+            continue;
+        }
+        let message = error.and_then(|e| e["message"].as_str()).map(str::to_string);
+        return Err(format!("{status}: {}", message.unwrap_or_else(|| resp.status_text())));
     }
 }
 
 /// A JSON route's answer.
 async fn json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, String> {
     let route = url.split('?').next().unwrap_or(url);
-    fetch(Request::get(url)).await?.json().await.map_err(|e| format!("unexpected answer from /{route}: {e}"))
+    fetch(|| Request::get(url)).await?.json().await.map_err(|e| format!("unexpected answer from /{route}: {e}"))
 }
 
 pub async fn meta() -> Result<Meta, String> {
@@ -82,7 +97,7 @@ pub async fn daily(from: Option<Day>, to: Option<Day>) -> Result<Arc<Panel>, Str
     if !params.is_empty() {
         url = format!("{url}?{}", params.join("&"));
     }
-    let resp = fetch(Request::get(&url).header("Accept", MEDIA_TYPE)).await?;
+    let resp = fetch(|| Request::get(&url).header("Accept", MEDIA_TYPE)).await?;
     let bytes = resp.binary().await.map_err(|e| format!("reading /api/daily: {e}"))?;
     let (_, panel) = decode_panel(&bytes).map_err(|e| format!("bad /api/daily body: {e}"))?;
     Ok(Arc::new(panel))
@@ -104,9 +119,12 @@ pub async fn transactions(service: String, date: Day, limit: u32) -> Result<Tran
 }
 
 /// `/api/progress`: how far the server's read of the table has got.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub struct LoadProgress {
     pub loading: bool,
+    /// `reading`, `warehouse_starting`, `querying` or `downloading`.
+    #[serde(default)]
+    pub stage: Option<String>,
     pub rows_read: u64,
     pub rows_total: u64,
 }

@@ -76,7 +76,7 @@ pub async fn anomalies(
     };
     let (scores, _) = state
         .scores
-        .get_or_fetch(key, |s| s.points().z.len(), || blocking(move || Scores::compute(&snap.panel, &baseline)))
+        .get_or_fetch(key, |s| s.points().z.len(), |_| blocking(move || Scores::compute(&snap.panel, &baseline)))
         .await?;
     Ok(Json(blocking(move || answer(&scores, &flag, limit)).await?))
 }

@@ -22,6 +22,7 @@ use super::error::{ApiError, ErrorBody};
 use super::params::Query;
 use super::{blocking, caller, AppState, Snapshot};
 use crate::config::Config;
+use crate::warehouse::Progress;
 
 /// Most services one request may name.
 pub const MAX_SERVICES: usize = 5000;
@@ -115,7 +116,7 @@ pub async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
     let snap = state.snapshot(&caller(&headers)).await?;
     let bounds = snap.bounds.days(state.config.time_zone);
     Ok(Json(Meta {
-        table: state.config.table.0.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("."),
+        table: state.config.table.plain(),
         warehouse: state.warehouse.kind().into(),
         timezone: state.config.time_zone.name().into(),
         first: bounds.map(|b| b.0),
@@ -170,7 +171,7 @@ pub async fn daily(
         .get_or_fetch(
             key,
             |r| r.raw.len() + r.gzip.len(),
-            || async move { blocking(move || render(&snap2, from, to, selected, binary)).await? },
+            |_| async move { blocking(move || render(&snap2, from, to, selected, binary)).await? },
         )
         .await?;
     if text(header::IF_NONE_MATCH) == body.etag {
@@ -289,6 +290,12 @@ pub async fn refresh(State(state): State<Arc<AppState>>) -> Json<Value> {
 pub struct LoadProgress {
     /// Whether the warehouse is reading the table for this caller now.
     pub loading: bool,
+    /// What the load waits for: `reading` (rows counted below),
+    /// `warehouse_starting` (a Databricks SQL warehouse is booting, which
+    /// takes minutes), `querying` (the warehouse runs the query) or
+    /// `downloading` (the result is coming).
+    #[serde(default)]
+    pub stage: Option<String>,
     /// Raw rows read so far.
     pub rows_read: u64,
     /// Raw rows to read; 0 when the warehouse cannot tell.
@@ -298,6 +305,10 @@ pub struct LoadProgress {
 #[utoipa::path(get, path = "/api/progress", tag = "data", responses((status = 200, body = LoadProgress)))]
 pub async fn progress(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Json<LoadProgress> {
     let now = state.load_progress(&caller(&headers));
-    let (rows_read, rows_total) = now.unwrap_or((0, 0));
-    Json(LoadProgress { loading: now.is_some(), rows_read, rows_total })
+    let (rows_read, rows_total) = now.as_ref().map_or((0, 0), Progress::get);
+    let stage = now.as_ref().map(|p| {
+        let stage = serde_json::to_value(p.stage()).ok();
+        stage.and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    });
+    Json(LoadProgress { loading: now.is_some(), stage, rows_read, rows_total })
 }

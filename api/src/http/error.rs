@@ -18,10 +18,17 @@ pub enum ApiError {
     /// The warehouse cannot answer right now (starting, overloaded).
     #[error("{0}")]
     Unavailable(String),
+    /// The table is still being read for this caller; the load goes on
+    /// without the request, and a later one gets its result.
+    #[error("the warehouse is still reading the table; try again shortly (progress: /api/progress)")]
+    Loading,
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+    /// One failure shared by every request that waited for the same load.
+    #[error(transparent)]
+    Shared(#[from] std::sync::Arc<ApiError>),
 }
 
 impl ApiError {
@@ -34,12 +41,23 @@ impl ApiError {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m.clone()),
+            ApiError::Loading => (StatusCode::SERVICE_UNAVAILABLE, "loading", self.to_string()),
             ApiError::Warehouse(WarehouseError::Starting) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "warehouse_starting", self.to_string())
             }
             ApiError::Warehouse(WarehouseError::Cancelled) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "cancelled", "the query was cancelled".into())
             }
+            ApiError::Warehouse(e @ WarehouseError::NotAuthorised(_)) => {
+                (StatusCode::FORBIDDEN, "not_authorised", e.to_string())
+            }
+            ApiError::Warehouse(e @ WarehouseError::TableUnavailable(_)) => {
+                (StatusCode::FORBIDDEN, "table_unavailable", e.to_string())
+            }
+            ApiError::Warehouse(e @ WarehouseError::Unavailable(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
+            }
+            ApiError::Shared(inner) => inner.parts(),
             ApiError::Warehouse(WarehouseError::Data(_)) => (
                 StatusCode::BAD_GATEWAY,
                 "bad_data",
@@ -57,6 +75,13 @@ impl ApiError {
     }
 }
 
+impl From<tokio::task::JoinError> for ApiError {
+    /// A load or a computation that panicked (a bug, reported as such).
+    fn from(e: tokio::task::JoinError) -> ApiError {
+        ApiError::Internal(anyhow::Error::from(e))
+    }
+}
+
 /// The body of every error response.
 #[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -68,7 +93,8 @@ pub struct ErrorDetail {
     /// The HTTP status again.
     pub status: u16,
     /// Stable and machine-readable: bad_request, not_found, unavailable,
-    /// warehouse_starting, cancelled, bad_data, warehouse_error, internal.
+    /// warehouse_starting, loading, cancelled, not_authorised,
+    /// table_unavailable, bad_data, warehouse_error, internal.
     pub code: String,
     /// For a person: what is wrong and how to fix it.
     pub message: String,
@@ -81,7 +107,11 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %format!("{self:#}"), code, "request failed");
         }
         let body = ErrorBody { error: ErrorDetail { status: status.as_u16(), code: code.into(), message } };
-        (status, Json(body)).into_response()
+        let mut resp = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("2"));
+        }
+        resp
     }
 }
 

@@ -21,7 +21,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use servicewatch_shared::Panel;
-use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -35,6 +34,13 @@ use error::ApiError;
 const MAX_QUERY: usize = 8 * 1024;
 /// Longest time one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longest a request waits for the table to be read; the read goes on
+/// after it (a cold Databricks warehouse takes minutes) and the request is
+/// answered 503 `loading`, which the app retries while it shows progress.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(90);
+/// How long a load runs on after its last waiter left before it is
+/// cancelled (the warehouse bills for it).
+const ABANDON_AFTER: Duration = Duration::from_secs(60);
 
 /// The whole table's daily aggregates as of one warehouse query: every
 /// range, service filter and score is cut from this in memory.
@@ -47,11 +53,11 @@ pub struct Snapshot {
 pub struct AppState {
     pub warehouse: Arc<dyn Warehouse>,
     pub config: Config,
-    pub cache: Cache<String, Snapshot>,
+    pub cache: Cache<String, Snapshot, ApiError>,
     /// Rendered `/api/daily` bodies (bytes), so repeats cost a copy.
-    pub rendered: Cache<data::RenderKey, data::Rendered>,
+    pub rendered: Cache<data::RenderKey, data::Rendered, ApiError>,
     /// Baselines `/api/anomalies` has computed, weighed in service-days.
-    pub scores: Cache<anomalies::ScoresKey, servicewatch_shared::Scores>,
+    pub scores: Cache<anomalies::ScoresKey, servicewatch_shared::Scores, ApiError>,
     /// Where the built browser app is (trunk's dist).
     pub dist: std::path::PathBuf,
     /// Snapshots being read from the warehouse now, by cache scope, so the
@@ -61,47 +67,42 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(warehouse: Arc<dyn Warehouse>, config: Config, dist: std::path::PathBuf) -> AppState {
-        let cache = Cache::new(config.cache_ttl, config.cache_max_points);
-        let rendered = Cache::new(config.cache_ttl, 256 << 20);
-        let scores = Cache::new(config.cache_ttl, config.cache_max_points);
+        let cache = Cache::new(config.cache_ttl, config.cache_max_points, ABANDON_AFTER);
+        let rendered = Cache::new(config.cache_ttl, 256 << 20, ABANDON_AFTER);
+        let scores = Cache::new(config.cache_ttl, config.cache_max_points, ABANDON_AFTER);
         AppState { warehouse, config, cache, rendered, scores, dist, loading: Default::default() }
     }
 
     /// The caller's snapshot: from the cache, or one bounds query and one
-    /// aggregation shared by every concurrent request.
-    pub async fn snapshot(&self, caller: &Caller) -> Result<Arc<Snapshot>, ApiError> {
+    /// aggregation shared by every concurrent request. The load runs as a
+    /// task of its own (see [`crate::cache`]); this waits for it at most
+    /// [`SNAPSHOT_WAIT`].
+    pub async fn snapshot(self: &Arc<Self>, caller: &Caller) -> Result<Arc<Snapshot>, ApiError> {
         let scope = self.warehouse.cache_scope(caller);
-        let key = scope.clone();
-        let cancel = CancellationToken::new();
-        // Cancel the warehouse's work if every waiting request goes away.
-        let _guard = cancel.clone().drop_guard();
-        let (wh, zone) = (&self.warehouse, self.config.time_zone);
-        let (loaded, _) = self
-            .cache
-            .get_or_fetch(
-                key,
-                |s| s.panel.service_days(),
-                || async {
-                    let progress = Progress::default();
-                    let _loading = self.track_loading(&scope, &progress);
-                    let bounds = wh.bounds(caller, &cancel).await?;
-                    let panel = match bounds.days(zone) {
-                        Some((from, to)) => {
-                            let q = DailyQuery { from, to, services: None };
-                            wh.daily(&q, caller, &cancel, &progress).await?
-                        }
-                        None => Panel::default(),
-                    };
-                    tracing::info!(
-                        service_days = panel.service_days(),
-                        services = panel.len(),
-                        "loaded daily aggregates"
-                    );
-                    Ok::<_, ApiError>(Snapshot { panel, bounds, fetched_at: Utc::now() })
-                },
-            )
-            .await?;
-        Ok(loaded)
+        let (state, who) = (self.clone(), caller.clone());
+        let load = self.cache.get_or_fetch(
+            scope.clone(),
+            |s| s.panel.service_days(),
+            move |cancel| async move {
+                let (wh, zone) = (&state.warehouse, state.config.time_zone);
+                let progress = Progress::default();
+                let _loading = state.track_loading(&scope, &progress);
+                let bounds = wh.bounds(&who, &cancel).await?;
+                let panel = match bounds.days(zone) {
+                    Some((from, to)) => {
+                        let q = DailyQuery { from, to, services: None };
+                        wh.daily(&q, &who, &cancel, &progress).await?
+                    }
+                    None => Panel::default(),
+                };
+                tracing::info!(service_days = panel.service_days(), services = panel.len(), "loaded daily aggregates");
+                Ok::<_, ApiError>(Snapshot { panel, bounds, fetched_at: Utc::now() })
+            },
+        );
+        match tokio::time::timeout(SNAPSHOT_WAIT, load).await {
+            Ok(loaded) => Ok(loaded?.0),
+            Err(_) => Err(ApiError::Loading),
+        }
     }
 
     /// Registers a snapshot load under `scope` until the guard drops.
@@ -114,11 +115,11 @@ impl AppState {
         })
     }
 
-    /// `(rows read, rows in all)` of the caller's snapshot load, if one runs.
-    pub fn load_progress(&self, caller: &Caller) -> Option<(u64, u64)> {
+    /// The caller's snapshot load, if one runs.
+    pub fn load_progress(&self, caller: &Caller) -> Option<Progress> {
         let scope = self.warehouse.cache_scope(caller);
         let loading = self.loading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        loading.get(&scope).map(Progress::get)
+        loading.get(&scope).cloned()
     }
 }
 

@@ -6,6 +6,9 @@
 //! bills per query must be told to stop, not just ignored) and the
 //! [`Caller`] (a Databricks App runs queries with the end user's own token).
 
+pub mod batches;
+pub mod databricks;
+#[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod sql;
 pub mod zone;
@@ -88,11 +91,45 @@ pub struct Rows {
 
 /// How far a long warehouse call has got, readable while it runs (the
 /// terminal's progress bar, the app's loading bar). Warehouses that cannot
-/// tell leave it at zero.
+/// count rows leave them at zero and say what they wait for in the stage.
 #[derive(Debug, Clone, Default)]
-pub struct Progress(Arc<[AtomicU64; 2]>);
+pub struct Progress(Arc<[AtomicU64; 3]>);
+
+/// What a load is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Reading rows (counted by `done` and `total`).
+    Reading,
+    /// A remote warehouse is starting up (a statement stays PENDING for
+    /// minutes while a Databricks SQL warehouse boots).
+    WarehouseStarting,
+    /// A remote warehouse runs the query; it does not say how far it is.
+    Querying,
+    /// The result is being downloaded.
+    Downloading,
+}
 
 impl Progress {
+    pub fn set_stage(&self, stage: Stage) {
+        let code = match stage {
+            Stage::Reading => 0,
+            Stage::WarehouseStarting => 1,
+            Stage::Querying => 2,
+            Stage::Downloading => 3,
+        };
+        self.0[2].store(code, Ordering::Relaxed);
+    }
+
+    pub fn stage(&self) -> Stage {
+        match self.0[2].load(Ordering::Relaxed) {
+            1 => Stage::WarehouseStarting,
+            2 => Stage::Querying,
+            3 => Stage::Downloading,
+            _ => Stage::Reading,
+        }
+    }
+
     /// `done` of `total` rows read; `total` 0 when unknown.
     pub fn set(&self, done: u64, total: u64) {
         self.0[0].store(done, Ordering::Relaxed);
@@ -112,6 +149,17 @@ pub enum WarehouseError {
     Starting,
     #[error("the query was cancelled")]
     Cancelled,
+    /// The warehouse refused the credentials (401/403); says whose and why,
+    /// never the token.
+    #[error("not authorised: {0}")]
+    NotAuthorised(String),
+    /// The table does not exist or the caller may not read it (Unity
+    /// Catalog answers both the same way).
+    #[error("table {0} not found or no SELECT permission")]
+    TableUnavailable(String),
+    /// Throttled or unavailable after every retry the budget allowed.
+    #[error("the warehouse is busy or unavailable: {0}")]
+    Unavailable(String),
     /// The table's content cannot be read as expected (e.g. missing column).
     #[error("the table cannot be read: {0}")]
     Data(String),

@@ -64,6 +64,11 @@ impl TableName {
         Ok(TableName(parts.into_iter().map(Ident::parse).collect::<Result<_, _>>()?))
     }
 
+    /// `catalog.schema.table` without quotes, for people to read.
+    pub fn plain(&self) -> String {
+        self.0.iter().map(Ident::as_str).collect::<Vec<_>>().join(".")
+    }
+
     /// The last part: the table itself.
     pub fn table(&self) -> &Ident {
         self.0.last().expect("parse never yields an empty name")

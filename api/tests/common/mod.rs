@@ -22,7 +22,10 @@ pub fn temp_dir(name: &str) -> PathBuf {
 }
 
 pub async fn start(data: &Path, base_path: &str, extra: Layer) -> Server {
-    let layer = Layer { warehouse: WarehouseLayer { kind: None, data: Some(data.to_path_buf()) }, ..Layer::default() };
+    let layer = Layer {
+        warehouse: WarehouseLayer { data: Some(data.to_path_buf()), ..Default::default() },
+        ..Layer::default()
+    };
     let config = Config::from_layers(&[extra, layer]).unwrap();
     let warehouse = servicewatch::open_warehouse(&config).await.unwrap();
     let state = Arc::new(AppState::new(warehouse, config, PathBuf::from("no-dist-here")));

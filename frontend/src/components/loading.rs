@@ -35,16 +35,33 @@ pub fn Loading() -> impl IntoView {
     }
     let text = move || {
         let p = now.get();
-        match (p.loading, p.rows_total) {
-            (true, 0) => format!("Reading transactions: {} rows so far…", short(p.rows_read)),
-            (true, total) => format!("Reading transactions: {} of {} rows…", short(p.rows_read), short(total)),
+        match (p.loading, p.stage.as_deref(), p.rows_total) {
+            (true, Some("warehouse_starting"), _) => {
+                "Starting the SQL warehouse: this can take a few minutes…".to_string()
+            }
+            (true, Some("querying"), _) => "The warehouse is counting transactions per service and day…".to_string(),
+            (true, Some("downloading"), 0) => "Downloading daily counts…".to_string(),
+            (true, Some("downloading"), total) => {
+                format!("Downloading daily counts: {} of {} rows…", short(p.rows_read), short(total))
+            }
+            (true, _, 0) => format!("Reading transactions: {} rows so far…", short(p.rows_read)),
+            (true, _, total) => format!("Reading transactions: {} of {} rows…", short(p.rows_read), short(total)),
             _ => "Loading daily counts…".to_string(),
         }
     };
     view! {
-        <div class="loading" data-testid="loading" role="status" aria-live="polite">
+        <div
+            class="loading"
+            data-testid="loading"
+            data-stage=move || now.get().stage.unwrap_or_default()
+            role="status"
+            aria-live="polite"
+        >
             <p>{text}</p>
-            <Show when=move || { now.get().loading && now.get().rows_total > 0 }>
+            <Show when=move || {
+                let p = now.get();
+                p.loading && p.rows_total > 0
+            }>
                 <progress
                     data-testid="load-progress"
                     max=move || now.get().rows_total.to_string()

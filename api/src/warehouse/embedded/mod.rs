@@ -8,10 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDateTime};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type, TimeUnit, TimestampNanosecondType};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::physical_plan::{collect, ExecutionPlan, StatisticsArgs, StatisticsContext};
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
@@ -19,7 +16,7 @@ use servicewatch_shared::{Day, Panel};
 use tokio_util::sync::CancellationToken;
 
 use super::sql::{Param, Placeholder, Source, Statement};
-use super::{Bounds, Caller, DailyQuery, Progress, Rows, Warehouse, WarehouseError};
+use super::{batches, Bounds, Caller, DailyQuery, Progress, Rows, Warehouse, WarehouseError};
 
 /// DataFusion over a file or a folder of files.
 pub struct Embedded {
@@ -195,52 +192,6 @@ fn classify(e: datafusion::error::DataFusionError) -> WarehouseError {
     }
 }
 
-fn utf8(col: &Arc<dyn Array>) -> Result<Arc<dyn Array>, WarehouseError> {
-    cast(col, &DataType::Utf8).map_err(|e| WarehouseError::Data(e.to_string()))
-}
-
-/// Rows of (service, day, n), ordered by service then day, into a panel.
-fn to_panel(batches: &[RecordBatch]) -> Result<Panel, WarehouseError> {
-    let mut builder = Panel::builder();
-    let (mut key, mut days, mut counts) = (None::<String>, Vec::new(), Vec::new());
-    let mut flush = |key: &Option<String>, days: &mut Vec<Day>, counts: &mut Vec<u64>| {
-        if let Some(k) = key {
-            builder.push(k, days, counts).map_err(|e| WarehouseError::Data(e.to_string()))?;
-        }
-        days.clear();
-        counts.clear();
-        Ok::<_, WarehouseError>(())
-    };
-    for b in batches {
-        let svc = utf8(b.column(0))?;
-        let svc = svc.as_string::<i32>();
-        let day = cast(b.column(1), &DataType::Date32).map_err(|e| WarehouseError::Data(e.to_string()))?;
-        let day = day.as_primitive::<Date32Type>();
-        let n = cast(b.column(2), &DataType::Int64).map_err(|e| WarehouseError::Data(e.to_string()))?;
-        let n = n.as_primitive::<Int64Type>();
-        for i in 0..b.num_rows() {
-            if svc.is_null(i) || day.is_null(i) {
-                continue;
-            }
-            if key.as_deref() != Some(svc.value(i)) {
-                flush(&key, &mut days, &mut counts)?;
-                key = Some(svc.value(i).to_string());
-            }
-            days.push(Day(day.value(i)));
-            counts.push(n.value(i).max(0) as u64);
-        }
-    }
-    flush(&key, &mut days, &mut counts)?;
-    Ok(builder.build())
-}
-
-fn timestamp_at(b: &RecordBatch, col: usize) -> Result<Option<NaiveDateTime>, WarehouseError> {
-    let ts = cast(b.column(col), &DataType::Timestamp(TimeUnit::Nanosecond, None))
-        .map_err(|e| WarehouseError::Data(e.to_string()))?;
-    let ts = ts.as_primitive::<TimestampNanosecondType>();
-    Ok((b.num_rows() > 0 && !ts.is_null(0)).then(|| DateTime::from_timestamp_nanos(ts.value(0)).naive_utc()))
-}
-
 #[async_trait]
 impl Warehouse for Embedded {
     fn kind(&self) -> &'static str {
@@ -255,17 +206,11 @@ impl Warehouse for Embedded {
         progress: &Progress,
     ) -> Result<Panel, WarehouseError> {
         let st = self.source.daily(q.from, q.to, q.services.as_deref());
-        to_panel(&self.run_with_progress(&st, cancel, progress).await?)
+        batches::to_panel(&self.run_with_progress(&st, cancel, progress).await?)
     }
 
     async fn bounds(&self, _: &Caller, cancel: &CancellationToken) -> Result<Bounds, WarehouseError> {
-        let batches = self.run(&self.source.bounds(), cancel).await?;
-        let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
-            return Ok(Bounds { first: None, last: None, rows: 0 });
-        };
-        let n = cast(b.column(2), &DataType::Int64).map_err(|e| WarehouseError::Data(e.to_string()))?;
-        let rows = n.as_primitive::<Int64Type>().value(0).max(0) as u64;
-        Ok(Bounds { first: timestamp_at(b, 0)?, last: timestamp_at(b, 1)?, rows })
+        batches::to_bounds(&self.run(&self.source.bounds(), cancel).await?)
     }
 
     async fn transactions(
@@ -276,24 +221,6 @@ impl Warehouse for Embedded {
         _: &Caller,
         cancel: &CancellationToken,
     ) -> Result<Rows, WarehouseError> {
-        let batches = self.run(&self.source.transactions(service, day, limit), cancel).await?;
-        rows_to_json(&batches)
+        batches::to_rows(&self.run(&self.source.transactions(service, day, limit), cancel).await?)
     }
-}
-
-/// Record batches as JSON objects (arrow's own JSON writer: every type).
-pub fn rows_to_json(batches: &[RecordBatch]) -> Result<Rows, WarehouseError> {
-    let columns =
-        batches.first().map(|b| b.schema().fields().iter().map(|f| f.name().clone()).collect()).unwrap_or_default();
-    let mut writer = datafusion::arrow::json::ArrayWriter::new(Vec::new());
-    let refs: Vec<&RecordBatch> = batches.iter().collect();
-    writer.write_batches(&refs).map_err(|e| WarehouseError::Data(e.to_string()))?;
-    writer.finish().map_err(|e| WarehouseError::Data(e.to_string()))?;
-    let bytes = writer.into_inner();
-    let rows = if bytes.is_empty() {
-        Vec::new()
-    } else {
-        serde_json::from_slice(&bytes).map_err(|e| WarehouseError::Data(e.to_string()))?
-    };
-    Ok(Rows { columns, rows })
 }
