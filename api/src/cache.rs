@@ -33,6 +33,7 @@ struct Slot<V, E> {
     /// running is never stale.
     ready_at: Option<Instant>,
     weight: usize,
+    waiters: Arc<Waiters>,
 }
 
 /// How many callers wait for a load, and since when nobody has.
@@ -60,7 +61,7 @@ impl Drop for Waiting {
 }
 
 struct Inner<K, V, E> {
-    slots: Mutex<HashMap<K, (Slot<V, E>, Arc<Waiters>)>>,
+    slots: Mutex<HashMap<K, Slot<V, E>>>,
     ttl: Duration,
     max_weight: usize,
     abandon_after: Duration,
@@ -83,7 +84,7 @@ impl<K, V, E> Inner<K, V, E>
 where
     K: Eq + Hash + Clone + Send + 'static,
 {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (Slot<V, E>, Arc<Waiters>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Slot<V, E>>> {
         // A panic while holding the lock leaves a consistent map: recover it.
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -92,24 +93,24 @@ where
     /// failure so the next caller tries again.
     fn settle(&self, key: &K, id: u64, weight: Option<usize>) {
         let mut slots = self.lock();
-        let ours = slots.get(key).is_some_and(|(s, _)| s.id == id);
+        let ours = slots.get(key).is_some_and(|s| s.id == id);
         match weight {
             None if ours => {
                 slots.remove(key);
             }
             None => {}
             Some(w) => {
-                if let Some((slot, _)) = slots.get_mut(key).filter(|_| ours) {
+                if let Some(slot) = slots.get_mut(key).filter(|_| ours) {
                     slot.ready_at = Some(Instant::now());
                     slot.weight = w;
                 }
                 let ttl = self.ttl;
-                slots.retain(|_, (s, _)| s.ready_at.is_none_or(|t| t.elapsed() < ttl));
-                while slots.values().map(|(s, _)| s.weight).sum::<usize>() > self.max_weight {
+                slots.retain(|_, s| s.ready_at.is_none_or(|t| t.elapsed() < ttl));
+                while slots.values().map(|s| s.weight).sum::<usize>() > self.max_weight {
                     let oldest = slots
                         .iter()
-                        .filter(|(_, (s, _))| s.weight > 0)
-                        .min_by_key(|(_, (s, _))| s.ready_at)
+                        .filter(|(_, s)| s.weight > 0)
+                        .min_by_key(|(_, s)| s.ready_at)
                         .map(|(k, _)| k.clone());
                     match oldest {
                         Some(k) => slots.remove(&k),
@@ -151,17 +152,16 @@ where
             let mut slots = self.inner.lock();
             let ttl = self.inner.ttl;
             match slots.get(&key) {
-                Some((slot, waiters)) if slot.ready_at.is_none_or(|t| t.elapsed() < ttl) => {
-                    (slot.load.clone(), Waiting::new(waiters), Source::Hit)
+                Some(slot) if slot.ready_at.is_none_or(|t| t.elapsed() < ttl) => {
+                    (slot.load.clone(), Waiting::new(&slot.waiters), Source::Hit)
                 }
                 _ => {
                     let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
                     let waiters =
                         Arc::new(Waiters { count: AtomicUsize::new(0), idle_since: Mutex::new(Instant::now()) });
                     let load = self.spawn(key.clone(), id, waiters.clone(), weigh, fetch);
-                    let slot = Slot { id, load: load.clone(), ready_at: None, weight: 0 };
                     let waiting = Waiting::new(&waiters);
-                    slots.insert(key, (slot, waiters));
+                    slots.insert(key, Slot { id, load: load.clone(), ready_at: None, weight: 0, waiters });
                     (load, waiting, Source::Fetched)
                 }
             }

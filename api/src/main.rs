@@ -37,15 +37,31 @@ enum Command {
 struct ServeArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// Address to listen on.
-    #[arg(long, env = "SERVICEWATCH_BIND", default_value = "127.0.0.1:8080")]
-    bind: SocketAddr,
+    /// Address to listen on [default: 127.0.0.1:8080, or 0.0.0.0 on the
+    /// port a Databricks App is given in DATABRICKS_APP_PORT].
+    #[arg(long, env = "SERVICEWATCH_BIND")]
+    bind: Option<SocketAddr>,
     /// Serve under this path (for a portal), e.g. /tools/servicewatch.
     #[arg(long, env = "SERVICEWATCH_BASE_PATH", default_value = "")]
     base_path: String,
     /// The built browser app (trunk's dist folder).
     #[arg(long, env = "SERVICEWATCH_DIST", default_value = "dist")]
     dist: PathBuf,
+}
+
+/// Where to listen: the flag, else the port a Databricks App is given
+/// (the platform's proxy reaches the app from outside its container), else
+/// loopback.
+fn bind_address(flag: Option<SocketAddr>, app_port: Option<&str>) -> anyhow::Result<SocketAddr> {
+    match (flag, app_port) {
+        (Some(addr), _) => Ok(addr),
+        (None, Some(port)) => {
+            let port: u16 =
+                port.trim().parse().map_err(|_| anyhow::anyhow!("DATABRICKS_APP_PORT `{port}` is not a port"))?;
+            Ok(SocketAddr::from(([0, 0, 0, 0], port)))
+        }
+        (None, None) => Ok(SocketAddr::from(([127, 0, 0, 1], 8080))),
+    }
 }
 
 /// `/a/b/` and `a/b` become `/a/b`; `/` becomes "". Only path-safe characters.
@@ -88,7 +104,9 @@ fn main() -> anyhow::Result<()> {
             let config = args.config.load()?;
             let warehouse = servicewatch::open_warehouse(&config).await?;
             let state = Arc::new(http::AppState::new(warehouse, config, args.dist));
-            http::serve(state, args.bind, &base_path).await
+            let app_port = std::env::var("DATABRICKS_APP_PORT").ok();
+            let bind = bind_address(args.bind, app_port.as_deref())?;
+            http::serve(state, bind, &base_path).await
         }),
     }
 }
@@ -99,7 +117,18 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_base_path;
+    use super::{bind_address, normalize_base_path};
+
+    #[test]
+    fn bind_addresses() {
+        assert_eq!(bind_address(None, None).unwrap().to_string(), "127.0.0.1:8080");
+        assert_eq!(bind_address(None, Some("8000")).unwrap().to_string(), "0.0.0.0:8000");
+        assert_eq!(
+            bind_address(Some("127.0.0.1:9".parse().unwrap()), Some("8000")).unwrap().to_string(),
+            "127.0.0.1:9"
+        );
+        assert!(bind_address(None, Some("http")).is_err());
+    }
 
     #[test]
     fn base_paths() {

@@ -28,6 +28,15 @@ pub async fn start(data: &Path, base_path: &str, extra: Layer) -> Server {
     };
     let config = Config::from_layers(&[extra, layer]).unwrap();
     let warehouse = servicewatch::open_warehouse(&config).await.unwrap();
+    serve_state(warehouse, config, base_path).await
+}
+
+/// A real server on 127.0.0.1 for a warehouse and config made by the test.
+pub async fn serve_state(
+    warehouse: Arc<dyn servicewatch::warehouse::Warehouse>,
+    config: Config,
+    base_path: &str,
+) -> Server {
     let state = Arc::new(AppState::new(warehouse, config, PathBuf::from("no-dist-here")));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

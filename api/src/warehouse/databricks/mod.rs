@@ -52,7 +52,7 @@ pub fn normalize_host(host: &str) -> Result<String, String> {
 }
 
 pub struct Databricks {
-    client: Client,
+    client: std::sync::Arc<Client>,
     source: Source,
 }
 
@@ -74,12 +74,14 @@ impl Databricks {
             http.clone(),
         );
         let client = Client::new(settings.host.clone(), settings.warehouse_id.clone(), auth, http)?;
-        Ok(Databricks { client, source })
+        Ok(Databricks { client: std::sync::Arc::new(client), source })
     }
 
     /// Test hook: how long 429/503 retries may wait in all.
     pub fn with_retry(mut self, retry: retry::RetryPolicy) -> Databricks {
-        self.client.retry = retry;
+        if let Some(client) = std::sync::Arc::get_mut(&mut self.client) {
+            client.retry = retry;
+        }
         self
     }
 

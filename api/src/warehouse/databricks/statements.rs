@@ -23,6 +23,7 @@
 //! URLs are never logged: presigned links carry credentials.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
@@ -271,7 +272,7 @@ impl Client {
 
     /// Runs `st` and returns its result as record batches.
     pub async fn run(
-        &self,
+        self: &Arc<Self>,
         st: &Statement,
         shape: Shape,
         caller: &Caller,
@@ -292,11 +293,30 @@ impl Client {
             "on_wait_timeout": "CONTINUE",
         });
         progress.set_stage(Stage::Querying);
-        let submit = self.call::<StatementResponse>(Method::POST, "/api/2.0/sql/statements", Some(&body), caller);
+        // The submit waits up to `wait_timeout` on the warehouse, and until
+        // it answers there is no statement id to cancel. So it runs as a
+        // task of its own: if this call is dropped or cancelled meanwhile,
+        // the task cancels the statement as soon as it learns its id.
+        let gone = CancellationToken::new();
+        let _gone_on_drop = gone.clone().drop_guard();
+        let submit = tokio::spawn({
+            let (this, who, gone) = (self.clone(), caller.clone(), gone.clone());
+            async move {
+                let r =
+                    this.call::<StatementResponse>(Method::POST, "/api/2.0/sql/statements", Some(&body), &who).await;
+                if let (true, Ok(resp)) = (gone.is_cancelled(), &r) {
+                    let state = resp.status.as_ref().map(|s| s.state.as_str());
+                    if let (Some(id), Some("PENDING" | "RUNNING")) = (&resp.statement_id, state) {
+                        drop(Running::new(&this, id, this.auth.bearer(&who).await?));
+                    }
+                }
+                r
+            }
+        });
         let mut resp = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Err(WarehouseError::Cancelled),
-            r = submit => r?,
+            r = submit => r.map_err(|e| WarehouseError::Query(format!("the submit task failed: {e}")))??,
         };
         let id = resp
             .statement_id
