@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{sample_file, serve_state, start, Server};
+use common::{sample_file, serve_app, serve_state, start, Server};
 use serde_json::{json, Value};
 use servicewatch::config::{Config, DatabricksSecrets, Layer, WarehouseConfig, WarehouseLayer};
 use servicewatch::warehouse::databricks::retry::RetryPolicy;
@@ -376,4 +376,34 @@ async fn a_client_that_leaves_mid_load_does_not_restart_it_and_a_dropped_drilldo
     }
     assert_eq!((st["statements"].as_u64(), st["cancels"].as_u64()), (Some(1), Some(1)), "{st}");
     assert_eq!(st["canceled_statements"], 1, "{st}");
+}
+
+#[tokio::test]
+async fn a_load_longer_than_a_request_may_wait_answers_loading_then_the_data() {
+    let name = "sw_slow.maintenanceservices";
+    table(name, 19, 5, 30).await;
+    user("tok-slow", "analyst@example.com").await;
+    warehouse("wh-slow", json!({ "run_delay_ms": 1500 })).await;
+    let config = databricks_config(name, None, "wh-slow", pat("tok-slow"), false);
+    let mut state = servicewatch::http::AppState::new(
+        servicewatch::open_warehouse(&config).await.unwrap(),
+        config,
+        std::path::PathBuf::from("no-dist"),
+    );
+    state.snapshot_wait = Duration::from_millis(300);
+    let s = serve_app(state, "").await;
+    let r = reqwest::get(format!("{}/api/meta", s.base)).await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "2");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "loading", "{body}");
+    // The load went on without the request: asking again gets the data.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (mut status, mut meta) = get(&format!("{}/api/meta", s.base)).await;
+    while status == 503 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        (status, meta) = get(&format!("{}/api/meta", s.base)).await;
+    }
+    assert_eq!(status, 200, "{meta}");
+    assert_eq!(stats("wh-slow").await["statements"], 2, "one load, however often it was asked for");
 }

@@ -63,6 +63,9 @@ pub struct AppState {
     /// Snapshots being read from the warehouse now, by cache scope, so the
     /// app can show how far its first load has got.
     pub loading: std::sync::Mutex<std::collections::HashMap<String, Progress>>,
+    /// How long a request waits for the table to be read before it is
+    /// answered 503 `loading` ([`SNAPSHOT_WAIT`]; tests shorten it).
+    pub snapshot_wait: Duration,
 }
 
 impl AppState {
@@ -70,13 +73,22 @@ impl AppState {
         let cache = Cache::new(config.cache_ttl, config.cache_max_points, ABANDON_AFTER);
         let rendered = Cache::new(config.cache_ttl, 256 << 20, ABANDON_AFTER);
         let scores = Cache::new(config.cache_ttl, config.cache_max_points, ABANDON_AFTER);
-        AppState { warehouse, config, cache, rendered, scores, dist, loading: Default::default() }
+        AppState {
+            warehouse,
+            config,
+            cache,
+            rendered,
+            scores,
+            dist,
+            loading: Default::default(),
+            snapshot_wait: SNAPSHOT_WAIT,
+        }
     }
 
     /// The caller's snapshot: from the cache, or one bounds query and one
     /// aggregation shared by every concurrent request. The load runs as a
     /// task of its own (see [`crate::cache`]); this waits for it at most
-    /// [`SNAPSHOT_WAIT`].
+    /// `snapshot_wait`.
     pub async fn snapshot(self: &Arc<Self>, caller: &Caller) -> Result<Arc<Snapshot>, ApiError> {
         let scope = self.warehouse.cache_scope(caller);
         let (state, who) = (self.clone(), caller.clone());
@@ -99,7 +111,7 @@ impl AppState {
                 Ok::<_, ApiError>(Snapshot { panel, bounds, fetched_at: Utc::now() })
             },
         );
-        match tokio::time::timeout(SNAPSHOT_WAIT, load).await {
+        match tokio::time::timeout(self.snapshot_wait, load).await {
             Ok(loaded) => Ok(loaded?.0),
             Err(_) => Err(ApiError::Loading),
         }

@@ -37,7 +37,12 @@ pub async fn serve_state(
     config: Config,
     base_path: &str,
 ) -> Server {
-    let state = Arc::new(AppState::new(warehouse, config, PathBuf::from("no-dist-here")));
+    serve_app(AppState::new(warehouse, config, PathBuf::from("no-dist-here")), base_path).await
+}
+
+/// A real server on 127.0.0.1 for an app state the test has adjusted.
+pub async fn serve_app(state: AppState, base_path: &str) -> Server {
+    let state = Arc::new(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

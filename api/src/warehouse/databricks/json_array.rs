@@ -148,6 +148,22 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_in_every_iso_form_a_warehouse_may_send() {
+        let want = 1_711_848_600_000_000i64;
+        for text in [
+            "2024-03-31T01:30:00Z",
+            "2024-03-31T01:30:00.000Z",
+            "2024-03-31T01:30:00.000+00:00",
+            "2024-03-31T03:30:00+02:00",
+            "2024-03-31 01:30:00",
+            "2024-03-31T01:30:00",
+        ] {
+            let b = to_batch(&[col("t", "TIMESTAMP")], &[row(&[Some(text)])]).unwrap();
+            assert_eq!(b.column(0).as_primitive::<TimestampMicrosecondType>().value(0), want, "{text}");
+        }
+    }
+
+    #[test]
     fn no_rows_still_have_their_columns() {
         let b = to_batch(&[col("n", "LONG")], &[]).unwrap();
         assert_eq!((b.num_rows(), b.schema().field(0).name().as_str()), (0, "n"));

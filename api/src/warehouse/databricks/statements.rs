@@ -54,7 +54,9 @@ const PARALLEL_DOWNLOADS: usize = 4;
 const LINK_REFRESHES: u32 = 3;
 /// Polling: first delay, growth and cap.
 const POLL_FIRST: Duration = Duration::from_millis(100);
-const POLL_CAP: Duration = Duration::from_secs(2);
+/// At most this late in noticing a finished statement (statements that end
+/// within the submit's `wait_timeout` are answered at once).
+const POLL_CAP: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Default, Deserialize)]
 struct StatementResponse {
@@ -118,6 +120,16 @@ struct Chunk {
     external_links: Option<Vec<ExternalLink>>,
     #[serde(default)]
     next_chunk_index: Option<u32>,
+    #[serde(default)]
+    next_chunk_internal_link: Option<String>,
+}
+
+/// The next chunk's index: `next_chunk_index`, or the last segment of
+/// `next_chunk_internal_link` (`/api/2.0/sql/statements/{id}/result/chunks/{i}`)
+/// when only the link is given. The link itself is never followed: the
+/// token goes only to URLs built here, on the configured host.
+fn next_index(index: Option<u32>, link: Option<&str>) -> Option<u32> {
+    index.or_else(|| link?.rsplit('/').next()?.parse().ok())
 }
 
 #[derive(Clone, Deserialize)]
@@ -128,6 +140,8 @@ struct ExternalLink {
     expiration: Option<String>,
     #[serde(default)]
     next_chunk_index: Option<u32>,
+    #[serde(default)]
+    next_chunk_internal_link: Option<String>,
     /// Headers the store wants with the download (some clouds).
     #[serde(default)]
     http_headers: Option<HashMap<String, String>>,
@@ -141,12 +155,17 @@ impl std::fmt::Debug for ExternalLink {
 }
 
 impl ExternalLink {
-    /// Expired, or about to: its `expiration` is less than 5 s away.
+    /// Past its `expiration` (a store that disagrees answers 403, which
+    /// renews the link too).
     fn expired(&self) -> bool {
         self.expiration
             .as_deref()
             .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
-            .is_some_and(|t| t.with_timezone(&chrono::Utc) - chrono::Utc::now() < chrono::TimeDelta::seconds(5))
+            .is_some_and(|t| t.with_timezone(&chrono::Utc) <= chrono::Utc::now())
+    }
+
+    fn next(&self) -> Option<u32> {
+        next_index(self.next_chunk_index, self.next_chunk_internal_link.as_deref())
     }
 }
 
@@ -293,6 +312,7 @@ impl Client {
             "on_wait_timeout": "CONTINUE",
         });
         progress.set_stage(Stage::Querying);
+        let started = std::time::Instant::now();
         // The submit waits up to `wait_timeout` on the warehouse, and until
         // it answers there is no statement id to cancel. So it runs as a
         // task of its own: if this call is dropped or cancelled meanwhile,
@@ -362,6 +382,7 @@ impl Client {
             };
         }
         running.finished();
+        let query_ms = started.elapsed().as_millis() as u64;
         let manifest = resp.manifest.take().unwrap_or_default();
         if manifest.truncated == Some(true) {
             return Err(WarehouseError::Data("the warehouse truncated the result".into()));
@@ -377,11 +398,22 @@ impl Client {
                 Shape::Arrow => self.arrow(&id, &manifest, first, caller, progress).await,
             }
         };
-        tokio::select! {
+        let batches = tokio::select! {
             biased;
-            _ = cancel.cancelled() => Err(WarehouseError::Cancelled),
-            r = fetch => r,
-        }
+            _ = cancel.cancelled() => return Err(WarehouseError::Cancelled),
+            r = fetch => r?,
+        };
+        // How long the warehouse took and what the transfer added: the
+        // figures docs/benchmarks.md records for the protocol's overhead.
+        tracing::info!(
+            query_ms,
+            fetch_ms = started.elapsed().as_millis() as u64 - query_ms,
+            rows = batches.iter().map(RecordBatch::num_rows).sum::<usize>(),
+            chunks = manifest.total_chunk_count.unwrap_or(1),
+            ?shape,
+            "statement done"
+        );
+        Ok(batches)
     }
 
     async fn chunk(&self, id: &str, index: u32, caller: &Caller) -> Result<Chunk, WarehouseError> {
@@ -404,7 +436,9 @@ impl Client {
             let rows = chunk.data_array.take().unwrap_or_default();
             batches.push(json_array::to_batch(columns, &rows)?);
             seen += 1;
-            let Some(next) = chunk.next_chunk_index else { break };
+            let Some(next) = next_index(chunk.next_chunk_index, chunk.next_chunk_internal_link.as_deref()) else {
+                break;
+            };
             if next <= chunk.chunk_index.unwrap_or(0) || manifest.total_chunk_count.is_some_and(|n| seen >= n) {
                 return Err(WarehouseError::Data(format!("chunk {next} does not follow the chunks read")));
             }
@@ -430,14 +464,14 @@ impl Client {
             // No count: follow the chain from the first link.
             None => {
                 let mut n = 0;
-                let mut next = known.get(&0).map(|l| l.next_chunk_index);
+                let mut next = known.get(&0).map(ExternalLink::next);
                 while let Some(Some(i)) = next {
                     if i <= n {
                         return Err(WarehouseError::Data("chunk indices do not increase".into()));
                     }
                     n = i;
                     let link = self.link(id, i, caller).await?;
-                    next = Some(link.next_chunk_index);
+                    next = Some(link.next());
                     known.insert(i, link);
                 }
                 if known.is_empty() {
@@ -604,5 +638,49 @@ impl Drop for Running {
                 Err(e) => tracing::warn!(error = %without_url(&e), "could not cancel a statement"),
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_chunk_comes_from_its_index_or_its_internal_link() {
+        assert_eq!(next_index(Some(3), Some("/api/2.0/sql/statements/s/result/chunks/9")), Some(3));
+        assert_eq!(next_index(None, Some("/api/2.0/sql/statements/s/result/chunks/9")), Some(9));
+        assert_eq!(next_index(None, Some("/elsewhere/x")), None);
+        assert_eq!(next_index(None, None), None);
+    }
+
+    #[test]
+    fn failures_map_to_what_the_caller_can_fix() {
+        let failed = |msg: &str, sql_state: &str| Status {
+            state: "FAILED".into(),
+            error: Some(ServiceError { error_code: Some("BAD_REQUEST".into()), message: Some(msg.into()) }),
+            sql_state: Some(sql_state.into()),
+        };
+        let missing = failure(failed("[TABLE_OR_VIEW_NOT_FOUND] The table or view `a`.`b` cannot be found.", "42P01"));
+        assert!(matches!(missing, WarehouseError::TableUnavailable(_)));
+        let denied = failure(failed("[INSUFFICIENT_PERMISSIONS] User does not have SELECT on Table", ""));
+        assert!(matches!(denied, WarehouseError::TableUnavailable(_)));
+        let column = failure(failed("[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column `x` cannot be resolved", "42703"));
+        assert!(matches!(column, WarehouseError::Data(_)));
+        assert!(matches!(failure(failed("boom", "XX000")), WarehouseError::Query(_)));
+    }
+
+    #[test]
+    fn parameters_are_typed_strings() {
+        let st = crate::warehouse::sql::Source {
+            table: crate::warehouse::sql::TableName::parse("a.b").unwrap(),
+            timestamp: crate::warehouse::sql::Ident::parse("ts").unwrap(),
+            service: crate::warehouse::sql::Ident::parse("svc").unwrap(),
+            zone: crate::warehouse::zone::Zone::UTC,
+        }
+        .transactions("Brakes'; DROP TABLE x", servicewatch_shared::Day(19813), 10);
+        let p = parameters(&st);
+        assert_eq!(p[0], json!({ "name": "service", "value": "Brakes'; DROP TABLE x", "type": "STRING" }));
+        assert_eq!(p[1], json!({ "name": "from_ts", "value": "2024-03-31T00:00:00.000000", "type": "TIMESTAMP" }));
+        assert!(!st.render(Placeholder::Colon).contains("Brakes"));
     }
 }
