@@ -44,3 +44,25 @@ if [ "${SETUP_BROWSER:-0}" = 1 ] && ! { command -v chromium && command -v chrome
   apt-get update -qq
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
+
+# --- spark (tests) ---
+# pyspark (with Spark's jars) and pyarrow for tests/databricks/statement_server.py,
+# the local Databricks statement API on real Spark that the Rust client's
+# integration tests talk to. Needs Java 17. Skipped when the pins are installed.
+if [ "${SETUP_BROWSER:-0}" = 1 ]; then
+  if ! command -v java >/dev/null 2>&1; then
+    step "java 17 for Spark (Debian)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  fi
+  spark_reqs="$root/tests/databricks/requirements.txt"
+  spark_pin="$(sed -n 's/^pyspark==//p' "$spark_reqs")"
+  arrow_pin="$(sed -n 's/^pyarrow==//p' "$spark_reqs")"
+  if ! python3 -c 'import sys, pyspark, pyarrow; sys.exit((pyspark.__version__, pyarrow.__version__) != tuple(sys.argv[1:]))' \
+    "$spark_pin" "$arrow_pin" >/dev/null 2>&1; then
+    step "pyspark $spark_pin and pyarrow $arrow_pin (pip, about 1 minute)"
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -r "$spark_reqs"
+  fi
+fi
+# --- end spark ---

@@ -364,7 +364,7 @@ async fn a_client_that_leaves_mid_load_does_not_restart_it_and_a_dropped_drilldo
     // A drill-down whose client leaves is cancelled on the warehouse, even
     // while its submit still waits (the warehouse is slower than the submit's
     // wait_timeout here, so the id comes after the client has gone).
-    warehouse("wh-leave", json!({ "run_delay_ms": 12_000 })).await;
+    warehouse("wh-leave", json!({ "run_delay_ms": 8_000 })).await;
     let service = meta["services"][0].as_str().unwrap();
     let url = format!("{}/api/transactions?orderservice={service}&date={}", s.base, meta["first"].as_str().unwrap());
     assert!(impatient.get(url).send().await.is_err());

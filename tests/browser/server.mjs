@@ -17,17 +17,19 @@ function freePort() {
   });
 }
 
-/** `data`: serve this file instead of generating a sample. */
-export async function startServer({ services = 20, days = 200, seed = 11, basePath = '', data = null } = {}) {
+/** `data`: serve this file instead of generating a sample; `env`: extra
+ * environment (with `env` and no `data`, the environment names the warehouse). */
+export async function startServer({ services = 20, days = 200, seed = 11, basePath = '', data = null, env = null } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'servicewatch-browser-'));
-  if (!data) {
+  if (!data && !env) {
     data = path.join(dir, 'tx.parquet');
     execFileSync(bin, ['sample', '--out', data, '--services', String(services), '--days', String(days), '--seed', String(seed)], { stdio: 'ignore' });
   }
   const port = await freePort();
-  const args = ['serve', '--data', data, '--bind', `127.0.0.1:${port}`, '--dist', path.join(root, 'dist')];
+  const args = ['serve', '--bind', `127.0.0.1:${port}`, '--dist', path.join(root, 'dist')];
+  if (data) args.push('--data', data);
   if (basePath) args.push('--base-path', basePath);
-  const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...(env ?? {}) } });
   let log = '';
   proc.stderr.on('data', (d) => { log += d; });
   const base = `http://127.0.0.1:${port}${basePath}`;

@@ -294,7 +294,7 @@ pub struct LoadProgress {
     /// `warehouse_starting` (a Databricks SQL warehouse is booting, which
     /// takes minutes), `querying` (the warehouse runs the query) or
     /// `downloading` (the result is coming).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
     /// Raw rows read so far.
     pub rows_read: u64,

@@ -64,7 +64,7 @@ impl Databricks {
         let http = reqwest::Client::builder()
             .user_agent(concat!("servicewatch/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
-            // Submit waits up to 10 s on the server; polls are quick.
+            // Submit waits up to 5 s on the server; polls are quick.
             .timeout(Duration::from_secs(60))
             .build()?;
         let auth = auth::Auth::new(
