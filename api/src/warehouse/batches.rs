@@ -61,11 +61,39 @@ pub fn to_panel(batches: &[RecordBatch]) -> Result<Panel, WarehouseError> {
     Ok(builder.build())
 }
 
-/// The first row's timestamp in column `col`, as UTC.
+/// The first row's timestamp in column `col`, as UTC. A zoned timestamp
+/// holds UTC whatever its zone's name (`UTC`, `Etc/UTC`, `+00:00`); a
+/// naive one is UTC too, the session zone every engine runs in here.
 fn timestamp_at(b: &RecordBatch, col: usize) -> Result<Option<NaiveDateTime>, WarehouseError> {
-    let ts = cast_to(b.column(col), &DataType::Timestamp(TimeUnit::Nanosecond, None))?;
+    let col = b.column(col);
+    let col = match col.data_type() {
+        DataType::Timestamp(unit, Some(_)) => cast_to(col, &DataType::Timestamp(*unit, None))?,
+        _ => col.clone(),
+    };
+    let ts = cast_to(&col, &DataType::Timestamp(TimeUnit::Nanosecond, None))?;
     let ts = ts.as_primitive::<TimestampNanosecondType>();
     Ok((b.num_rows() > 0 && !ts.is_null(0)).then(|| DateTime::from_timestamp_nanos(ts.value(0)).naive_utc()))
+}
+
+/// Zoned timestamps labelled `UTC` whatever the warehouse called UTC, so
+/// every warehouse writes them alike.
+fn utc_labels(b: &RecordBatch) -> Result<RecordBatch, WarehouseError> {
+    let mut fields = Vec::with_capacity(b.num_columns());
+    let mut columns = Vec::with_capacity(b.num_columns());
+    for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+        match f.data_type() {
+            DataType::Timestamp(unit, Some(tz)) if tz.as_ref() != "UTC" => {
+                let to = DataType::Timestamp(*unit, Some("UTC".into()));
+                columns.push(cast_to(c, &to)?);
+                fields.push(f.as_ref().clone().with_data_type(to));
+            }
+            _ => {
+                columns.push(c.clone());
+                fields.push(f.as_ref().clone());
+            }
+        }
+    }
+    RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).map_err(data_err)
 }
 
 /// The one row of (first_ts, last_ts, n) into bounds.
@@ -86,10 +114,48 @@ pub fn to_rows(batches: &[RecordBatch]) -> Result<Rows, WarehouseError> {
     let columns =
         batches.first().map(|b| b.schema().fields().iter().map(|f| f.name().clone()).collect()).unwrap_or_default();
     let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+    let batches: Vec<RecordBatch> = batches.iter().map(utc_labels).collect::<Result<_, _>>()?;
     let refs: Vec<&RecordBatch> = batches.iter().collect();
     writer.write_batches(&refs).map_err(data_err)?;
     writer.finish().map_err(data_err)?;
     let bytes = writer.into_inner();
     let rows = if bytes.is_empty() { Vec::new() } else { serde_json::from_slice(&bytes).map_err(data_err)? };
     Ok(Rows { columns, rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, TimestampMicrosecondArray};
+    use arrow::datatypes::{Field, Schema};
+
+    fn bounds_batch(tz: Option<&str>) -> RecordBatch {
+        let ts = |v: i64| {
+            let a = TimestampMicrosecondArray::from(vec![v]);
+            Arc::new(match tz {
+                Some(z) => a.with_timezone(z),
+                None => a,
+            }) as Arc<dyn Array>
+        };
+        let ty = DataType::Timestamp(TimeUnit::Microsecond, tz.map(Into::into));
+        let schema = Schema::new(vec![
+            Field::new("first_ts", ty.clone(), true),
+            Field::new("last_ts", ty, true),
+            Field::new("n", DataType::Int64, false),
+        ]);
+        let cols = vec![ts(1_711_846_800_000_000), ts(1_711_850_400_000_000), Arc::new(Int64Array::from(vec![7])) as _];
+        RecordBatch::try_new(Arc::new(schema), cols).unwrap()
+    }
+
+    #[test]
+    fn utc_by_any_name_reads_and_writes_alike() {
+        let want = to_bounds(&[bounds_batch(None)]).unwrap();
+        assert_eq!(want.first.unwrap().to_string(), "2024-03-31 01:00:00");
+        for tz in ["UTC", "Etc/UTC", "+00:00"] {
+            assert_eq!(to_bounds(&[bounds_batch(Some(tz))]).unwrap(), want, "{tz}");
+        }
+        let rows = |tz| to_rows(&[bounds_batch(Some(tz))]).unwrap().rows;
+        assert_eq!(rows("Etc/UTC"), rows("UTC"));
+        assert_eq!(rows("+00:00"), rows("UTC"));
+    }
 }

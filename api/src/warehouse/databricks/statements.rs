@@ -82,7 +82,8 @@ struct Status {
 
 #[derive(Debug, Default, Deserialize)]
 struct ServiceError {
-    #[serde(default)]
+    /// A name (`NOT_FOUND`), or a number in some answers (`403`).
+    #[serde(default, deserialize_with = "code_text")]
     error_code: Option<String>,
     #[serde(default)]
     message: Option<String>,
@@ -180,6 +181,15 @@ pub struct Client {
     warehouse_id: String,
     pub auth: Auth,
     pub retry: RetryPolicy,
+}
+
+/// An error code as text, whether it came as a string or a number.
+fn code_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    })
 }
 
 /// The parameters as the API takes them: `{name, value, type}`, values as
@@ -647,6 +657,16 @@ impl Drop for Running {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_bodies_with_text_or_numeric_codes() {
+        assert_eq!(
+            body_message(r#"{"error_code":403,"message":"Invalid access token."}"#),
+            "403: Invalid access token."
+        );
+        assert_eq!(body_message(r#"{"error_code":"NOT_FOUND","message":"No warehouse"}"#), "NOT_FOUND: No warehouse");
+        assert_eq!(body_message("<html>bad gateway</html>"), "<html>bad gateway</html>");
+    }
 
     #[test]
     fn the_next_chunk_comes_from_its_index_or_its_internal_link() {
