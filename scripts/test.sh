@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: formatting, lints, unit, property and doc
-# tests, the engine in headless Chromium (wasm32), and the browser app build.
+# tests (the Databricks client against a statement API server on real Spark
+# among them), the engine in headless Chromium (wasm32), the Databricks App
+# bundle's size, and the browser app in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SETUP_BROWSER=1 source scripts/setup.sh
@@ -12,6 +14,7 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 cargo clippy -p servicewatch-frontend --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p servicewatch --no-default-features --locked -- -D warnings
 
 step "native tests (unit, property, doc)"
 cargo test --workspace --all-features --locked
@@ -20,6 +23,11 @@ step "the engine in headless Chromium: same bits as native"
 (cd shared && CHROMEDRIVER=/usr/bin/chromedriver \
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test --locked -p servicewatch-shared --features synth --target wasm32-unknown-unknown --test same_on_wasm)
+
+step "the Databricks App bundle: built small, every file under the platform's 10 MB"
+app_dir="$(mktemp -d)"
+scripts/databricks-app.sh "$app_dir/bundle"
+rm -rf "$app_dir"
 
 step "browser app: release build with trunk, then driven in headless Chromium against the server"
 trunk build --release --offline
