@@ -60,6 +60,22 @@ impl Drop for Waiting {
     }
 }
 
+/// Forgets load `id`'s slot when dropped armed (its task panicked).
+struct Unsettled<'a, K: Eq + Hash + Clone + Send + 'static, V, E> {
+    inner: &'a Inner<K, V, E>,
+    key: &'a K,
+    id: u64,
+    armed: bool,
+}
+
+impl<K: Eq + Hash + Clone + Send + 'static, V, E> Drop for Unsettled<'_, K, V, E> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.inner.settle(self.key, self.id, None);
+        }
+    }
+}
+
 struct Inner<K, V, E> {
     slots: Mutex<HashMap<K, Slot<V, E>>>,
     ttl: Duration,
@@ -87,6 +103,21 @@ where
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Slot<V, E>>> {
         // A panic while holding the lock leaves a consistent map: recover it.
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether nobody has waited for load `id` for `after`; if so it is
+    /// taken out of the map here, under the lock new waiters join under, so
+    /// no request can join a load that is being cancelled.
+    fn abandon(&self, key: &K, id: u64, waiters: &Waiters, after: Duration) -> bool {
+        let mut slots = self.lock();
+        let idle = waiters.idle_since.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
+        if waiters.count.load(Ordering::SeqCst) > 0 || idle < after {
+            return false;
+        }
+        if slots.get(key).is_some_and(|s| s.id == id) {
+            slots.remove(key);
+        }
+        true
     }
 
     /// A load ended: keep its value (and make room for it), or forget its
@@ -187,12 +218,14 @@ where
         let inner = self.inner.clone();
         let abandon_after = inner.abandon_after;
         let task = tokio::spawn(async move {
+            // If the work (or `weigh`) panics, the slot must not stay behind
+            // holding the panic for every later caller.
+            let mut unsettled = Unsettled { inner: &inner, key: &key, id, armed: true };
             let watch = async {
                 let tick = (abandon_after / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
                 loop {
                     tokio::time::sleep(tick).await;
-                    let idle = waiters.idle_since.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
-                    if waiters.count.load(Ordering::SeqCst) == 0 && idle >= abandon_after {
+                    if inner.abandon(&key, id, &waiters, abandon_after) {
                         tracing::info!("nobody waits for a load any more: cancelling it");
                         token.cancel();
                         // The work sees the token and ends with its error.
@@ -204,7 +237,9 @@ where
                 r = work => r.map(Arc::new),
                 _ = watch => unreachable!("the watch never ends"),
             };
-            inner.settle(&key, id, result.as_ref().ok().map(|v| weigh(v)));
+            let weight = result.as_ref().ok().map(|v| weigh(v));
+            inner.settle(&key, id, weight);
+            unsettled.armed = false;
             result
         });
         async move {
@@ -359,6 +394,15 @@ mod tests {
         assert_eq!(cancelled.load(Ordering::SeqCst), 1);
         let (v, src) = cache.get_or_fetch(1, |_| 1, |_| async { Ok::<_, Err>(3) }).await.unwrap();
         assert_eq!((*v, src), (3, Source::Fetched), "the cancelled load is not served");
+    }
+
+    #[tokio::test]
+    async fn a_load_that_panics_is_forgotten() {
+        let cache = cache(60_000, 100);
+        let r = cache.get_or_fetch(1, |_| 1, |_| async { panic!("a bug") }).await;
+        assert_eq!(*r.unwrap_err(), Err::Panicked);
+        let (v, src) = cache.get_or_fetch(1, |_| 1, |_| async { Ok::<_, Err>(4) }).await.unwrap();
+        assert_eq!((*v, src), (4, Source::Fetched), "the next caller loads afresh");
     }
 
     #[tokio::test]

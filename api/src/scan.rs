@@ -65,7 +65,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let warehouse = crate::open_warehouse(&config).await?;
     let caller = Caller::default();
     let cancel = CancellationToken::new();
-    let bounds = warehouse.bounds(&caller, &cancel).await?;
+    let bounds = warehouse.bounds(&caller, &cancel, &Progress::default()).await?;
     let days = bounds.days(config.time_zone);
     let (from, to) = match (args.from.or(days.map(|d| d.0)), args.to.or(days.map(|d| d.1))) {
         (Some(f), Some(t)) => (f, t),

@@ -215,7 +215,9 @@ async fn the_load_shows_the_warehouse_starting() {
     let name = "sw_starting.maintenanceservices";
     table(name, 13, 5, 30).await;
     user("tok-starting", "analyst@example.com").await;
-    warehouse("wh-starting", json!({ "starting_polls": 8 })).await;
+    // As a real warehouse: only the load's first statement (the bounds)
+    // waits for it to start.
+    warehouse("wh-starting", json!({ "starting_polls": 8, "starting_statements": 1 })).await;
     let remote = databricks(name, None, "wh-starting", "tok-starting").await;
     let url = format!("{}/api/meta", remote.base);
     let load = tokio::spawn(async move { get(&url).await });

@@ -16,7 +16,7 @@ async fn open(name: &str) -> std::sync::Arc<dyn servicewatch::warehouse::Warehou
 async fn progress_ends_at_every_row_of_the_table() {
     let wh = open("progress").await;
     let (caller, cancel) = (Caller::default(), CancellationToken::new());
-    let bounds = wh.bounds(&caller, &cancel).await.unwrap();
+    let bounds = wh.bounds(&caller, &cancel, &Default::default()).await.unwrap();
     let (from, to) = bounds.days(Default::default()).unwrap();
     let progress = Progress::default();
     assert_eq!(progress.get(), (0, 0));

@@ -53,9 +53,9 @@ async fn sleep(ms: i32) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
-/// Error codes that mean "not yet": the server goes on reading the table
-/// (a cold Databricks warehouse takes minutes) whether or not we wait.
-const NOT_YET: [&str; 2] = ["loading", "warehouse_starting"];
+/// The error code that means "not yet": the server goes on reading the
+/// table (a cold Databricks warehouse takes minutes) whether or not we wait.
+const NOT_YET: &str = "loading";
 
 /// A successful response to the request `make` builds, or the server's
 /// error as text. While the server says it is still loading, asks again
@@ -70,7 +70,7 @@ async fn fetch(make: impl Fn() -> gloo_net::http::RequestBuilder) -> Result<gloo
         let body = resp.json::<serde_json::Value>().await.ok();
         let error = body.as_ref().map(|v| &v["error"]);
         let code = error.and_then(|e| e["code"].as_str()).unwrap_or("");
-        if status == 503 && NOT_YET.contains(&code) {
+        if status == 503 && code == NOT_YET {
             sleep(1000).await;
             continue;
         }

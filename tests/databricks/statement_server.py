@@ -111,6 +111,9 @@ BASE_URL = None
 
 KNOB_DEFAULTS = {
     "starting_polls": 0,
+    # Only this many first statements wait through starting_polls (a real
+    # warehouse starts once); None: every statement does.
+    "starting_statements": None,
     "run_delay_ms": 0,
     "chunk_rows": 100000,
     "link_ttl_seconds": 900,
@@ -1009,7 +1012,8 @@ def handle_submit(handler, raw):
         wh.statements += 1
         wh.statements_by_user[user] = wh.statements_by_user.get(user, 0) + 1
         wh.statement_texts.append(req["statement"])
-        if wh.knobs["starting_polls"] <= 0:
+        first_n = wh.knobs["starting_statements"]
+        if wh.knobs["starting_polls"] <= 0 or (first_n is not None and wh.statements > first_n):
             start_statement(st)
         deadline = time.monotonic() + req["wait"]
         while not st.terminal:

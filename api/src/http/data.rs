@@ -306,9 +306,6 @@ pub struct LoadProgress {
 pub async fn progress(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Json<LoadProgress> {
     let now = state.load_progress(&caller(&headers));
     let (rows_read, rows_total) = now.as_ref().map_or((0, 0), Progress::get);
-    let stage = now.as_ref().map(|p| {
-        let stage = serde_json::to_value(p.stage()).ok();
-        stage.and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-    });
+    let stage = now.as_ref().map(|p| p.stage().as_str().to_string());
     Json(LoadProgress { loading: now.is_some(), stage, rows_read, rows_total })
 }

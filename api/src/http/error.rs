@@ -42,9 +42,6 @@ impl ApiError {
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m.clone()),
             ApiError::Loading => (StatusCode::SERVICE_UNAVAILABLE, "loading", self.to_string()),
-            ApiError::Warehouse(WarehouseError::Starting) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "warehouse_starting", self.to_string())
-            }
             ApiError::Warehouse(WarehouseError::Cancelled) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "cancelled", "the query was cancelled".into())
             }
@@ -93,7 +90,7 @@ pub struct ErrorDetail {
     /// The HTTP status again.
     pub status: u16,
     /// Stable and machine-readable: bad_request, not_found, unavailable,
-    /// warehouse_starting, loading, cancelled, not_authorised,
+    /// loading, cancelled, not_authorised,
     /// table_unavailable, bad_data, warehouse_error, internal.
     pub code: String,
     /// For a person: what is wrong and how to fix it.

@@ -99,7 +99,7 @@ impl AppState {
                 let (wh, zone) = (&state.warehouse, state.config.time_zone);
                 let progress = Progress::default();
                 let _loading = state.track_loading(&scope, &progress);
-                let bounds = wh.bounds(&who, &cancel).await?;
+                let bounds = wh.bounds(&who, &cancel, &progress).await?;
                 let panel = match bounds.days(zone) {
                     Some((from, to)) => {
                         let q = DailyQuery { from, to, services: None };
@@ -121,9 +121,14 @@ impl AppState {
     fn track_loading<'a>(&'a self, scope: &str, progress: &Progress) -> impl Drop + 'a {
         let lock = || self.loading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         lock().insert(scope.to_string(), progress.clone());
-        let scope = scope.to_string();
+        let (scope, ours) = (scope.to_string(), progress.clone());
+        // A refresh during a load starts another under the same scope:
+        // leave that one's entry alone.
         DropGuard(move || {
-            lock().remove(&scope);
+            let mut loading = lock();
+            if loading.get(&scope).is_some_and(|p| p.same(&ours)) {
+                loading.remove(&scope);
+            }
         })
     }
 

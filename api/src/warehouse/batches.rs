@@ -78,24 +78,26 @@ fn day_at(col: &dyn Array, i: usize) -> Option<i32> {
     }
 }
 
-/// Row `i` of a timestamp column as UTC nanoseconds. A zoned timestamp holds
-/// UTC whatever its zone's name (`UTC`, `Etc/UTC`, `+00:00`); a naive one is
-/// UTC too, the session zone every engine runs in here.
-fn nanos_at(col: &dyn Array, i: usize) -> Option<i64> {
-    if col.is_null(i) {
-        return None;
-    }
+/// Row `i` of a timestamp column as a UTC time; `None` for a null, an
+/// error for a value outside chrono's years (±262,000). A zoned timestamp
+/// holds UTC whatever its zone's name (`UTC`, `Etc/UTC`, `+00:00`); a naive
+/// one is read as UTC, the session zone the SQL expects (`sql.rs`).
+fn time_at(col: &dyn Array, i: usize) -> Result<Option<NaiveDateTime>, WarehouseError> {
     use arrow::datatypes::{
         TimestampMicrosecondType as Us, TimestampMillisecondType as Ms, TimestampNanosecondType as Ns,
         TimestampSecondType as S,
     };
-    let DataType::Timestamp(unit, _) = col.data_type() else { return None };
-    match unit {
-        TimeUnit::Second => col.as_primitive::<S>().value(i).checked_mul(1_000_000_000),
-        TimeUnit::Millisecond => col.as_primitive::<Ms>().value(i).checked_mul(1_000_000),
-        TimeUnit::Microsecond => col.as_primitive::<Us>().value(i).checked_mul(1_000),
-        TimeUnit::Nanosecond => Some(col.as_primitive::<Ns>().value(i)),
+    if col.is_null(i) {
+        return Ok(None);
     }
+    let DataType::Timestamp(unit, _) = col.data_type() else { return Err(unexpected("timestamp", col.data_type())) };
+    let t = match unit {
+        TimeUnit::Second => DateTime::from_timestamp(col.as_primitive::<S>().value(i), 0),
+        TimeUnit::Millisecond => DateTime::from_timestamp_millis(col.as_primitive::<Ms>().value(i)),
+        TimeUnit::Microsecond => DateTime::from_timestamp_micros(col.as_primitive::<Us>().value(i)),
+        TimeUnit::Nanosecond => Some(DateTime::from_timestamp_nanos(col.as_primitive::<Ns>().value(i))),
+    };
+    t.map(|t| Some(t.naive_utc())).ok_or_else(|| data_err("a timestamp outside the years a date can hold"))
 }
 
 /// Rows of (service, day, n), ordered by service then day, into a panel.
@@ -146,7 +148,10 @@ fn timestamp_at(b: &RecordBatch, col: usize) -> Result<Option<NaiveDateTime>, Wa
     if !matches!(c.data_type(), DataType::Timestamp(..)) {
         return Err(unexpected(b.schema().field(col).name(), c.data_type()));
     }
-    Ok((b.num_rows() > 0).then(|| nanos_at(c, 0)).flatten().map(|n| DateTime::from_timestamp_nanos(n).naive_utc()))
+    if b.num_rows() == 0 {
+        return Ok(None);
+    }
+    time_at(c, 0)
 }
 
 /// The one row of (first_ts, last_ts, n) into bounds.
@@ -190,7 +195,7 @@ fn json_at(col: &dyn Array, i: usize) -> Result<Value, WarehouseError> {
             Value::String(Day(d).to_string())
         }
         DataType::Timestamp(_, tz) => {
-            let t = DateTime::from_timestamp_nanos(nanos_at(col, i).unwrap_or_default()).naive_utc();
+            let Some(t) = time_at(col, i)? else { return Ok(Value::Null) };
             let zone = if tz.is_some() { "Z" } else { "" };
             Value::String(format!("{}{zone}", t.format("%Y-%m-%dT%H:%M:%S%.f")))
         }
@@ -207,7 +212,8 @@ fn json_at(col: &dyn Array, i: usize) -> Result<Value, WarehouseError> {
 /// An unscaled decimal as exact text: `decimal_text(-1234, 2)` is `-12.34`.
 fn decimal_text(v: i128, scale: i8) -> String {
     if scale <= 0 {
-        return (v * 10i128.pow(scale.unsigned_abs() as u32)).to_string();
+        let zeros = if v == 0 { 0 } else { scale.unsigned_abs() as usize };
+        return format!("{v}{}", "0".repeat(zeros));
     }
     let digits = v.unsigned_abs().to_string();
     let s = scale as usize;
@@ -293,6 +299,17 @@ mod tests {
         );
         assert_eq!(decimal_text(5, 0), "5");
         assert_eq!(decimal_text(5, -2), "500");
+        assert_eq!(decimal_text(i128::MAX, -3), format!("{}000", i128::MAX), "no overflow");
+    }
+
+    #[test]
+    fn far_timestamps_are_shown_as_they_are() {
+        // 9999-12-31, a common "valid to" sentinel, is past what nanoseconds hold.
+        let us = 253_402_214_400_000_000i64;
+        let schema = Schema::new(vec![Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, None), true)]);
+        let col: Arc<dyn Array> = Arc::new(TimestampMicrosecondArray::from(vec![us]));
+        let rows = to_rows(&[RecordBatch::try_new(Arc::new(schema), vec![col]).unwrap()]).unwrap().rows;
+        assert_eq!(rows[0]["t"], "9999-12-31T00:00:00");
     }
 
     #[test]

@@ -96,8 +96,7 @@ pub struct Rows {
 pub struct Progress(Arc<[AtomicU64; 3]>);
 
 /// What a load is waiting for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     /// Reading rows (counted by `done` and `total`).
     Reading,
@@ -110,6 +109,18 @@ pub enum Stage {
     Downloading,
 }
 
+impl Stage {
+    /// The name `/api/progress` reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Reading => "reading",
+            Stage::WarehouseStarting => "warehouse_starting",
+            Stage::Querying => "querying",
+            Stage::Downloading => "downloading",
+        }
+    }
+}
+
 impl Progress {
     pub fn set_stage(&self, stage: Stage) {
         let code = match stage {
@@ -119,6 +130,11 @@ impl Progress {
             Stage::Downloading => 3,
         };
         self.0[2].store(code, Ordering::Relaxed);
+    }
+
+    /// Whether both are the same load's progress.
+    pub fn same(&self, other: &Progress) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     pub fn stage(&self) -> Stage {
@@ -144,9 +160,6 @@ impl Progress {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
-    /// The warehouse is starting up (Databricks); try again shortly.
-    #[error("the warehouse is starting; try again in a moment")]
-    Starting,
     #[error("the query was cancelled")]
     Cancelled,
     /// The warehouse refused the credentials (401/403); says whose and why,
@@ -187,7 +200,14 @@ pub trait Warehouse: Send + Sync + 'static {
         progress: &Progress,
     ) -> Result<Panel, WarehouseError>;
 
-    async fn bounds(&self, caller: &Caller, cancel: &CancellationToken) -> Result<Bounds, WarehouseError>;
+    /// Reports its stage to `progress` (a remote warehouse that is starting
+    /// keeps the first statement of a load waiting).
+    async fn bounds(
+        &self,
+        caller: &Caller,
+        cancel: &CancellationToken,
+        progress: &Progress,
+    ) -> Result<Bounds, WarehouseError>;
 
     async fn transactions(
         &self,

@@ -166,7 +166,8 @@ impl Auth {
             .json()
             .await
             .map_err(|e| WarehouseError::Query(format!("{url}: unexpected answer: {}", without_url(&e))))?;
-        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600));
+        // At most a day, whatever the endpoint says (and no overflow).
+        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600).min(86_400));
         // Renew a minute early (half the lifetime for short-lived tokens).
         let margin = (lifetime / 2).min(Duration::from_secs(60));
         Ok((Secret::new(answer.access_token), sent + lifetime - margin))

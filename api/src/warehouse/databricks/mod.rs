@@ -117,11 +117,14 @@ impl Warehouse for Databricks {
         batches::to_panel(&batches)
     }
 
-    async fn bounds(&self, caller: &Caller, cancel: &CancellationToken) -> Result<Bounds, WarehouseError> {
+    async fn bounds(
+        &self,
+        caller: &Caller,
+        cancel: &CancellationToken,
+        progress: &Progress,
+    ) -> Result<Bounds, WarehouseError> {
         let st = self.source.bounds();
-        let progress = Progress::default();
-        let batches =
-            self.client.run(&st, Shape::Inline, caller, cancel, &progress).await.map_err(|e| self.named(e))?;
+        let batches = self.client.run(&st, Shape::Inline, caller, cancel, progress).await.map_err(|e| self.named(e))?;
         batches::to_bounds(&batches)
     }
 

@@ -48,6 +48,10 @@ pub enum Shape {
     Arrow,
 }
 
+/// More chunks than this is a server that does not stop.
+const MAX_CHUNKS: u32 = 1_000_000;
+/// Where statements are submitted.
+const SUBMIT: &str = "/api/2.0/sql/statements";
 /// Chunks downloaded at once.
 const PARALLEL_DOWNLOADS: usize = 4;
 /// Fresh links asked for one chunk before giving up.
@@ -101,6 +105,25 @@ struct Manifest {
     total_row_count: Option<u64>,
     #[serde(default)]
     truncated: Option<bool>,
+}
+
+impl Manifest {
+    /// Whether the result has rows to fetch (when the manifest says).
+    fn has_rows(&self) -> bool {
+        self.total_chunk_count.map_or(self.total_row_count.unwrap_or(0) > 0, |n| n > 0)
+    }
+
+    /// Every row the manifest announced arrived: none lost to a chunk that
+    /// was skipped or a link that replaced another.
+    fn check_rows(&self, batches: &[RecordBatch]) -> Result<(), WarehouseError> {
+        let got: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        match self.total_row_count {
+            Some(want) if want != got as u64 => {
+                Err(WarehouseError::Data(format!("the result announced {want} rows and {got} arrived")))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -206,6 +229,12 @@ fn parameters(st: &Statement) -> Vec<Value> {
         .collect()
 }
 
+/// A statement id as the API gives them (letters, digits, `-`, `_`): safe
+/// in the URLs built from it.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 /// The message of an error body `{"error_code", "message"}`, if any.
 fn body_message(body: &str) -> String {
     let parsed: Option<ServiceError> = serde_json::from_str(body).ok();
@@ -285,14 +314,21 @@ impl Client {
                     }
                     return Err(WarehouseError::NotAuthorised(format!("{status}: {}", body_message(&text))));
                 }
-                StatusCode::NOT_FOUND
-                    if path == "/api/2.0/sql/statements" || text.contains("RESOURCE_DOES_NOT_EXIST") =>
-                {
+                StatusCode::NOT_FOUND if path == SUBMIT => {
                     return Err(WarehouseError::NotAuthorised(format!(
                         "SQL warehouse `{}` does not exist or this identity may not use it (it needs CAN USE): {}",
                         self.warehouse_id,
                         body_message(&text)
                     )));
+                }
+                StatusCode::NOT_FOUND => {
+                    return Err(WarehouseError::Query(format!("{path}: the statement no longer exists")));
+                }
+                // A statement refused outright (its SQL, a missing table):
+                // the same mapping as a statement that FAILED.
+                StatusCode::BAD_REQUEST if path == SUBMIT => {
+                    let error: Option<ServiceError> = serde_json::from_str(&text).ok();
+                    return Err(failure(Status { state: "FAILED".into(), error, sql_state: None }));
                 }
                 _ => return Err(WarehouseError::Query(format!("{path}: {status}: {}", body_message(&text)))),
             }
@@ -329,36 +365,34 @@ impl Client {
         // The submit waits up to `wait_timeout` on the warehouse, and until
         // it answers there is no statement id to cancel. So it runs as a
         // task of its own: if this call is dropped or cancelled meanwhile,
-        // the task cancels the statement as soon as it learns its id.
-        let gone = CancellationToken::new();
-        let _gone_on_drop = gone.clone().drop_guard();
+        // the statement is cancelled as soon as its id is known.
+        // The task's answer carries the statement's cancel guard, so even an
+        // answer nobody reads (the caller left just as it came) cancels.
         let submit = tokio::spawn({
-            let (this, who, gone) = (self.clone(), caller.clone(), gone.clone());
+            let (this, who) = (self.clone(), caller.clone());
             async move {
-                let r =
-                    this.call::<StatementResponse>(Method::POST, "/api/2.0/sql/statements", Some(&body), &who).await;
-                if let (true, Ok(resp)) = (gone.is_cancelled(), &r) {
-                    let state = resp.status.as_ref().map(|s| s.state.as_str());
-                    if let (Some(id), Some("PENDING" | "RUNNING")) = (&resp.statement_id, state) {
-                        drop(Running::new(&this, id, this.auth.bearer(&who).await?));
-                    }
+                let resp = this.call::<StatementResponse>(Method::POST, SUBMIT, Some(&body), &who).await?;
+                let state = resp.status.as_ref().map(|s| s.state.as_str()).unwrap_or("");
+                // A terminal answer needs no id (a FAILED one may have none).
+                if matches!(state, "SUCCEEDED" | "FAILED" | "CANCELED" | "CLOSED") {
+                    return Ok((resp, None));
                 }
-                r
+                let id = resp.statement_id.as_deref().filter(|id| valid_id(id)).ok_or_else(|| {
+                    WarehouseError::Query("the statement API answered without a valid statement_id".into())
+                })?;
+                let running = Running::new(&this, id, this.auth.bearer(&who).await?);
+                Ok::<_, WarehouseError>((resp, Some(running)))
             }
         });
-        let mut resp = tokio::select! {
+        let (mut resp, running) = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Err(WarehouseError::Cancelled),
             r = submit => r.map_err(|e| WarehouseError::Query(format!("the submit task failed: {e}")))??,
         };
-        let id = resp
-            .statement_id
-            .clone()
-            .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-            .ok_or_else(|| WarehouseError::Query("the statement API answered without a valid statement_id".into()))?;
         // From here on, leaving early (an error, a cancel, the caller gone)
         // cancels the statement on the warehouse.
-        let mut running = Running::new(self, &id, self.auth.bearer(caller).await?);
+        let mut running = running.unwrap_or_else(Running::done);
+        let id = resp.statement_id.clone().filter(|id| valid_id(id)).unwrap_or_default();
         let mut delay = POLL_FIRST;
         loop {
             let state = resp.status.as_ref().map(|s| s.state.as_str()).unwrap_or("");
@@ -372,7 +406,9 @@ impl Client {
                 }
                 "CANCELED" => {
                     running.finished();
-                    return Err(WarehouseError::Cancelled);
+                    // Not ours (we would have stopped waiting): the warehouse's
+                    // statement timeout, or an admin.
+                    return Err(WarehouseError::Query("the warehouse cancelled the statement".into()));
                 }
                 "CLOSED" => {
                     running.finished();
@@ -430,6 +466,9 @@ impl Client {
     }
 
     async fn chunk(&self, id: &str, index: u32, caller: &Caller) -> Result<Chunk, WarehouseError> {
+        if id.is_empty() {
+            return Err(WarehouseError::Data(format!("chunk {index} is needed but the answer had no statement_id")));
+        }
         self.call(Method::GET, &format!("/api/2.0/sql/statements/{id}/result/chunks/{index}"), None, caller).await
     }
 
@@ -443,8 +482,14 @@ impl Client {
     ) -> Result<Vec<RecordBatch>, WarehouseError> {
         let columns = manifest.schema.as_ref().map(|s| s.columns.as_slice()).unwrap_or_default();
         let mut batches = Vec::new();
-        let mut chunk = first.unwrap_or_default();
-        let mut seen = 0u32;
+        let mut chunk = match first {
+            Some(c) => c,
+            None if manifest.has_rows() => self.chunk(id, 0, caller).await?,
+            None => Chunk::default(),
+        };
+        // The index asked for, not the one the answer claims: a server that
+        // repeats itself cannot keep us looping.
+        let (mut at, mut seen) = (chunk.chunk_index.unwrap_or(0), 0u32);
         loop {
             let rows = chunk.data_array.take().unwrap_or_default();
             batches.push(json_array::to_batch(columns, &rows)?);
@@ -452,11 +497,13 @@ impl Client {
             let Some(next) = next_index(chunk.next_chunk_index, chunk.next_chunk_internal_link.as_deref()) else {
                 break;
             };
-            if next <= chunk.chunk_index.unwrap_or(0) || manifest.total_chunk_count.is_some_and(|n| seen >= n) {
+            if next <= at || manifest.total_chunk_count.is_some_and(|n| seen >= n) || seen > MAX_CHUNKS {
                 return Err(WarehouseError::Data(format!("chunk {next} does not follow the chunks read")));
             }
+            at = next;
             chunk = self.chunk(id, next, caller).await?;
         }
+        manifest.check_rows(&batches)?;
         Ok(batches)
     }
 
@@ -470,8 +517,15 @@ impl Client {
         progress: &Progress,
     ) -> Result<Vec<RecordBatch>, WarehouseError> {
         let total_rows = manifest.total_row_count.unwrap_or(0);
-        let mut known: HashMap<u32, ExternalLink> =
-            first.and_then(|c| c.external_links).unwrap_or_default().into_iter().map(|l| (l.chunk_index, l)).collect();
+        let mut known: HashMap<u32, ExternalLink> = HashMap::new();
+        for l in first.and_then(|c| c.external_links).unwrap_or_default() {
+            if known.insert(l.chunk_index, l).is_some() {
+                return Err(WarehouseError::Data("two links for one chunk".into()));
+            }
+        }
+        if known.is_empty() && manifest.has_rows() {
+            known.insert(0, self.link(id, 0, caller).await?);
+        }
         let count = match manifest.total_chunk_count {
             Some(n) => n,
             // No count: follow the chain from the first link.
@@ -479,7 +533,7 @@ impl Client {
                 let mut n = 0;
                 let mut next = known.get(&0).map(ExternalLink::next);
                 while let Some(Some(i)) = next {
-                    if i <= n {
+                    if i <= n || i > MAX_CHUNKS {
                         return Err(WarehouseError::Data("chunk indices do not increase".into()));
                     }
                     n = i;
@@ -510,7 +564,9 @@ impl Client {
             .buffered(PARALLEL_DOWNLOADS)
             .try_collect()
             .await?;
-        Ok(parts.into_iter().flatten().collect())
+        let batches: Vec<RecordBatch> = parts.into_iter().flatten().collect();
+        manifest.check_rows(&batches)?;
+        Ok(batches)
     }
 
     /// A fresh link for chunk `index`.
@@ -551,9 +607,23 @@ impl Client {
                     req = req.header(k, v);
                 }
             }
-            let resp = req.send().await.map_err(|e| {
-                WarehouseError::Unavailable(format!("downloading result chunk {index}: {}", without_url(&e)))
-            })?;
+            let resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) if e.is_connect() || e.is_timeout() => match backoff.next(None) {
+                    Some(d) => {
+                        tokio::time::sleep(d).await;
+                        continue;
+                    }
+                    None => {
+                        let e = without_url(&e);
+                        return Err(WarehouseError::Unavailable(format!("downloading result chunk {index}: {e}")));
+                    }
+                },
+                Err(e) => {
+                    let e = without_url(&e);
+                    return Err(WarehouseError::Unavailable(format!("downloading result chunk {index}: {e}")));
+                }
+            };
             let status = resp.status();
             if status.is_success() {
                 let bytes = resp.bytes().await.map_err(|e| {
@@ -633,6 +703,11 @@ impl Running {
     fn new(client: &Client, id: &str, token: Secret) -> Running {
         let url = format!("{}/api/2.0/sql/statements/{id}/cancel", client.host);
         Running { cancel: Some((client.http.clone(), url, token)) }
+    }
+
+    /// A statement that needs no cancelling (it had ended).
+    fn done() -> Running {
+        Running { cancel: None }
     }
 
     fn finished(&mut self) {

@@ -209,7 +209,7 @@ impl Warehouse for Embedded {
         batches::to_panel(&self.run_with_progress(&st, cancel, progress).await?)
     }
 
-    async fn bounds(&self, _: &Caller, cancel: &CancellationToken) -> Result<Bounds, WarehouseError> {
+    async fn bounds(&self, _: &Caller, cancel: &CancellationToken, _: &Progress) -> Result<Bounds, WarehouseError> {
         batches::to_bounds(&self.run(&self.source.bounds(), cancel).await?)
     }
 
