@@ -7,12 +7,15 @@
 //! 1. **Missing days are zeros.** A service that usually sells 40 a day and
 //!    sells nothing has had a very unusual day; the classic method never sees
 //!    it because the day has no row.
-//! 2. **Optional day-of-week pattern** (`weekly`): each weekday's median over
-//!    the median of all days gives a factor; counts are divided by it before
-//!    the baseline and the baseline multiplied back. Weekdays with fewer than
-//!    three observations keep a factor of 1, so short series are left alone.
-//!    A weekday whose median is zero (a service closed on Sundays) has a
-//!    baseline of zero on that weekday and is left out of other days'
+//! 2. **Optional day-of-week pattern** (`weekly`), only where it is real:
+//!    each weekday's median over the median of all days gives a factor;
+//!    counts are divided by it before the baseline and the baseline
+//!    multiplied back. The pattern is used only when the weekday medians
+//!    differ by more than noise would make them (a robust analysis of
+//!    variance, see `weekday_factors`) with [`MIN_WEEKS`] of every weekday;
+//!    otherwise every factor is 1, so short and patternless series are left
+//!    alone. A weekday whose median is zero (a service closed on Sundays)
+//!    has a baseline of zero on that weekday and is left out of other days'
 //!    neighbourhoods.
 //! 3. **Baseline from the neighbours, not the day itself**: each week's days
 //!    share a window of [`NEIGHBOURS`] + 1 days centred on that week (shifted
@@ -58,8 +61,13 @@ use crate::Day;
 pub const NEIGHBOURS: usize = 90;
 /// Fewer neighbours than this and a service is not scored.
 pub const MIN_NEIGHBOURS: usize = 3;
-/// A weekday needs this many observations for its own factor.
-const MIN_WEEKDAY_OBS: usize = 3;
+/// Weeks of every weekday before a weekly pattern is considered.
+pub const MIN_WEEKS: usize = 6;
+/// The χ² (6 degrees of freedom) a weekly pattern must exceed to be divided
+/// out: about p = 0.001.
+pub const WEEKLY_CHI2: f64 = 22.46;
+/// A median's standard error over the standard deviation's, / √n (normal).
+const MEDIAN_SE: f64 = 1.2533;
 const CLIP: f64 = 4.0;
 
 pub fn score(svc: u32, days: &[Day], counts: &[u64], weekly: bool, out: &mut Columns) -> Verdict {
@@ -108,7 +116,18 @@ pub fn score(svc: u32, days: &[Day], counts: &[u64], weekly: bool, out: &mut Col
     Verdict { status, history: n as u32, z_ceiling: None }
 }
 
-/// Median-of-weekday over median-of-all, per weekday (Monday = 0).
+/// Median-of-weekday over median-of-all, per weekday (Monday = 0), when
+/// the weekday effect stands out from the noise; all 1 when it does not.
+///
+/// The test is a robust analysis of variance of the weekday groups: each
+/// weekday's median is compared with the overall median in units of its
+/// standard error, `1.2533 σ / √n` (the median's), where σ is the noise
+/// within weekdays (1.4826 × the median absolute deviation of each day
+/// from its weekday's median), at least the count noise √median. The sum of
+/// the seven squared differences is about χ² with 6 degrees of freedom when
+/// weekdays do not differ; the pattern is divided out only above
+/// [`WEEKLY_CHI2`], and only with [`MIN_WEEKS`] of every weekday: a
+/// pattern read into a few noisy weeks moves baselines the wrong way.
 fn weekday_factors(first: Day, x: &[f64]) -> [f64; 7] {
     let mut all = x.to_vec();
     let overall = median_mut(&mut all);
@@ -119,12 +138,31 @@ fn weekday_factors(first: Day, x: &[f64]) -> [f64; 7] {
     // Group by weekday in one pass: day i falls on weekday (w0 + i) % 7, so
     // weekday w's days are i = (w - w0) mod 7, then every 7th.
     let w0 = first.weekday();
+    let mut medians = [0.0; 7];
+    let mut sizes = [0usize; 7];
+    let mut residuals = Vec::with_capacity(x.len());
     let mut group = Vec::with_capacity(x.len() / 7 + 1);
-    for (w, f) in factor.iter_mut().enumerate() {
+    for w in 0..7 {
         group.clear();
         group.extend(x.iter().skip((w + 7 - w0) % 7).step_by(7));
-        if group.len() >= MIN_WEEKDAY_OBS {
-            *f = median_mut(&mut group) / overall;
+        sizes[w] = group.len();
+        if group.len() < MIN_WEEKS {
+            return factor;
+        }
+        medians[w] = median_mut(&mut group);
+        residuals.extend(group.iter().map(|v| (v - medians[w]).abs()));
+    }
+    let sigma = (MAD_TO_SD * median_mut(&mut residuals)).max(overall.sqrt());
+    let chi2: f64 = (0..7)
+        .map(|w| {
+            let se = MEDIAN_SE * sigma / (sizes[w] as f64).sqrt();
+            let d = (medians[w] - overall) / se;
+            d * d
+        })
+        .sum();
+    if chi2 > WEEKLY_CHI2 {
+        for w in 0..7 {
+            factor[w] = medians[w] / overall;
         }
     }
     factor
@@ -269,4 +307,47 @@ fn sums(v: &[f64], centre: f64) -> (f64, f64) {
         t2 += (x - centre) * (x - centre);
     }
     (((a1[0] + a1[1]) + (a1[2] + a1[3])) + t1, ((a2[0] + a2[1]) + (a2[2] + a2[3])) + t2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `weeks` weeks from a Monday: `level` times the weekday's multiplier,
+    /// plus noise that has no weekly rhythm (a period of 23 days).
+    fn series(weeks: usize, level: f64, week: [f64; 7]) -> Vec<f64> {
+        (0..weeks * 7).map(|i| (level * week[i % 7] + ((i * 11) % 23) as f64 - 11.0).max(0.0).round()).collect()
+    }
+
+    const MONDAY: Day = Day(4); // 1970-01-05
+
+    #[test]
+    fn a_weekly_pattern_is_used_only_where_it_stands_out() {
+        let flat = [1.0; 7];
+        let weekend = [1.0, 1.0, 1.0, 1.0, 1.0, 0.3, 0.3];
+        assert_eq!(MONDAY.weekday(), 0);
+        // Noise alone, however long: no pattern.
+        assert_eq!(weekday_factors(MONDAY, &series(52, 100.0, flat)), [1.0; 7]);
+        // A clear weekend dip over enough weeks: used.
+        let f = weekday_factors(MONDAY, &series(12, 100.0, weekend));
+        assert!(f[5] < 0.4 && f[6] < 0.4 && (f[0] - 1.0).abs() < 0.1, "{f:?}");
+        // The same dip in too few weeks to tell: left alone.
+        assert_eq!(weekday_factors(MONDAY, &series(MIN_WEEKS - 1, 100.0, weekend)), [1.0; 7]);
+        // A small dip lost in the noise of small counts: left alone.
+        let slight = [1.0, 1.0, 1.0, 1.0, 1.0, 0.9, 0.9];
+        assert_eq!(weekday_factors(MONDAY, &series(8, 12.0, slight)), [1.0; 7]);
+        // A service closed on Sundays: the zero weekday is kept.
+        let closed = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0];
+        assert_eq!(
+            weekday_factors(
+                MONDAY,
+                &series(10, 100.0, closed)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| if i % 7 == 6 { 0.0 } else { *v })
+                    .collect::<Vec<_>>()
+            )[6],
+            0.0
+        );
+    }
 }
