@@ -140,7 +140,9 @@ fn weekday_factors(first: Day, x: &[f64]) -> [f64; 7] {
     let w0 = first.weekday();
     let mut medians = [0.0; 7];
     let mut sizes = [0usize; 7];
-    let mut residuals = Vec::with_capacity(x.len());
+    // `all` is free again: it holds the residuals now.
+    let residuals = &mut all;
+    residuals.clear();
     let mut group = Vec::with_capacity(x.len() / 7 + 1);
     for w in 0..7 {
         group.clear();
@@ -152,7 +154,7 @@ fn weekday_factors(first: Day, x: &[f64]) -> [f64; 7] {
         medians[w] = median_mut(&mut group);
         residuals.extend(group.iter().map(|v| (v - medians[w]).abs()));
     }
-    let sigma = (MAD_TO_SD * median_mut(&mut residuals)).max(overall.sqrt());
+    let sigma = (MAD_TO_SD * median_mut(residuals)).max(overall.sqrt());
     let chi2: f64 = (0..7)
         .map(|w| {
             let se = MEDIAN_SE * sigma / (sizes[w] as f64).sqrt();
