@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use crate::methods::{classic, robust, Columns, Status, Verdict};
+use crate::methods::{classic, common, robust, Columns, Status, Verdict};
 use crate::stats::normal_tail;
 use crate::{BaselineParams, Day, Direction, FlagParams, Method, Panel};
 
@@ -35,6 +35,9 @@ pub struct Scores {
     pub range: Option<(Day, Day)>,
     pub method: Method,
     pub weekly: bool,
+    /// The business-wide factor of each day in range (robust only; 1 on
+    /// ordinary days): see [`crate::methods::common`].
+    pub day_factor: Vec<f64>,
     services: Vec<ServiceInfo>,
     points: Columns,
 }
@@ -130,6 +133,7 @@ impl Scores {
         self.weekly = params.weekly;
         self.services.clear();
         self.points.clear();
+        self.day_factor.clear();
         self.range = None;
         let (Some(from), Some(to)) = (from, to) else { return };
         self.range = Some((from, to));
@@ -162,16 +166,31 @@ impl Scores {
                     }
                 }
             }
-            let z = &out.z[start..end];
             self.services.push(ServiceInfo {
                 key: panel.key(s).to_string(),
                 verdict,
                 total: counts.iter().sum(),
-                max_z: z.iter().copied().fold(0.0, f64::max),
-                min_z: z.iter().copied().fold(0.0, f64::min),
+                max_z: 0.0,
+                min_z: 0.0,
                 start,
                 end,
             });
+        }
+        if params.method == Method::Robust && params.weekly {
+            // Days the whole business shares are scored against the day's
+            // common level (holidays, business-wide outages). Only on top
+            // of the weekly pattern: without it, weekday rhythms dominate
+            // the day ratios, and services with different rhythms (some
+            // closed on Sundays) would drag the factor of whole weekdays.
+            let days = (to.0 - from.0).max(-1) as usize + 1;
+            self.day_factor = common::factors(out, from, days);
+            let scored: Vec<bool> = self.services.iter().map(|s| s.verdict.status == Status::Scored).collect();
+            common::apply(out, from, &self.day_factor, &scored);
+        }
+        for info in &mut self.services {
+            let z = &out.z[info.start..info.end];
+            info.max_z = z.iter().copied().fold(0.0, f64::max);
+            info.min_z = z.iter().copied().fold(0.0, f64::min);
         }
     }
 

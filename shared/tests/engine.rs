@@ -148,6 +148,43 @@ fn robust_sees_missing_days_and_short_series() {
 }
 
 #[test]
+fn a_day_the_whole_business_shares_is_not_one_services_anomaly() {
+    // Twelve services, 120 flat days around 100 (a little noise, no weekly
+    // rhythm); on day 60 (a holiday) eleven sell 30, one stays at 100.
+    let series: Vec<(String, Vec<(i32, u64)>)> = (0..12)
+        .map(|s| {
+            let pts = (0..120)
+                .map(|d| {
+                    let base = 100 + ((d * 7 + s * 3) % 11) as u64 - 5;
+                    (d, if d == 60 && s != 5 { 30 } else { base })
+                })
+                .collect();
+            (format!("S{s:02}"), pts)
+        })
+        .collect();
+    let refs: Vec<(&str, Vec<(i32, u64)>)> = series.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let p = panel(&refs);
+    let s = Scores::compute(&p, &BaselineParams::default());
+    assert!((s.day_factor[60] - 0.3).abs() < 0.02, "everyone was at 30 %: {}", s.day_factor[60]);
+    assert!((s.day_factor[59] - 1.0).abs() < 0.06, "an ordinary day: {}", s.day_factor[59]);
+    let flags = s.flag(&FlagParams::default());
+    let top = s.ranked(&flags, 100);
+    let on_holiday: Vec<&str> = top.iter().filter(|a| a.date == Day(60)).map(|a| a.key.as_str()).collect();
+    assert_eq!(on_holiday, ["S05"], "only the service that broke from the crowd");
+    // The factor comes from every service, whatever the filter shows.
+    let one = s.flag(&FlagParams { services: Some(vec![5]), ..Default::default() });
+    assert_eq!(s.ranked(&one, 10)[0].date, Day(60));
+    // Without the common factor (weekly off) every service that dropped is
+    // flagged, and the one that did not is not.
+    let plain = Scores::compute(&p, &BaselineParams { weekly: false, ..Default::default() });
+    let f = plain.flag(&FlagParams::default());
+    let ranked = plain.ranked(&f, 100);
+    let flagged: Vec<&str> = ranked.iter().filter(|a| a.date == Day(60)).map(|a| a.key.as_str()).collect();
+    assert_eq!(flagged.len(), 11);
+    assert!(!flagged.contains(&"S05"));
+}
+
+#[test]
 fn ranked_is_sorted_and_limited() {
     let p = panel(&[
         ("B", (0..30).map(|d| (d, if d == 9 { 90 } else { 30 })).collect()),

@@ -3,6 +3,7 @@
 //! and says how scorable the service is.
 
 pub mod classic;
+pub mod common;
 pub mod robust;
 
 use crate::Day;
@@ -46,7 +47,7 @@ impl Columns {
     }
 
     #[inline]
-    pub(crate) fn push(&mut self, svc: u32, day: Day, count: u64, center: f64, spread: f64, z: f64) {
+    pub fn push(&mut self, svc: u32, day: Day, count: u64, center: f64, spread: f64, z: f64) {
         self.svc.push(svc);
         self.day.push(day);
         self.count.push(count);

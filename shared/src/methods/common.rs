@@ -1,0 +1,115 @@
+//! Days the whole business shares: a public holiday, a business-wide outage
+//! or promotion moves every service at once. That is not one service's
+//! anomaly, so the robust method scores each service against its baseline
+//! scaled by the day's common factor: the median, over the services with a
+//! baseline of at least [`MIN_CENTRE`], of count over baseline. On an
+//! ordinary day the factor is about 1 and changes nothing; on a holiday when
+//! everyone sells 30 % of usual it is about 0.3, so a service at 30 % is
+//! ordinary and one that stayed at 100 % stands out.
+//!
+//! The factor comes from every service in the range, never from a filtered
+//! few, and only when at least [`MIN_SERVICES`] services inform it: with
+//! fewer, one service's own anomaly would move its own baseline. It is used
+//! with the weekly pattern on (the default): the ratios are then of days to
+//! their own weekday's level, so what is left in common is the calendar.
+//!
+//! ```
+//! use servicewatch_shared::methods::{common, Columns};
+//! use servicewatch_shared::Day;
+//! let mut c = Columns::default();
+//! // Five services with a baseline of 100 on day 0; four sold 30, one 100.
+//! for (s, n) in [30, 30, 30, 30, 100].into_iter().enumerate() {
+//!     c.push(s as u32, Day(0), n, 100.0, 11.0, (n as f64 - 100.0) / 11.0);
+//! }
+//! let f = common::factors(&c, Day(0), 1);
+//! assert_eq!(f, vec![0.3]);
+//! common::apply(&mut c, Day(0), &f, &[true; 5]);
+//! assert_eq!(c.center[0], 30.0); // everyone was at 30 %: ordinary
+//! assert_eq!(c.z[0], 0.0);
+//! assert!(c.z[4] > 9.0); // the one that stayed at 100 stands out
+//! ```
+
+use super::Columns;
+use crate::Day;
+
+/// Services whose baseline is below this say little about a day's level.
+pub const MIN_CENTRE: f64 = 5.0;
+/// A common move smaller than this (relative) is left alone.
+pub const DEAD_ZONE: f64 = 0.1;
+/// Fewer informing services than this and the factor stays 1.
+pub const MIN_SERVICES: usize = 5;
+
+/// The common factor of each day `from + i`, `i < days`.
+pub fn factors(points: &Columns, from: Day, days: usize) -> Vec<f64> {
+    // Ratios grouped by day with a counting sort: one pass to count (and
+    // note each point's slot), one to place.
+    let mut slot = vec![u32::MAX; points.len()];
+    let mut start = vec![0usize; days + 1];
+    for (i, s) in slot.iter_mut().enumerate() {
+        let d = (points.day[i].0 - from.0) as usize;
+        if points.center[i] >= MIN_CENTRE && points.z[i].is_finite() && d < days {
+            *s = d as u32;
+            start[d + 1] += 1;
+        }
+    }
+    for d in 0..days {
+        start[d + 1] += start[d];
+    }
+    let mut fill = start.clone();
+    let mut ratios = vec![0.0f64; start[days]];
+    for (i, &d) in slot.iter().enumerate() {
+        if d != u32::MAX {
+            let d = d as usize;
+            ratios[fill[d]] = points.count[i] as f64 / points.center[i];
+            fill[d] += 1;
+        }
+    }
+    (0..days)
+        .map(|d| {
+            let r = &mut ratios[start[d]..start[d + 1]];
+            if r.len() < MIN_SERVICES {
+                return 1.0;
+            }
+            let m = median(r);
+            // An ordinary day's factor is 1 give or take noise: only a real
+            // common move is divided out.
+            if (m - 1.0).abs() < DEAD_ZONE {
+                1.0
+            } else {
+                m
+            }
+        })
+        .collect()
+}
+
+/// Median by selection (reorders `v`, which is not empty).
+fn median(v: &mut [f64]) -> f64 {
+    let n = v.len();
+    let (_, &mut hi, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
+    if n % 2 == 1 {
+        hi
+    } else {
+        let lo = v[..n / 2].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        0.5 * (lo + hi)
+    }
+}
+
+/// Scales the baselines of scored services (`scored[svc]`) by their day's
+/// factor and re-scores: centre × f, spread × f (at least the count-noise
+/// floor 1 + √centre), z from those. Unscored points are left as they are.
+pub fn apply(points: &mut Columns, from: Day, factor: &[f64], scored: &[bool]) {
+    if factor.iter().all(|f| *f == 1.0) {
+        return;
+    }
+    for i in 0..points.len() {
+        let f = factor.get((points.day[i].0 - from.0) as usize).copied().unwrap_or(1.0);
+        if f == 1.0 || !scored.get(points.svc[i] as usize).copied().unwrap_or(false) || !points.z[i].is_finite() {
+            continue;
+        }
+        let center = points.center[i] * f;
+        let spread = (points.spread[i] * f).max(1.0 + center.sqrt());
+        points.center[i] = center;
+        points.spread[i] = spread;
+        points.z[i] = (points.count[i] as f64 - center) / spread;
+    }
+}
