@@ -43,11 +43,11 @@ async fn scan_prints_what_the_api_returns() {
         let (ok, out, err) = scan(&[&["--data", data], flags].concat());
         assert!(ok, "{err}");
         let mut lines = out.lines();
-        assert_eq!(lines.next(), Some("key,date,value,center,spread,z"));
+        assert_eq!(lines.next(), Some("key,date,value,center,spread,z,day_factor"));
         let want: Vec<String> = api
             .anomalies
             .iter()
-            .map(|a| format!("{},{},{},{},{},{}", a.key, a.date, a.value, a.center, a.spread, a.z))
+            .map(|a| format!("{},{},{},{},{},{},{}", a.key, a.date, a.value, a.center, a.spread, a.z, a.day_factor))
             .collect();
         assert_eq!(lines.collect::<Vec<_>>(), want, "{query}");
     }

@@ -77,6 +77,15 @@ pub struct Anomaly {
     pub center: f64,
     pub spread: f64,
     pub z: f64,
+    /// The day's business-wide factor (`crate::methods::common`): 1 on an
+    /// ordinary day, 0.3 when the median service sold 30 % of its usual.
+    /// `center` already includes it.
+    #[serde(default = "one")]
+    pub day_factor: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// One service's scored days, as columns for a chart.
@@ -305,7 +314,15 @@ impl Scores {
             center: p.center[i],
             spread: p.spread[i],
             z: p.z[i],
+            day_factor: self.day_factor_on(p.day[i]),
         }
+    }
+
+    /// The business-wide factor of `day` (1 outside the range, for classic,
+    /// and on ordinary days).
+    pub fn day_factor_on(&self, day: Day) -> f64 {
+        let Some((from, _)) = self.range else { return 1.0 };
+        usize::try_from(day.0 - from.0).ok().and_then(|i| self.day_factor.get(i)).copied().unwrap_or(1.0)
     }
 
     /// Per-service summaries, in panel order.

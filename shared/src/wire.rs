@@ -104,18 +104,22 @@ impl Daily {
 /// ```
 /// use servicewatch_shared::{wire::csv, Anomaly, Day};
 /// let row = Anomaly { key: "Brakes, front".into(), date: Day::parse("2024-03-01").unwrap(),
-///     value: 90, center: 40.0, spread: 10.0, z: 5.0 };
-/// assert_eq!(csv(&[row]), "key,date,value,center,spread,z\n\"Brakes, front\",2024-03-01,90,40,10,5\n");
+///     value: 90, center: 40.0, spread: 10.0, z: 5.0, day_factor: 0.5 };
+/// assert_eq!(
+///     csv(&[row]),
+///     "key,date,value,center,spread,z,day_factor\n\"Brakes, front\",2024-03-01,90,40,10,5,0.5\n"
+/// );
 /// ```
 pub fn csv(rows: &[Anomaly]) -> String {
-    let mut out = String::from("key,date,value,center,spread,z\n");
+    let mut out = String::from("key,date,value,center,spread,z,day_factor\n");
     for a in rows {
         let key = if a.key.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", a.key.replace('"', "\"\""))
         } else {
             a.key.clone()
         };
-        out.push_str(&format!("{key},{},{},{},{},{}\n", a.date, a.value, a.center, a.spread, a.z));
+        let (d, v, c, s, z, f) = (a.date, a.value, a.center, a.spread, a.z, a.day_factor);
+        out.push_str(&format!("{key},{d},{v},{c},{s},{z},{f}\n"));
     }
     out
 }

@@ -171,6 +171,10 @@ fn a_day_the_whole_business_shares_is_not_one_services_anomaly() {
     let top = s.ranked(&flags, 100);
     let on_holiday: Vec<&str> = top.iter().filter(|a| a.date == Day(60)).map(|a| a.key.as_str()).collect();
     assert_eq!(on_holiday, ["S05"], "only the service that broke from the crowd");
+    let row = top.iter().find(|a| a.date == Day(60)).unwrap();
+    assert_eq!(row.day_factor, s.day_factor[60], "the row says everyone was down");
+    assert_eq!(s.day_factor_on(Day(59)), s.day_factor[59]);
+    assert_eq!(s.day_factor_on(Day(500)), 1.0, "outside the range");
     // The factor comes from every service, whatever the filter shows.
     let one = s.flag(&FlagParams { services: Some(vec![5]), ..Default::default() });
     assert_eq!(s.ranked(&one, 10)[0].date, Day(60));

@@ -227,11 +227,27 @@ test('the table sorts, pages, and exports every flagged row as CSV', async () =>
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
   const text = await (await download.createReadStream()).toArray().then((c) => Buffer.concat(c).toString());
   const lines = text.trim().split('\n');
-  assert.equal(lines[0], 'key,date,value,center,spread,z');
+  assert.equal(lines[0], 'key,date,value,center,spread,z,day_factor');
   assert.equal(lines.length - 1, total);
   const api = await (await fetch(`${server.base}/api/anomalies?z=2&limit=100000`)).json();
   assert.deepEqual(lines.slice(1).map((l) => l.split(',').slice(0, 3).join(',')),
     api.anomalies.map((a) => `${a.key},${a.date},${a.value}`));
+  assert.deepEqual(lines.slice(1).map((l) => Number(l.split(',').at(-1))), api.anomalies.map((a) => a.day_factor));
+  await page.close();
+});
+
+test('a day every service shared says so in the table', async () => {
+  // The sample has public holidays: everyone is quiet, so a service that is
+  // not is flagged, and its row says how far all services fell that day.
+  const { page, errors } = await open();
+  const api = await (await fetch(`${server.base}/api/anomalies?limit=25`)).json();
+  const shared = api.anomalies.find((a) => a.day_factor < 0.9);
+  assert.ok(shared, 'the sample has a flagged day on a business-wide quiet day');
+  const row = page.locator(`[data-testid=anomaly-row][data-key="${shared.key}"][data-date="${shared.date}"]`);
+  const cell = row.getByTestId('day-factor');
+  assert.equal(Number(await cell.getAttribute('data-value')), shared.day_factor);
+  assert.equal((await cell.innerText()).trim(), `${Math.round((shared.day_factor - 1) * 100)} %`);
+  assert.deepEqual(errors, []);
   await page.close();
 });
 

@@ -133,6 +133,7 @@ pub fn AnomalyTable(
                         {header("Count", Column::Count, true)}
                         <th scope="col" class="num">"Baseline"</th>
                         <th scope="col" class="num">"Spread"</th>
+                        <th scope="col" class="num" title="How all services together did that day, when they moved together (a holiday, a business-wide outage); the baseline already includes it">"All services"</th>
                         {header("z", Column::Z, true)}
                     </tr>
                 </thead>
@@ -159,6 +160,9 @@ pub fn AnomalyTable(
                             <td class="num" data-value=item.1.value.to_string()>{item.1.value.to_string()}</td>
                             <td class="num">{format!("{:.1}", item.1.center)}</td>
                             <td class="num">{format!("{:.1}", item.1.spread)}</td>
+                            <td class="num" data-testid="day-factor" data-value=item.1.day_factor.to_string()>
+                                {common_move(item.1.day_factor)}
+                            </td>
                             <td class="num" data-value=item.1.z.to_string()>{format!("{:+.2}", item.1.z)}</td>
                         </tr>
                     </For>
@@ -177,5 +181,15 @@ pub fn AnomalyTable(
                 <button type="button" data-testid="export-csv" on:click=csv>"Download CSV (all flagged rows)"</button>
             </nav>
         </section>
+    }
+}
+
+/// A day's business-wide factor as a person reads it: "-70 %" when the
+/// median service sold 30 % of its usual, nothing on an ordinary day.
+fn common_move(factor: f64) -> String {
+    if factor == 1.0 {
+        String::new()
+    } else {
+        format!("{:+.0} %", (factor - 1.0) * 100.0)
     }
 }
