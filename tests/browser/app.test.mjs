@@ -247,6 +247,15 @@ test('a day every service shared says so in the table', async () => {
   const cell = row.getByTestId('day-factor');
   assert.equal(Number(await cell.getAttribute('data-value')), shared.day_factor);
   assert.equal((await cell.innerText()).trim(), `${Math.round((shared.day_factor - 1) * 100)} %`);
+  // The chart of that service marks the day, with how far everyone fell.
+  await row.click();
+  await page.waitForFunction((key) => document.querySelector('[data-testid=chart]')?.dataset.service === key, shared.key);
+  const trace = await page.evaluate(() =>
+    document.getElementById('sw-chart').data.find((t) => t.name === 'all services moved together'));
+  const at = trace.x.indexOf(shared.date);
+  assert.ok(at >= 0, `${shared.date} is marked: ${JSON.stringify(trace.x)}`);
+  assert.equal(trace.y[at], shared.center);
+  assert.match(trace.text[at], /^all services -\d+ %$/);
   assert.deepEqual(errors, []);
   await page.close();
 });

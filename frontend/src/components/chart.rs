@@ -1,6 +1,6 @@
 //! Daily counts of one service with its baseline band (centre ± threshold ×
-//! spread), the flagged days highlighted and partial edge days marked,
-//! drawn by plotly.js.
+//! spread), the flagged days highlighted, partial edge days and days the
+//! whole business moved together marked, drawn by plotly.js.
 
 use std::sync::Arc;
 
@@ -78,6 +78,17 @@ fn plot(scores: &Scores, s: usize, c: &Controls) -> (Plot, usize) {
             .mode(Mode::Markers)
             .marker(Marker::new().color("#8a93a6").size(9).symbol(plotly::common::MarkerSymbol::CircleOpen))
             .name("partial day (not scored)"),
+    );
+    // Days every service moved together (a holiday): the baseline already
+    // follows them; the marker says why it dipped.
+    let common: Vec<usize> = (0..v.day.len()).filter(|&i| scores.day_factor_on(v.day[i]) != 1.0).collect();
+    let label = |i: usize| format!("all services {:+.0} %", (scores.day_factor_on(v.day[i]) - 1.0) * 100.0);
+    p.add_trace(
+        Scatter::new(common.iter().map(|&i| x[i].clone()).collect(), common.iter().map(|&i| v.center[i]).collect())
+            .mode(Mode::Markers)
+            .marker(Marker::new().color("#c77d00").size(8).symbol(plotly::common::MarkerSymbol::Diamond))
+            .text_array(common.iter().map(|&i| label(i)).collect())
+            .name("all services moved together"),
     );
     let title = format!("{} — daily transactions", scores.services()[s].key);
     p.set_layout(

@@ -30,7 +30,11 @@
 //! ```
 
 use super::Columns;
+use crate::stats::MAD_TO_SD;
 use crate::Day;
+
+/// A median's standard error over the standard deviation's, / √n (normal).
+const MEDIAN_SE: f64 = 1.2533;
 
 /// Services whose baseline is below this say little about a day's level.
 pub const MIN_CENTRE: f64 = 5.0;
@@ -72,8 +76,17 @@ pub fn factors(points: &Columns, from: Day, days: usize) -> Vec<f64> {
             }
             let m = median(r);
             // An ordinary day's factor is 1 give or take noise: only a real
-            // common move is divided out.
+            // common move is divided out, one beyond DEAD_ZONE and beyond
+            // three standard errors of the median (few services, or services
+            // that disagree, make a noisy median). Most days stop at the
+            // first test, so the spread is computed on the rare others.
             if (m - 1.0).abs() < DEAD_ZONE {
+                return 1.0;
+            }
+            let mut dev: Vec<f64> = r.iter().map(|v| (v - m).abs()).collect();
+            let sd = MAD_TO_SD * median(&mut dev);
+            let se = MEDIAN_SE * sd / (r.len() as f64).sqrt();
+            if (m - 1.0).abs() < 3.0 * se {
                 1.0
             } else {
                 m
