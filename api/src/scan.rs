@@ -72,7 +72,10 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         _ => anyhow::bail!("the table is empty"),
     };
     anyhow::ensure!(from <= to, "--from ({from}) is after --to ({to})");
-    let q = DailyQuery { from, to, services: args.services.clone() };
+    // Every service is read, whatever `--services` says: the robust
+    // method's common day factor comes from all of them (as in the API and
+    // the app); the list only chooses which are flagged.
+    let q = DailyQuery { from, to, services: None };
     let bar = std::sync::Arc::new(Bar::new("reading transactions"));
     let progress = Progress::default();
     let drawing = terminal::follow(bar.clone(), progress.clone());
@@ -80,11 +83,19 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     drawing.abort();
     let panel = panel.context("aggregating daily counts")?;
     bar.finish(&format!("{} rows into {} service-days", progress.get().0, panel.service_days()));
-    if let Some(wanted) = &args.services {
-        if let Some(missing) = wanted.iter().find(|s| panel.find(s).is_none()) {
-            anyhow::bail!("unknown service `{missing}` (no transactions from {from} to {to})");
-        }
-    }
+    let selected = match &args.services {
+        None => None,
+        Some(wanted) => Some(
+            wanted
+                .iter()
+                .map(|s| {
+                    panel
+                        .find(s)
+                        .ok_or_else(|| anyhow::anyhow!("unknown service `{s}` (no transactions from {from} to {to})"))
+                })
+                .collect::<anyhow::Result<Vec<usize>>>()?,
+        ),
+    };
     let baseline = BaselineParams {
         from: Some(from),
         to: Some(to),
@@ -97,7 +108,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         min_days: args.min_days,
         min_count: args.min_count,
         direction: args.direction,
-        services: None,
+        services: selected,
     };
     let limit = if args.limit == 0 { usize::MAX } else { args.limit };
     let result = anomalies_score(&panel, &baseline, &flag, limit);

@@ -19,8 +19,11 @@ async fn scan_prints_what_the_api_returns() {
     let file = common::sample_file("scan", 9, 10, 150);
     let data = file.to_str().unwrap();
     let srv = common::start(&file, "", Layer::default()).await;
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (&["--z", "2.5"], "z=2.5"),
+        // A service list chooses what is flagged; baselines (and the common
+        // day factor) still come from every service, as in the API.
+        (&["--z", "2", "--services", "SVC-0002,SVC-0007"], "z=2&services=SVC-0002,SVC-0007"),
         (
             &["--method", "classic", "--min-days", "30", "--direction", "spikes"],
             "method=classic&min_days=30&direction=spikes",
