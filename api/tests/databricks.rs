@@ -165,6 +165,12 @@ async fn answers_equal_the_embedded_engine_in_utc_and_in_a_dst_zone() {
         let after = stats("wh-parity").await;
         assert_eq!(after["statements"].as_u64().unwrap() - before, 2 + 2, "{after}");
         assert_eq!(after["link_downloads_with_authorization"], 0, "presigned links never get the token");
+        // Readiness probes within a few seconds share one statement.
+        for _ in 0..3 {
+            let (status, ready) = get(&format!("{}/readyz", remote.base)).await;
+            assert_eq!((status, ready["rows"].clone()), (200, m1["rows"].clone()), "{ready}");
+        }
+        assert_eq!(stats("wh-parity").await["statements"].as_u64().unwrap() - before, 2 + 2 + 1);
     }
     assert!(stats("wh-parity").await["chunk_calls"].as_u64().unwrap() > 0, "several chunks were followed");
 }

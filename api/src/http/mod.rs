@@ -63,6 +63,8 @@ pub struct AppState {
     /// Snapshots being read from the warehouse now, by cache scope, so the
     /// app can show how far its first load has got.
     pub loading: std::sync::Mutex<std::collections::HashMap<String, Progress>>,
+    /// The last successful readiness check: when, and the rows it saw.
+    pub ready: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
     /// How long a request waits for the table to be read before it is
     /// answered 503 `loading` ([`SNAPSHOT_WAIT`]; tests shorten it).
     pub snapshot_wait: Duration,
@@ -81,6 +83,7 @@ impl AppState {
             scores,
             dist,
             loading: Default::default(),
+            ready: Default::default(),
             snapshot_wait: SNAPSHOT_WAIT,
         }
     }
