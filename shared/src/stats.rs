@@ -7,6 +7,33 @@
 /// for normal data: 1 / Φ⁻¹(3/4).
 pub const MAD_TO_SD: f64 = 1.4826;
 
+/// A sample median's standard error over the standard deviation's, times
+/// √n, for normal data: √(π/2).
+pub const MEDIAN_SE: f64 = 1.2533;
+
+/// The median by selection, reordering `v` (0 for no values): O(n), for
+/// values that are not kept sorted.
+///
+/// ```
+/// use servicewatch_shared::stats::median_select;
+/// assert_eq!(median_select(&mut [3.0, 1.0, 2.0, 10.0]), 2.5);
+/// assert_eq!(median_select(&mut [5.0, 1.0, 9.0]), 5.0);
+/// assert_eq!(median_select(&mut []), 0.0);
+/// ```
+pub fn median_select(v: &mut [f64]) -> f64 {
+    let n = v.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let (_, &mut hi, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
+    if n % 2 == 1 {
+        hi
+    } else {
+        let lo = v[..n / 2].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        0.5 * (lo + hi)
+    }
+}
+
 /// Mean and sample standard deviation (n - 1), two-pass for accuracy.
 /// `None` for fewer than two values.
 ///

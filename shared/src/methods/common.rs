@@ -29,12 +29,9 @@
 //! assert!(c.z[4] > 9.0); // the one that stayed at 100 stands out
 //! ```
 
-use super::Columns;
-use crate::stats::MAD_TO_SD;
+use super::{robust::noise_floor, Columns};
+use crate::stats::{median_select, MAD_TO_SD, MEDIAN_SE};
 use crate::Day;
-
-/// A median's standard error over the standard deviation's, / √n (normal).
-const MEDIAN_SE: f64 = 1.2533;
 
 /// Services whose baseline is below this say little about a day's level.
 pub const MIN_CENTRE: f64 = 5.0;
@@ -74,7 +71,7 @@ pub fn factors(points: &Columns, from: Day, days: usize) -> Vec<f64> {
             if r.len() < MIN_SERVICES {
                 return 1.0;
             }
-            let m = median(r);
+            let m = median_select(r);
             // An ordinary day's factor is 1 give or take noise: only a real
             // common move is divided out, one beyond DEAD_ZONE and beyond
             // three standard errors of the median (few services, or services
@@ -84,7 +81,7 @@ pub fn factors(points: &Columns, from: Day, days: usize) -> Vec<f64> {
                 return 1.0;
             }
             let mut dev: Vec<f64> = r.iter().map(|v| (v - m).abs()).collect();
-            let sd = MAD_TO_SD * median(&mut dev);
+            let sd = MAD_TO_SD * median_select(&mut dev);
             let se = MEDIAN_SE * sd / (r.len() as f64).sqrt();
             if (m - 1.0).abs() < 3.0 * se {
                 1.0
@@ -93,18 +90,6 @@ pub fn factors(points: &Columns, from: Day, days: usize) -> Vec<f64> {
             }
         })
         .collect()
-}
-
-/// Median by selection (reorders `v`, which is not empty).
-fn median(v: &mut [f64]) -> f64 {
-    let n = v.len();
-    let (_, &mut hi, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
-    if n % 2 == 1 {
-        hi
-    } else {
-        let lo = v[..n / 2].iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        0.5 * (lo + hi)
-    }
 }
 
 /// Scales the baselines of scored services (`scored[svc]`) by their day's
@@ -120,7 +105,7 @@ pub fn apply(points: &mut Columns, from: Day, factor: &[f64], scored: &[bool]) {
             continue;
         }
         let center = points.center[i] * f;
-        let spread = (points.spread[i] * f).max(1.0 + center.sqrt());
+        let spread = (points.spread[i] * f).max(noise_floor(center));
         points.center[i] = center;
         points.spread[i] = spread;
         points.z[i] = (points.count[i] as f64 - center) / spread;

@@ -54,7 +54,7 @@
 //! ```
 
 use super::{Columns, Status, Verdict};
-use crate::stats::{mad_sorted, median_by, median_sorted, MAD_TO_SD};
+use crate::stats::{mad_sorted, median_by, median_select, median_sorted, MAD_TO_SD, MEDIAN_SE};
 use crate::Day;
 
 /// How many other days make a baseline.
@@ -66,9 +66,13 @@ pub const MIN_WEEKS: usize = 6;
 /// The χ² (6 degrees of freedom) a weekly pattern must exceed to be divided
 /// out: about p = 0.001.
 pub const WEEKLY_CHI2: f64 = 22.46;
-/// A median's standard error over the standard deviation's, / √n (normal).
-const MEDIAN_SE: f64 = 1.2533;
 const CLIP: f64 = 4.0;
+
+/// The least spread a baseline of `centre` gets: a little above the
+/// standard deviation of a Poisson count with that mean (point 5 above).
+pub fn noise_floor(centre: f64) -> f64 {
+    1.0 + centre.sqrt()
+}
 
 pub fn score(svc: u32, days: &[Day], counts: &[u64], weekly: bool, out: &mut Columns) -> Verdict {
     let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
@@ -107,7 +111,7 @@ pub fn score(svc: u32, days: &[Day], counts: &[u64], weekly: bool, out: &mut Col
     for (i, (&(med, sd), &xi)) in base.iter().zip(&x).enumerate() {
         let f = factor[weekday(i)];
         let center = f * med;
-        let spread = (f * sd).max(1.0 + center.sqrt());
+        let spread = (f * sd).max(noise_floor(center));
         let z = if enough { (xi - center) / spread } else { 0.0 };
         // Counts are at most 2^53, so the f64 round-trip is exact.
         out.push(svc, Day(first.0 + i as i32), xi as u64, center, spread, z);
@@ -130,7 +134,7 @@ pub fn score(svc: u32, days: &[Day], counts: &[u64], weekly: bool, out: &mut Col
 /// pattern read into a few noisy weeks moves baselines the wrong way.
 fn weekday_factors(first: Day, x: &[f64]) -> [f64; 7] {
     let mut all = x.to_vec();
-    let overall = median_mut(&mut all);
+    let overall = median_select(&mut all);
     let mut factor = [1.0; 7];
     if overall <= 0.0 {
         return factor;
@@ -151,10 +155,10 @@ fn weekday_factors(first: Day, x: &[f64]) -> [f64; 7] {
         if group.len() < MIN_WEEKS {
             return factor;
         }
-        medians[w] = median_mut(&mut group);
+        medians[w] = median_select(&mut group);
         residuals.extend(group.iter().map(|v| (v - medians[w]).abs()));
     }
-    let sigma = (MAD_TO_SD * median_mut(residuals)).max(overall.sqrt());
+    let sigma = (MAD_TO_SD * median_select(residuals)).max(overall.sqrt());
     let chi2: f64 = (0..7)
         .map(|w| {
             let se = MEDIAN_SE * sigma / (sizes[w] as f64).sqrt();
@@ -168,21 +172,6 @@ fn weekday_factors(first: Day, x: &[f64]) -> [f64; 7] {
         }
     }
     factor
-}
-
-/// Median by selection, reordering `v`.
-fn median_mut(v: &mut [f64]) -> f64 {
-    let n = v.len();
-    if n == 0 {
-        return 0.0;
-    }
-    let (_, &mut hi, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
-    if n % 2 == 1 {
-        hi
-    } else {
-        let lo = v[..n / 2].iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        0.5 * (lo + hi)
-    }
 }
 
 /// For each index, the median and the clipped standard deviation of its
