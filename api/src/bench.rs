@@ -38,7 +38,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     for run in 1..=args.runs.max(1) {
         let start = Instant::now();
         let wh = Embedded::open(&args.data, source.clone()).await?;
-        let b = wh.bounds(&caller, &cancel, &crate::warehouse::Progress::default()).await?;
+        let b = wh.bounds(&caller, &cancel, &Progress::default()).await?;
         let Some((from, to)) = b.days(config.time_zone) else { anyhow::bail!("the file has no rows") };
         let panel = wh.daily(&DailyQuery { from, to, services: None }, &caller, &cancel, &Progress::default()).await?;
         let ms = start.elapsed().as_secs_f64() * 1000.0;

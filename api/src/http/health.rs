@@ -5,13 +5,12 @@
 //! keeps it from auto-stopping (and bills).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
@@ -29,17 +28,16 @@ pub async fn healthz() -> Json<Value> {
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, description = "The warehouse answers"), (status = 503, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
-    let recent = *state.ready.lock().unwrap_or_else(|p| p.into_inner());
-    let rows = match recent {
-        Some((at, rows)) if at.elapsed() < READY_FOR => rows,
-        _ => {
-            let cancel = CancellationToken::new();
-            let bounds = state.warehouse.bounds(&Caller::default(), &cancel, &Progress::default()).await?;
-            *state.ready.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), bounds.rows));
-            bounds.rows
-        }
-    };
-    Ok(Json(json!({ "status": "ready", "warehouse": state.warehouse.kind(), "rows": rows })))
+    let wh = state.warehouse.clone();
+    let (rows, _) = state
+        .ready
+        .get_or_fetch(
+            (),
+            |_| 1,
+            move |cancel| async move { Ok(wh.bounds(&Caller::default(), &cancel, &Progress::default()).await?.rows) },
+        )
+        .await?;
+    Ok(Json(json!({ "status": "ready", "warehouse": state.warehouse.kind(), "rows": *rows })))
 }
 
 /// How long one readiness answer stands.

@@ -63,8 +63,9 @@ pub struct AppState {
     /// Snapshots being read from the warehouse now, by cache scope, so the
     /// app can show how far its first load has got.
     pub loading: std::sync::Mutex<std::collections::HashMap<String, Progress>>,
-    /// The last successful readiness check: when, and the rows it saw.
-    pub ready: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
+    /// The last successful readiness check (the rows it saw), kept for
+    /// [`health::READY_FOR`].
+    pub ready: Cache<(), u64, ApiError>,
     /// How long a request waits for the table to be read before it is
     /// answered 503 `loading` ([`SNAPSHOT_WAIT`]; tests shorten it).
     pub snapshot_wait: Duration,
@@ -83,7 +84,7 @@ impl AppState {
             scores,
             dist,
             loading: Default::default(),
-            ready: Default::default(),
+            ready: Cache::new(health::READY_FOR, 1, ABANDON_AFTER),
             snapshot_wait: SNAPSHOT_WAIT,
         }
     }

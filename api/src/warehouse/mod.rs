@@ -110,6 +110,9 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, indexed by the code [`Progress`] stores.
+    const ALL: [Stage; 4] = [Stage::Reading, Stage::WarehouseStarting, Stage::Querying, Stage::Downloading];
+
     /// The name `/api/progress` reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -123,13 +126,7 @@ impl Stage {
 
 impl Progress {
     pub fn set_stage(&self, stage: Stage) {
-        let code = match stage {
-            Stage::Reading => 0,
-            Stage::WarehouseStarting => 1,
-            Stage::Querying => 2,
-            Stage::Downloading => 3,
-        };
-        self.0[2].store(code, Ordering::Relaxed);
+        self.0[2].store(stage as u64, Ordering::Relaxed);
     }
 
     /// Whether both are the same load's progress.
@@ -138,12 +135,7 @@ impl Progress {
     }
 
     pub fn stage(&self) -> Stage {
-        match self.0[2].load(Ordering::Relaxed) {
-            1 => Stage::WarehouseStarting,
-            2 => Stage::Querying,
-            3 => Stage::Downloading,
-            _ => Stage::Reading,
-        }
+        Stage::ALL.get(self.0[2].load(Ordering::Relaxed) as usize).copied().unwrap_or(Stage::Reading)
     }
 
     /// `done` of `total` rows read; `total` 0 when unknown.
@@ -217,4 +209,19 @@ pub trait Warehouse: Send + Sync + 'static {
         caller: &Caller,
         cancel: &CancellationToken,
     ) -> Result<Rows, WarehouseError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Progress, Stage};
+
+    #[test]
+    fn a_stage_reads_back_as_set() {
+        let p = Progress::default();
+        assert_eq!(p.stage(), Stage::Reading);
+        for s in Stage::ALL {
+            p.set_stage(s);
+            assert_eq!(p.stage(), s);
+        }
+    }
 }

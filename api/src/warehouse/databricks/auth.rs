@@ -49,16 +49,6 @@ pub enum Credentials {
     OAuth { client_id: String, client_secret: Secret },
 }
 
-impl Credentials {
-    /// How it is described in logs and errors.
-    pub fn describe(&self) -> String {
-        match self {
-            Credentials::Token(_) => "a personal access token".into(),
-            Credentials::OAuth { client_id, .. } => format!("OAuth client `{client_id}`"),
-        }
-    }
-}
-
 /// Hands out bearer tokens for each call.
 pub struct Auth {
     host: String,

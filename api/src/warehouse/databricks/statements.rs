@@ -607,6 +607,9 @@ impl Client {
                     req = req.header(k, v);
                 }
             }
+            let failed = |e: &reqwest::Error| {
+                WarehouseError::Unavailable(format!("downloading result chunk {index}: {}", without_url(e)))
+            };
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) if e.is_connect() || e.is_timeout() => match backoff.next(None) {
@@ -614,21 +617,13 @@ impl Client {
                         tokio::time::sleep(d).await;
                         continue;
                     }
-                    None => {
-                        let e = without_url(&e);
-                        return Err(WarehouseError::Unavailable(format!("downloading result chunk {index}: {e}")));
-                    }
+                    None => return Err(failed(&e)),
                 },
-                Err(e) => {
-                    let e = without_url(&e);
-                    return Err(WarehouseError::Unavailable(format!("downloading result chunk {index}: {e}")));
-                }
+                Err(e) => return Err(failed(&e)),
             };
             let status = resp.status();
             if status.is_success() {
-                let bytes = resp.bytes().await.map_err(|e| {
-                    WarehouseError::Unavailable(format!("downloading result chunk {index}: {}", without_url(&e)))
-                })?;
+                let bytes = resp.bytes().await.map_err(|e| failed(&e))?;
                 return read_ipc(&bytes).map_err(|e| WarehouseError::Data(format!("result chunk {index}: {e}")));
             }
             match status {
