@@ -10,6 +10,7 @@ use plotly::layout::{Axis, Legend};
 use plotly::{Layout, Plot, Scatter};
 use servicewatch_shared::{Anomaly, Scores, Status};
 
+use super::table::common_move;
 use crate::app::flag_params;
 use crate::state::Controls;
 
@@ -82,7 +83,7 @@ fn plot(scores: &Scores, s: usize, c: &Controls) -> (Plot, usize) {
     // Days every service moved together (a holiday): the baseline already
     // follows them; the marker says why it dipped.
     let common: Vec<usize> = (0..v.day.len()).filter(|&i| scores.day_factor_on(v.day[i]) != 1.0).collect();
-    let label = |i: usize| format!("all services {:+.0} %", (scores.day_factor_on(v.day[i]) - 1.0) * 100.0);
+    let label = |i: usize| format!("all services {}", common_move(scores.day_factor_on(v.day[i])));
     p.add_trace(
         Scatter::new(common.iter().map(|&i| x[i].clone()).collect(), common.iter().map(|&i| v.center[i]).collect())
             .mode(Mode::Markers)

@@ -186,7 +186,7 @@ pub fn AnomalyTable(
 
 /// A day's business-wide factor as a person reads it: "-70 %" when the
 /// median service sold 30 % of its usual, nothing on an ordinary day.
-fn common_move(factor: f64) -> String {
+pub fn common_move(factor: f64) -> String {
     if factor == 1.0 {
         String::new()
     } else {
