@@ -16,6 +16,7 @@ pub mod cache;
 pub mod config;
 pub mod evaluate;
 pub mod http;
+pub mod real_data;
 #[cfg(feature = "embedded")]
 pub mod sample;
 pub mod scan;
