@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{ensure, Context};
-use servicewatch_shared::eval::{evaluate, Quality};
+use servicewatch_shared::eval::{calibration, evaluate, Quality};
 use servicewatch_shared::synth::{generate, Config, Labelled};
 use servicewatch_shared::{BaselineParams, FlagParams, Method};
 
@@ -33,6 +33,14 @@ pub struct Args {
     /// Write the first data set here as daily.csv and labels.csv.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also score the labelled real public sets (data/real/, built in).
+    #[arg(long)]
+    real: bool,
+    /// Instead: generate data with no anomalies (long, short and sparse
+    /// series) and compare the days flagged at |z| >= 3, 4, 5 with the
+    /// "expected by chance" metric.
+    #[arg(long, conflicts_with_all = ["real", "out"])]
+    calibration: bool,
 }
 
 /// The configurations compared: name, method, weekly, and whether the
@@ -49,6 +57,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     ensure!(args.sets >= 1, "--sets must be at least 1");
     ensure!(args.z.is_finite() && args.z >= 0.0, "--z must be a number >= 0");
     ensure!(args.days >= 1 && args.services >= 1, "--days and --services must be at least 1");
+    if args.calibration {
+        return run_calibration(args);
+    }
     let data: Vec<Labelled> = (0..args.sets)
         .map(|i| {
             generate(&Config { seed: args.seed + i, services: args.services, days: args.days, ..Config::default() })
@@ -62,16 +73,36 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "{} data sets x {} services x {} days; threshold |z| >= {}, min history {} days\n",
         args.sets, args.services, args.days, args.z, args.min_days
     );
+    print_table(&data, &flag);
+    println!(
+        "\nlabelled anomalous days per set: {:.0}",
+        data.iter().map(|d| d.labels.len()).sum::<usize>() as f64 / data.len() as f64
+    );
+    if args.real {
+        for (name, d) in crate::real_data::load()? {
+            println!("\n{name} (real, data/real/): {} series, {} labelled days", d.panel.len(), d.labels.len());
+            print_table(std::slice::from_ref(&d), &flag);
+        }
+    }
+    Ok(())
+}
+
+/// The partial first and last day of an extract, named as the server does.
+fn edges(d: &Labelled, named: bool) -> Vec<servicewatch_shared::Day> {
+    match (named, d.panel.bounds()) {
+        (true, Some((first, last))) => vec![first, last],
+        _ => Vec::new(),
+    }
+}
+
+/// One row per configuration, averaged over `data`.
+fn print_table(data: &[Labelled], flag: &FlagParams) {
     println!("{:<15} {:>9} {:>9} {:>9} {:>9} {:>9}", "method", "precision", "recall", "F1", "AP", "flagged");
-    for (name, method, weekly, edges) in METHODS {
+    for (name, method, weekly, named) in METHODS {
         let q: Vec<Quality> = data
             .iter()
             .map(|d| {
-                let partial = match (edges, d.panel.bounds()) {
-                    (true, Some((first, last))) => vec![first, last],
-                    _ => Vec::new(),
-                };
-                evaluate(d, &BaselineParams { method, weekly, partial, ..Default::default() }, &flag)
+                evaluate(d, &BaselineParams { method, weekly, partial: edges(d, named), ..Default::default() }, flag)
             })
             .collect();
         let mean = |f: fn(&Quality) -> f64| q.iter().map(f).sum::<f64>() / q.len() as f64;
@@ -85,10 +116,35 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             mean(|q| q.flagged as f64),
         );
     }
-    println!(
-        "\nlabelled anomalous days per set: {:.0}",
-        data.iter().map(|d| d.labels.len()).sum::<usize>() as f64 / data.len() as f64
-    );
+}
+
+/// `--calibration`: days flagged by chance on data with no anomalies, by
+/// the default configuration (edge days named), next to the metric.
+fn run_calibration(args: &Args) -> anyhow::Result<()> {
+    let flag = FlagParams { min_days: args.min_days, ..Default::default() };
+    let kinds: [(&str, usize, u32, f64); 3] = [
+        ("long", args.services, args.days, 1.0),
+        ("short (60 days)", 5 * args.services, 60, 1.0),
+        ("sparse", args.services, args.days, 0.03),
+    ];
+    println!("no anomalies injected; {} data sets of each kind; flagged / expected by chance\n", args.sets);
+    println!("{:<16} {:>10} {:>22} {:>22} {:>22}", "series", "days", "|z| >= 3", "|z| >= 4", "|z| >= 5");
+    for (name, services, days, scale) in kinds {
+        let (mut flagged, mut expected, mut eligible) = ([0u64; 3], [0f64; 3], 0u64);
+        for i in 0..args.sets {
+            let cfg = Config { seed: args.seed + i, services, days, anomaly_rate: 0.0, scale, ..Config::default() };
+            let d = generate(&cfg);
+            let baseline = BaselineParams { partial: edges(&d, true), ..Default::default() };
+            let c = calibration(&d, &baseline, &flag, &[3.0, 4.0, 5.0]);
+            for (k, c) in c.iter().enumerate() {
+                flagged[k] += c.flagged;
+                expected[k] += c.expected;
+            }
+            eligible += c[0].eligible;
+        }
+        let cell = |k: usize| format!("{} / {:.1} ({:.2}x)", flagged[k], expected[k], flagged[k] as f64 / expected[k]);
+        println!("{name:<16} {eligible:>10} {:>22} {:>22} {:>22}", cell(0), cell(1), cell(2));
+    }
     Ok(())
 }
 

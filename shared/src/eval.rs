@@ -73,6 +73,48 @@ pub fn evaluate(data: &Labelled, baseline: &BaselineParams, flag: &FlagParams) -
     }
 }
 
+/// Days flagged by chance: on data with no anomalies, how many days pass
+/// each threshold, next to what the product's "expected by chance" metric
+/// says ([`crate::Metrics::expected_false`]). A calibrated score keeps the
+/// two close.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Calibration {
+    pub z: f64,
+    pub flagged: u64,
+    pub expected: f64,
+    /// Days that could be flagged.
+    pub eligible: u64,
+}
+
+/// [`Calibration`] at each of `thresholds`, flagging as `flag` says
+/// otherwise (its `z` is replaced).
+///
+/// ```
+/// use servicewatch_shared::eval::calibration;
+/// use servicewatch_shared::synth::{generate, Config};
+/// use servicewatch_shared::{BaselineParams, FlagParams};
+/// let clean = generate(&Config { services: 20, days: 365, anomaly_rate: 0.0, ..Config::default() });
+/// let c = calibration(&clean, &BaselineParams::default(), &FlagParams::default(), &[3.0]);
+/// // 20 services x about 330 scored days x 0.27 %: about 18 by chance.
+/// assert!(c[0].expected > 10.0 && c[0].expected < 25.0);
+/// assert!(c[0].flagged > 0 && (c[0].flagged as f64) < 2.0 * c[0].expected);
+/// ```
+pub fn calibration(
+    data: &Labelled,
+    baseline: &BaselineParams,
+    flag: &FlagParams,
+    thresholds: &[f64],
+) -> Vec<Calibration> {
+    let scores = Scores::compute(&data.panel, baseline);
+    thresholds
+        .iter()
+        .map(|&z| {
+            let f = scores.flag(&FlagParams { z, ..flag.clone() });
+            Calibration { z, flagged: f.metrics.anomalous, expected: f.metrics.expected_false, eligible: f.eligible }
+        })
+        .collect()
+}
+
 /// The score a day is ranked by: |z|, or the signed z for one direction.
 /// Unscored days (z is NaN) rank last.
 fn directional(z: f64, flag: &FlagParams) -> f64 {

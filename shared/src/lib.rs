@@ -19,6 +19,7 @@
 
 pub mod codec;
 pub mod day;
+pub mod ln;
 pub mod methods;
 pub mod panel;
 pub mod params;

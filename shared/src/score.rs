@@ -193,8 +193,12 @@ impl Scores {
             // closed on Sundays) would drag the factor of whole weekdays.
             let days = (to.0 - from.0).max(-1) as usize + 1;
             self.day_factor = common::factors(out, from, days);
-            let scored: Vec<bool> = self.services.iter().map(|s| s.verdict.status == Status::Scored).collect();
-            common::apply(out, from, &self.day_factor, &scored);
+            let neighbours: Vec<u32> = self
+                .services
+                .iter()
+                .map(|s| if s.verdict.status == Status::Scored { s.verdict.neighbours } else { 0 })
+                .collect();
+            common::apply(out, from, &self.day_factor, &neighbours);
         }
         for info in &mut self.services {
             let z = &out.z[info.start..info.end];

@@ -23,13 +23,13 @@
 //! }
 //! let f = common::factors(&c, Day(0), 1);
 //! assert_eq!(f, vec![0.3]);
-//! common::apply(&mut c, Day(0), &f, &[true; 5]);
+//! common::apply(&mut c, Day(0), &f, &[90; 5]);
 //! assert_eq!(c.center[0], 30.0); // everyone was at 30 %: ordinary
 //! assert_eq!(c.z[0], 0.0);
-//! assert!(c.z[4] > 9.0); // the one that stayed at 100 stands out
+//! assert!(c.z[4] > 5.0); // the one that stayed at 100 stands out
 //! ```
 
-use super::{robust::noise_floor, Columns};
+use super::{robust::noise_floor, tail, Columns};
 use crate::stats::{median_select, MAD_TO_SD, MEDIAN_SE};
 use crate::Day;
 
@@ -92,22 +92,24 @@ pub fn factors(points: &Columns, from: Day, days: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Scales the baselines of scored services (`scored[svc]`) by their day's
-/// factor and re-scores: centre × f, spread × f (at least the count-noise
-/// floor 1 + √centre), z from those. Unscored points are left as they are.
-pub fn apply(points: &mut Columns, from: Day, factor: &[f64], scored: &[bool]) {
+/// Scales the baselines of scored services by their day's factor and
+/// re-scores: centre × f, spread × f (at least the count-noise floor
+/// 1 + √centre), z from those ([`tail::z`], with the service's
+/// `neighbours[svc]`; 0 = not scored, left as it is).
+pub fn apply(points: &mut Columns, from: Day, factor: &[f64], neighbours: &[u32]) {
     if factor.iter().all(|f| *f == 1.0) {
         return;
     }
     for i in 0..points.len() {
         let f = factor.get((points.day[i].0 - from.0) as usize).copied().unwrap_or(1.0);
-        if f == 1.0 || !scored.get(points.svc[i] as usize).copied().unwrap_or(false) || !points.z[i].is_finite() {
+        let n = neighbours.get(points.svc[i] as usize).copied().unwrap_or(0);
+        if f == 1.0 || n == 0 || !points.z[i].is_finite() {
             continue;
         }
         let center = points.center[i] * f;
         let spread = (points.spread[i] * f).max(noise_floor(center));
         points.center[i] = center;
         points.spread[i] = spread;
-        points.z[i] = (points.count[i] as f64 - center) / spread;
+        points.z[i] = tail::z(points.count[i] as f64, center, spread, n as usize);
     }
 }

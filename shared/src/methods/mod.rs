@@ -5,6 +5,7 @@
 pub mod classic;
 pub mod common;
 pub mod robust;
+pub mod tail;
 
 use crate::Day;
 
@@ -77,4 +78,7 @@ pub struct Verdict {
     /// The largest |z| this method can give any day of this history, if it
     /// is bounded (classic: (n - 1) / sqrt(n)).
     pub z_ceiling: Option<f64>,
+    /// Days each baseline was estimated from (robust; 0 when unscored): the
+    /// calibration's measure of how sure the baseline is (`tail`).
+    pub neighbours: u32,
 }

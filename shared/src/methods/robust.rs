@@ -34,10 +34,12 @@
 //!    so flat or sparse series never divide by zero and a day of 4 after a
 //!    month of 1s is not ten standard deviations out.
 //!
+//! 6. **A calibrated z** from that baseline: see [`super::tail`].
+//!
 //! Why these choices: `docs/quality.md` (measured with `servicewatch evaluate`).
 //!
 //! ```
-//! use servicewatch_shared::methods::{robust, Columns, Status};
+//! use servicewatch_shared::methods::{robust, tail, Columns, Status};
 //! use servicewatch_shared::Day;
 //! // Ten days of 100 around one day of 160, and a missing day (a zero).
 //! let days: Vec<Day> = (0..12).filter(|d| *d != 8).map(Day).collect();
@@ -48,12 +50,14 @@
 //! assert_eq!(v.history, 12); // the gap counts as a day
 //! assert_eq!(out.center[5], 100.0); // the spike is not in its own baseline
 //! assert_eq!(out.spread[5], 11.0); // the neighbours are flat: floor 1 + sqrt(100)
-//! assert_eq!(out.z[5], 60.0 / 11.0);
+//! // z is calibrated from that baseline and its 11 neighbours (`tail`).
+//! assert_eq!(out.z[5], tail::z(160.0, 100.0, 11.0, 11));
+//! assert!(out.z[5] > 2.0); // eleven days of history make anyone cautious
 //! assert_eq!(out.count[8], 0); // the missing day is scored as a zero
-//! assert_eq!(out.z[8], -100.0 / 11.0);
+//! assert!(out.z[8] < -3.0); // and a zero after 100s is very unusual
 //! ```
 
-use super::{Columns, Status, Verdict};
+use super::{tail, Columns, Status, Verdict};
 use crate::stats::{mad_sorted, median_by, median_select, median_sorted, MAD_TO_SD, MEDIAN_SE};
 use crate::Day;
 
@@ -67,6 +71,8 @@ pub const MIN_WEEKS: usize = 6;
 /// out: about p = 0.001.
 pub const WEEKLY_CHI2: f64 = 22.46;
 const CLIP: f64 = 4.0;
+/// Below this median the baseline's centre is the clipped mean (sparse counts).
+pub const SPARSE_MEDIAN: f64 = 3.0;
 
 /// The least spread a baseline of `centre` gets: a little above the
 /// standard deviation of a Poisson count with that mean (point 5 above).
@@ -76,7 +82,7 @@ pub fn noise_floor(centre: f64) -> f64 {
 
 pub fn score(svc: u32, days: &[Day], counts: &[u64], weekly: bool, out: &mut Columns) -> Verdict {
     let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
-        return Verdict { status: Status::TooFewDays, history: 0, z_ceiling: None };
+        return Verdict { status: Status::TooFewDays, history: 0, z_ceiling: None, neighbours: 0 };
     };
     let n = (last.0 - first.0) as usize + 1;
     let mut x = vec![0.0f64; n];
@@ -108,16 +114,67 @@ pub fn score(svc: u32, days: &[Day], counts: &[u64], weekly: bool, out: &mut Col
         base
     };
 
+    // A weekday whose median is zero (mostly closed, or sparse) has its own
+    // level: the mean of its other days, so a 5 on a weekday that averages
+    // 0.4 is judged against 0.4, not against nothing.
+    let (mut wsum, mut wdays) = ([0.0f64; 7], [0usize; 7]);
+    if !all_informative {
+        for (i, &xi) in x.iter().enumerate() {
+            wsum[weekday(i)] += xi;
+            wdays[weekday(i)] += 1;
+        }
+    }
+    let neighbours = y.len().min(NEIGHBOURS + 1).saturating_sub(1);
+    let calibration = tail::Calibration::new(neighbours);
+    let phi = if enough { over_dispersion(&base, |i| factor[weekday(i)]) } else { 0.0 };
     for (i, (&(med, sd), &xi)) in base.iter().zip(&x).enumerate() {
-        let f = factor[weekday(i)];
-        let center = f * med;
-        let spread = (f * sd).max(noise_floor(center));
-        let z = if enough { (xi - center) / spread } else { 0.0 };
+        let w = weekday(i);
+        let f = factor[w];
+        let center = if f > 0.0 {
+            f * med
+        } else if wdays[w] > 1 {
+            (wsum[w] - xi) / (wdays[w] - 1) as f64
+        } else {
+            0.0
+        };
+        let floor = noise_floor(center);
+        // The larger of what the neighbours show and what the series'
+        // count model says (floor plus its usual over-dispersion): a calm
+        // stretch does not make every wobble an anomaly, a noisy stretch
+        // still widens the band.
+        let spread = (f * sd).max((floor * floor + phi * center * center).sqrt());
+        let z = if enough { calibration.z(xi, center, spread, floor) } else { 0.0 };
         // Counts are at most 2^53, so the f64 round-trip is exact.
         out.push(svc, Day(first.0 + i as i32), xi as u64, center, spread, z);
     }
     let status = if enough { Status::Scored } else { Status::TooFewDays };
-    Verdict { status, history: n as u32, z_ceiling: None }
+    Verdict { status, history: n as u32, z_ceiling: None, neighbours: if enough { neighbours as u32 } else { 0 } }
+}
+
+/// The series' over-dispersion φ: the median, over its days with a centre
+/// of at least 1, of what the neighbours' spread shows beyond the
+/// count-noise floor, relative to the centre squared (a negative binomial's
+/// variance beyond Poisson is φ c²). One figure per series, from hundreds
+/// of days, where each day's own spread comes from 90 neighbours and is
+/// noisy: a day whose neighbours happened to be calm does not get a spread
+/// the series never has.
+fn over_dispersion(base: &[(f64, f64)], factor: impl Fn(usize) -> f64) -> f64 {
+    // Every third day of a long series is plenty (neighbouring days share
+    // most of their neighbours anyway), and 3 is prime to 7, so every
+    // weekday still speaks.
+    let step = if base.len() >= 60 { 3 } else { 1 };
+    let mut ratios: Vec<f64> = (0..base.len())
+        .step_by(step)
+        .filter_map(|i| {
+            let (f, (med, sd)) = (factor(i), base[i]);
+            let c = f * med;
+            (f > 0.0 && c >= 1.0).then(|| {
+                let floor = noise_floor(c);
+                ((f * sd) * (f * sd) - floor * floor).max(0.0) / (c * c)
+            })
+        })
+        .collect();
+    median_select(&mut ratios)
 }
 
 /// Median-of-weekday over median-of-all, per weekday (Monday = 0), when
@@ -208,7 +265,11 @@ fn neighbourhood(y: &[f64], k: usize) -> Vec<(f64, f64)> {
             let c = med - clip.median;
             let ss = s2 - 2.0 * c * s1 + kept as f64 * c * c;
             let sd = if kept >= 2 { (ss.max(0.0) / (kept - 1) as f64).sqrt() } else { 0.0 };
-            out.push((med, sd));
+            // A median of sparse counts is a step function of the level
+            // (0, 1 or 2 whether the mean is 0.3 or 0.9): there the clipped
+            // mean measures the level.
+            let centre = if med < SPARSE_MEDIAN && kept > 0 { (clip.median + s1 / kept as f64).max(0.0) } else { med };
+            out.push((centre, sd));
         }
     }
     out
@@ -245,8 +306,8 @@ impl Window {
         let s = &mut self.sorted;
         // Ranks by counting, not binary search: the window is short, and a
         // branch-free count vectorises where a search waits on each load.
-        let a = s.iter().filter(|x| **x < old).count();
-        let b = s.iter().filter(|x| **x < new).count();
+        // Both ranks in one pass over the window.
+        let (a, b) = s.iter().fold((0usize, 0usize), |(a, b), x| (a + (*x < old) as usize, b + (*x < new) as usize));
         if b > a + 1 {
             s.copy_within(a + 1..b, a);
             s[b - 1] = new;
@@ -261,7 +322,8 @@ impl Window {
     fn clip(&self) -> Clip {
         let s = &self.sorted;
         let median = median_sorted(s);
-        let limit = CLIP * MAD_TO_SD * mad_sorted(s, median);
+        // At least CLIP counts: the MAD of mostly-zero counts is 0.
+        let limit = (CLIP * MAD_TO_SD * mad_sorted(s, median)).max(CLIP);
         let lo = s.partition_point(|v| *v < median - limit);
         let hi = s.partition_point(|v| *v <= median + limit).max(lo);
         let kept = &s[lo..hi];
