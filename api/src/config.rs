@@ -6,12 +6,14 @@
 //! # servicewatch.toml
 //! table = "gold.fact.maintenanceservices"
 //! time_zone = "UTC"                     # the zone whose calendar days are counted
+//! frame_ancestors = "'self' https://portal.example.com"   # who may embed the app
 //! [columns]
 //! timestamp = "transaction_timestamp"
 //! service = "orderservice"
 //! [warehouse]
 //! kind = "embedded"
 //! data = "/data/maintenanceservices/"   # a Parquet/CSV file or a folder of them
+//! # sample = true                       # or generated sample data (made-up numbers)
 //! ```
 //!
 //! A Databricks SQL warehouse takes its settings by their Databricks names
@@ -53,6 +55,9 @@ pub struct Config {
     pub cache_ttl: std::time::Duration,
     /// Upper bound on cached service-days across all entries.
     pub cache_max_points: usize,
+    /// Who may embed the app in a frame: validated CSP `frame-ancestors`
+    /// sources, space-separated.
+    pub frame_ancestors: String,
 }
 
 /// Column names in the transactions table, validated identifiers.
@@ -64,8 +69,12 @@ pub struct Columns {
 
 #[derive(Debug, Clone)]
 pub enum WarehouseConfig {
-    /// DataFusion over local Parquet/CSV; `None` = generated sample data.
+    /// DataFusion over local Parquet/CSV. `None` when unset: opening it
+    /// then fails, naming the setting (no silent sample data).
     Embedded { data: Option<PathBuf> },
+    /// DataFusion over generated sample data, asked for with `--sample`;
+    /// `/api/meta` and the app say so.
+    Sample,
     /// A Databricks SQL warehouse.
     Databricks(databricks::Settings),
 }
@@ -73,7 +82,7 @@ pub enum WarehouseConfig {
 impl WarehouseConfig {
     pub fn kind(&self) -> &'static str {
         match self {
-            WarehouseConfig::Embedded { .. } => "embedded",
+            WarehouseConfig::Embedded { .. } | WarehouseConfig::Sample => "embedded",
             WarehouseConfig::Databricks(_) => "databricks",
         }
     }
@@ -92,6 +101,7 @@ pub struct Layer {
     pub max_span_days: Option<u32>,
     pub cache_ttl_seconds: Option<u64>,
     pub cache_max_points: Option<usize>,
+    pub frame_ancestors: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -106,6 +116,8 @@ pub struct ColumnsLayer {
 pub struct WarehouseLayer {
     pub kind: Option<String>,
     pub data: Option<PathBuf>,
+    /// Generated sample data instead of a table (embedded only).
+    pub sample: Option<bool>,
     /// Databricks workspace URL.
     pub host: Option<String>,
     /// Databricks SQL warehouse id.
@@ -167,6 +179,10 @@ pub struct ConfigArgs {
     /// Embedded warehouse: a Parquet/CSV file or a folder of them.
     #[arg(long, env = "SERVICEWATCH_DATA")]
     pub data: Option<PathBuf>,
+    /// Use generated sample data (made-up numbers, labelled so) instead of
+    /// a table; embedded warehouse only.
+    #[arg(long, env = "SERVICEWATCH_SAMPLE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub sample: bool,
     /// Databricks workspace URL (token, client id and secret come from the
     /// environment: DATABRICKS_TOKEN, DATABRICKS_CLIENT_ID, DATABRICKS_CLIENT_SECRET).
     #[arg(long = "databricks-host", env = "DATABRICKS_HOST")]
@@ -181,6 +197,10 @@ pub struct ConfigArgs {
     /// and X-Forwarded-Email (anyone else can send them).
     #[arg(long = "behind-apps-proxy", env = "SERVICEWATCH_BEHIND_APPS_PROXY")]
     pub behind_apps_proxy: Option<bool>,
+    /// Sites that may embed the app in a frame, space-separated: 'self',
+    /// 'none', or origins such as https://portal.example.com (https://*.example.com).
+    #[arg(long = "frame-ancestors", env = "SERVICEWATCH_FRAME_ANCESTORS")]
+    pub frame_ancestors: Option<String>,
 }
 
 impl ConfigArgs {
@@ -192,12 +212,14 @@ impl ConfigArgs {
             warehouse: WarehouseLayer {
                 kind: self.warehouse.clone(),
                 data: self.data.clone(),
+                sample: self.sample.then_some(true),
                 host: self.databricks_host.clone(),
                 warehouse_id: self.warehouse_id.clone(),
                 profile: self.profile.clone(),
                 behind_apps_proxy: self.behind_apps_proxy,
                 secrets: DatabricksSecrets::from_env(),
             },
+            frame_ancestors: self.frame_ancestors.clone(),
             ..Layer::default()
         }
     }
@@ -238,13 +260,22 @@ impl Config {
         let kind = pick(layers, |l| l.warehouse.kind.clone()).unwrap_or_else(|| "embedded".into());
         let warehouse = match kind.as_str() {
             "embedded" => {
-                let data = pick(layers, |l| l.warehouse.data.clone());
-                if let Some(d) = &data {
-                    if !d.exists() {
-                        bail!("setting `warehouse.data`: {} does not exist", d.display());
+                // The first layer that says where the data is decides (flags over the file).
+                let chosen = layers.iter().map(|l| &l.warehouse).find(|w| w.data.is_some() || w.sample == Some(true));
+                match chosen.map(|w| (&w.data, w.sample == Some(true))) {
+                    Some((Some(_), true)) => bail!(
+                        "settings `warehouse.data` (--data, SERVICEWATCH_DATA) and `warehouse.sample` (--sample, \
+                         SERVICEWATCH_SAMPLE) are both given: choose one"
+                    ),
+                    Some((None, true)) => WarehouseConfig::Sample,
+                    Some((Some(d), false)) if !d.exists() => {
+                        bail!("setting `warehouse.data`: {} does not exist", d.display())
                     }
+                    other => WarehouseConfig::Embedded { data: other.and_then(|(d, _)| d.clone()) },
                 }
-                WarehouseConfig::Embedded { data }
+            }
+            "databricks" if layers.iter().any(|l| l.warehouse.sample == Some(true)) => {
+                bail!("setting `warehouse.sample` (--sample, SERVICEWATCH_SAMPLE) is for the embedded warehouse only")
             }
             "databricks" => WarehouseConfig::Databricks(databricks_settings(layers)?),
             "spark" => bail!("setting `warehouse.kind`: `spark` is not available yet (embedded or databricks)"),
@@ -256,6 +287,8 @@ impl Config {
         }
         let ttl = pick(layers, |l| l.cache_ttl_seconds).unwrap_or(600);
         let cache_max_points = pick(layers, |l| l.cache_max_points).unwrap_or(20_000_000);
+        let frame_ancestors = pick(layers, |l| l.frame_ancestors.clone()).unwrap_or_else(|| "'self'".into());
+        let frame_ancestors = frame_ancestor_sources(&frame_ancestors).context("setting `frame_ancestors`")?;
         Ok(Config {
             table,
             columns,
@@ -264,8 +297,48 @@ impl Config {
             max_span_days,
             cache_ttl: std::time::Duration::from_secs(ttl),
             cache_max_points,
+            frame_ancestors,
         })
     }
+}
+
+/// CSP `frame-ancestors` sources, checked one by one (they go into a
+/// header verbatim) and joined by single spaces.
+fn frame_ancestor_sources(text: &str) -> anyhow::Result<String> {
+    let mut sources = Vec::new();
+    for source in text.split_ascii_whitespace() {
+        let keyword = source.to_ascii_lowercase();
+        if keyword == "'self'" || keyword == "'none'" {
+            sources.push(keyword);
+            continue;
+        }
+        if source.contains([';', ',']) {
+            bail!("`{source}`: separate sources with spaces, not `;` or `,`");
+        }
+        if source.contains(['\'', '"']) {
+            bail!("`{source}` is not a source: the only quoted ones are 'self' and 'none'");
+        }
+        let origin = source.strip_prefix("https://").or_else(|| source.strip_prefix("http://"));
+        let Some(host_port) = origin else {
+            bail!("`{source}` is not an origin: expected 'self', 'none' or one like https://portal.example.com");
+        };
+        let (host, port) = host_port.rsplit_once(':').unwrap_or((host_port, "*"));
+        let name = host.strip_prefix("*.").unwrap_or(host);
+        let label_ok = |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !name.split('.').all(label_ok) || !(port == "*" || port.parse::<u16>().is_ok()) {
+            bail!(
+                "`{source}` is not an origin like https://portal.example.com (a host, `*.` at most, a port, no path)"
+            );
+        }
+        sources.push(source.to_string());
+    }
+    if sources.is_empty() {
+        bail!("is empty: give 'none' to let no site embed the app");
+    }
+    if sources.len() > 1 && sources.iter().any(|s| s == "'none'") {
+        bail!("'none' cannot be combined with other sources");
+    }
+    Ok(sources.join(" "))
 }
 
 /// One section of `~/.databrickscfg` (an INI file): its keys and values.
@@ -402,6 +475,66 @@ mod tests {
         let e = bad(Layer { time_zone: Some("CEST".into()), ..Default::default() });
         assert!(e.contains("setting `time_zone`") && e.contains("IANA"), "{e}");
         assert!(toml::from_str::<Layer>("tabel = \"x\"").is_err(), "typos in the file are errors");
+    }
+
+    #[test]
+    fn frame_ancestors_are_checked_sources() {
+        let ancestors = |text: &str| {
+            Config::from_layers(&[Layer { frame_ancestors: Some(text.into()), ..Default::default() }])
+                .map(|c| c.frame_ancestors)
+                .map_err(|e| format!("{e:#}"))
+        };
+        assert_eq!(Config::from_layers(&[]).unwrap().frame_ancestors, "'self'");
+        let file: Layer = toml::from_str("frame_ancestors = \"'self' https://portal.example.com\"").unwrap();
+        assert_eq!(Config::from_layers(&[file]).unwrap().frame_ancestors, "'self' https://portal.example.com");
+        for ok in ["'none'", "'SELF'  http://localhost:8081", "https://*.example.com https://a-b.example.com:8443"] {
+            assert!(ancestors(ok).is_ok(), "{ok}: {:?}", ancestors(ok));
+        }
+        for bad in [
+            "",
+            "'self'; script-src *",
+            "https://a.example.com,https://b.example.com",
+            "'unsafe-inline'",
+            "\"https://a.example.com\"",
+            "*",
+            "https:",
+            "portal.example.com",
+            "https://portal.example.com/path",
+            "https://a.*.example.com",
+            "https://portal.example.com:99999",
+            "'none' 'self'",
+            "javascript://x",
+        ] {
+            let e = ancestors(bad).unwrap_err();
+            assert!(e.contains("setting `frame_ancestors`"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn sample_data_is_asked_for_explicitly() {
+        let warehouse = |layers: &[Layer]| Config::from_layers(layers).map(|c| c.warehouse);
+        let w = |data: Option<&str>, sample: Option<bool>| Layer {
+            warehouse: WarehouseLayer { data: data.map(PathBuf::from), sample, ..Default::default() },
+            ..Default::default()
+        };
+        let here = env!("CARGO_MANIFEST_DIR");
+        // Nothing set: no sample (opening the warehouse then says what to set).
+        assert!(matches!(warehouse(&[]).unwrap(), WarehouseConfig::Embedded { data: None }));
+        assert!(matches!(warehouse(&[w(None, Some(true))]).unwrap(), WarehouseConfig::Sample));
+        // Flags over the file, whichever of the two each gives.
+        assert!(matches!(warehouse(&[w(None, Some(true)), w(Some(here), None)]).unwrap(), WarehouseConfig::Sample));
+        assert!(matches!(
+            warehouse(&[w(Some(here), None), w(None, Some(true))]).unwrap(),
+            WarehouseConfig::Embedded { data: Some(_) }
+        ));
+        let e = format!("{:#}", warehouse(&[w(Some(here), Some(true))]).unwrap_err());
+        assert!(e.contains("--sample") && e.contains("--data") && e.contains("choose one"), "{e}");
+        let file: Layer = toml::from_str("[warehouse]\nsample = true").unwrap();
+        assert!(matches!(warehouse(&[file]).unwrap(), WarehouseConfig::Sample));
+        let mut remote = w(None, Some(true));
+        remote.warehouse.kind = Some("databricks".into());
+        let e = format!("{:#}", warehouse(&[remote]).unwrap_err());
+        assert!(e.contains("embedded warehouse only"), "{e}");
     }
 
     fn databricks(w: WarehouseLayer) -> anyhow::Result<databricks::Settings> {

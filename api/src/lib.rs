@@ -29,21 +29,28 @@ use config::{Config, WarehouseConfig};
 use warehouse::databricks::Databricks;
 use warehouse::Warehouse;
 
-/// Opens the configured warehouse (generating the sample data if the
-/// embedded one has none).
+/// Opens the configured warehouse. Sample data only when asked for
+/// (`--sample`): an embedded warehouse without data is an error, since
+/// made-up numbers must never pass for the table's.
 pub async fn open_warehouse(config: &Config) -> anyhow::Result<Arc<dyn Warehouse>> {
     let source = config.source();
     match &config.warehouse {
+        WarehouseConfig::Embedded { data: None } => anyhow::bail!(
+            "setting `warehouse.data` (--data, SERVICEWATCH_DATA) is required for the embedded warehouse: a \
+             Parquet or CSV file or a folder of them; or pass --sample (SERVICEWATCH_SAMPLE=1) to serve \
+             generated sample data"
+        ),
         #[cfg(feature = "embedded")]
-        WarehouseConfig::Embedded { data } => {
-            let path = match data {
-                Some(p) => p.clone(),
-                None => tokio::task::spawn_blocking(sample::default_sample).await??,
-            };
+        WarehouseConfig::Embedded { data: Some(path) } => {
+            Ok(Arc::new(warehouse::embedded::Embedded::open(path, source).await?))
+        }
+        #[cfg(feature = "embedded")]
+        WarehouseConfig::Sample => {
+            let path = tokio::task::spawn_blocking(sample::default_sample).await??;
             Ok(Arc::new(warehouse::embedded::Embedded::open(&path, source).await?))
         }
         #[cfg(not(feature = "embedded"))]
-        WarehouseConfig::Embedded { .. } => anyhow::bail!(
+        WarehouseConfig::Embedded { .. } | WarehouseConfig::Sample => anyhow::bail!(
             "setting `warehouse.kind`: this build has no embedded warehouse (built without the `embedded` \
              feature); use databricks"
         ),

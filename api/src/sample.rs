@@ -176,7 +176,7 @@ pub fn write(args: &Args, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<
     Ok(written)
 }
 
-/// The sample the server uses when no data is configured: generated once
+/// The sample `serve --sample` and `scan --sample` read: generated once
 /// into the user's cache folder.
 pub fn default_sample() -> anyhow::Result<PathBuf> {
     let dir = std::env::var_os("XDG_CACHE_HOME")

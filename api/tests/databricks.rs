@@ -16,7 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{sample_file, serve_app, serve_state, start, Server};
+use common::{messy_parquet, sample_file, serve_app, serve_state, start, Dropped, Server};
+use common::{MESSY_PARQUET_DROPPED, MESSY_TEXT_DROPPED};
 use serde_json::{json, Value};
 use servicewatch::config::{Config, DatabricksSecrets, Layer, WarehouseConfig, WarehouseLayer};
 use servicewatch::warehouse::databricks::retry::RetryPolicy;
@@ -173,6 +174,39 @@ async fn answers_equal_the_embedded_engine_in_utc_and_in_a_dst_zone() {
         assert_eq!(stats("wh-parity").await["statements"].as_u64().unwrap() - before, 2 + 2 + 1);
     }
     assert!(stats("wh-parity").await["chunk_calls"].as_u64().unwrap() > 0, "several chunks were followed");
+}
+
+#[tokio::test]
+async fn dropped_rows_are_counted_alike_on_spark() {
+    user("tok-dropped", "analyst@example.com").await;
+    warehouse("wh-dropped", json!({})).await;
+    let cases = [
+        ("sw_dropped.typed", messy_parquet("dropped-typed", false), MESSY_PARQUET_DROPPED),
+        ("sw_dropped.text", messy_parquet("dropped-text", true), MESSY_TEXT_DROPPED),
+    ];
+    for (name, file, want) in cases {
+        post("/_test/tables", json!({ "name": name, "path": file.to_str().unwrap() })).await;
+        let local = start(&file, "", layer(name, None)).await;
+        let remote = databricks(name, None, "wh-dropped", "tok-dropped").await;
+        let (s1, m1) = get(&format!("{}/api/meta", local.base)).await;
+        let (s2, m2) = get(&format!("{}/api/meta", remote.base)).await;
+        assert_eq!((s1, s2), (200, 200), "{name}: {m2}");
+        let Dropped { null_service, null_timestamp, out_of_range } = want;
+        let dropped =
+            json!({ "null_service": null_service, "null_timestamp": null_timestamp, "out_of_range": out_of_range });
+        assert_eq!(m2["dropped_rows"], dropped, "{name}");
+        assert_eq!(meta_essentials(m1), meta_essentials(m2), "{name}");
+        for path in [
+            "/api/daily",
+            "/api/daily?from=9999-12-01&to=9999-12-31",
+            "/api/transactions?orderservice=brakes&date=2024-03-05",
+            "/api/transactions?orderservice=brakes&date=9999-12-31",
+        ] {
+            let (a, b) = (get(&format!("{}{path}", local.base)).await, get(&format!("{}{path}", remote.base)).await);
+            assert_eq!(a.0, 200, "{name}: {path}: {}", a.1);
+            assert_eq!(a, b, "{name}: {path}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -59,6 +59,11 @@ fn check(doc: &Value, schema: &Value, value: &Value, path: &str, errors: &mut Ve
             return;
         }
     }
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        if !values.contains(value) {
+            errors.push(format!("{path}: {value} is not one of {values:?}"));
+        }
+    }
     if schema.get("format").and_then(Value::as_str) == Some("date") {
         if let Some(s) = value.as_str() {
             if Day::parse(s).is_err() {
@@ -125,12 +130,104 @@ async fn responses_match_the_description() {
     check(&doc, meta_schema, &serde_json::json!({"table": 5, "first": "2024-02-30", "extra": 1}), "$", &mut errors);
     assert!(errors.len() >= 3, "{errors:?}");
 
-    // Every documented path exists on the server (no 404 for the route itself).
-    for path in doc["paths"].as_object().unwrap().keys() {
-        let method = doc["paths"][path].as_object().unwrap().keys().next().unwrap().clone();
-        let client = reqwest::Client::new();
-        let resp =
-            client.request(method.to_uppercase().parse().unwrap(), format!("{base}{path}")).send().await.unwrap();
-        assert_ne!(resp.status().as_u16(), 404, "{path}");
+    // Every documented operation exists: the server answers it, not 404.
+    let client = reqwest::Client::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let resp = client.request(method.to_uppercase().parse().unwrap(), format!("{base}{path}")).send();
+            assert_ne!(resp.await.unwrap().status().as_u16(), 404, "{method} {path}");
+        }
+    }
+    // And what is not documented is: a 404 in the API's error body.
+    let error_schema = serde_json::json!({"$ref": "#/components/schemas/ErrorBody"});
+    for path in ["/api/nope", "/api/metadata", "/api/meta/", "/api/v2/daily"] {
+        let resp = reqwest::get(format!("{base}{path}")).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 404, "{path}");
+        let body: Value = resp.json().await.unwrap();
+        let mut errors = Vec::new();
+        check(&doc, &error_schema, &body, "$", &mut errors);
+        assert!(errors.is_empty(), "{path}: {errors:#?}");
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+}
+
+/// The query parameters the description lists, as (path, parameter).
+fn query_params(doc: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for op in item.as_object().unwrap().values() {
+            for p in op["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] == "query") {
+                out.push((path.clone(), p.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The values an enum parameter's schema lists (also inside oneOf/anyOf).
+fn enum_values(schema: &Value) -> Vec<String> {
+    let mut found: Vec<String> =
+        schema["enum"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
+    for key in ["oneOf", "anyOf", "allOf"] {
+        for alt in schema[key].as_array().into_iter().flatten() {
+            found.extend(enum_values(alt));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn parameters_are_described_as_the_server_checks_them() {
+    let file = common::sample_file("openapi-params", 5, 4, 40);
+    let srv = common::start(&file, "", Layer::default()).await;
+    let base = srv.base.clone();
+    let doc: Value = reqwest::get(format!("{base}/api/openapi.json")).await.unwrap().json().await.unwrap();
+    let params = query_params(&doc);
+    assert!(params.len() >= 15, "{params:?}");
+
+    // Enums list their values; each is accepted, and nothing else.
+    for (name, want) in [("method", vec!["classic", "robust"]), ("direction", vec!["both", "drops", "spikes"])] {
+        let (_, p) = params.iter().find(|(path, p)| path == "/api/anomalies" && p["name"] == name).unwrap();
+        let mut values = enum_values(&p["schema"]);
+        values.sort();
+        assert_eq!(values, want, "{name}: {p}");
+        for v in values.iter().map(String::as_str).chain(["nope"]) {
+            let status = reqwest::get(format!("{base}/api/anomalies?{name}={v}")).await.unwrap().status();
+            assert_eq!(status.as_u16(), if v == "nope" { 400 } else { 200 }, "{name}={v}");
+        }
+    }
+
+    // Documented bounds are the server's: each bound passes, one past it not.
+    for (_, p) in params.iter().filter(|(path, _)| path == "/api/anomalies") {
+        let name = p["name"].as_str().unwrap();
+        let (min, max) = (p["schema"]["minimum"].as_f64(), p["schema"]["maximum"].as_f64());
+        let cases = [(min, 200), (max, 200), (min.map(|m| m - 1.0), 400), (max.map(|m| m + 1.0), 400)];
+        for (v, want) in cases.into_iter().filter_map(|(v, want)| Some((v?, want))) {
+            let status = reqwest::get(format!("{base}/api/anomalies?{name}={v}")).await.unwrap().status();
+            assert_eq!(status.as_u16(), want, "{name}={v}: {p}");
+        }
+    }
+
+    // Text parameters, required ones above all, cannot be empty, and the
+    // server says so (an empty `from=` is not "the default").
+    let is_text =
+        |s: &Value| s["type"] == "string" || s["type"].as_array().is_some_and(|t| t.contains(&"string".into()));
+    for (path, p) in &params {
+        let name = p["name"].as_str().unwrap();
+        if is_text(&p["schema"]) && enum_values(&p["schema"]).is_empty() {
+            assert_eq!(p["schema"]["minLength"], 1, "{path} {name}: {p}");
+        }
+        if p["required"] == true {
+            assert_eq!(p["schema"]["minLength"], 1, "{path} {name} is required: {p}");
+        }
+        let resp = reqwest::get(format!("{base}{path}?{name}=")).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{path}?{name}=");
+        let body: Value = resp.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("`{name}` is empty")), "{path}?{name}=: {message}");
+    }
+    for q in ["from=&to=2024-02-01", "to=%20", "services="] {
+        let status = reqwest::get(format!("{base}/api/daily?{q}")).await.unwrap().status();
+        assert_eq!(status.as_u16(), 400, "{q}");
     }
 }

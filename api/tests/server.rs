@@ -375,3 +375,208 @@ async fn base_path_etag_and_health() {
     assert_eq!(codec::decode(&bytes).unwrap(), json);
     assert!(bytes.len() * 3 < serde_json::to_vec(&json).unwrap().len());
 }
+
+/// A trunk-like dist folder: an index.html with an inline loader and one
+/// hashed asset. Returns the folder and the loader's CSP hash, computed here.
+fn fake_dist() -> (PathBuf, String, String) {
+    use base64::Engine;
+    use sha2::Digest;
+    let dist = temp_dir("dist");
+    let loader = "\nimport init from './app-0123456789abcdef.js';\nawait init();\n";
+    let index = format!(
+        "<!doctype html><html><head><script src=\"plotly-basic.min.js\"></script>\n\
+         <script type=\"module\">{loader}</script></head><body></body></html>"
+    );
+    std::fs::write(dist.join("index.html"), &index).unwrap();
+    std::fs::write(dist.join("app-0123456789abcdef.js"), "export default function init() {}").unwrap();
+    std::fs::write(dist.join("app-0123456789abcdef_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    std::fs::write(dist.join("plotly-basic.min.js"), "window.Plotly = {};").unwrap();
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(loader));
+    (dist, index, format!("'sha256-{hash}'"))
+}
+
+async fn serve_dist(data: &Path, dist: PathBuf, extra: Layer) -> common::Server {
+    let layer = Layer {
+        warehouse: servicewatch::config::WarehouseLayer { data: Some(data.to_path_buf()), ..Default::default() },
+        ..Layer::default()
+    };
+    let config = servicewatch::config::Config::from_layers(&[extra, layer]).unwrap();
+    let warehouse = servicewatch::open_warehouse(&config).await.unwrap();
+    common::serve_app(servicewatch::http::AppState::new(warehouse, config, dist), "").await
+}
+
+#[tokio::test]
+async fn missing_files_and_api_paths_are_404s_and_the_app_keeps_its_routes() {
+    let file = sample_file_in("spa");
+    let (dist, index, _) = fake_dist();
+    let srv = serve_dist(&file, dist, Layer::default()).await;
+    let client = reqwest::Client::new();
+    let fetch = |path: &str| client.get(format!("{}{path}", srv.base)).send();
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers().get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+    };
+    // The page, at / and at any extension-less path (the app's own routes).
+    for path in ["/", "/index.html", "/some/view", "/some/view?z=2.5"] {
+        let r = fetch(path).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(header(&r, "content-type").starts_with("text/html"), "{path}");
+        assert_eq!(header(&r, "cache-control"), "no-cache", "{path}");
+        assert_eq!(r.text().await.unwrap(), index, "{path}");
+    }
+    for path in ["/app-0123456789abcdef.js", "/app-0123456789abcdef_bg.wasm"] {
+        let r = fetch(path).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(header(&r, "cache-control"), "public, max-age=31536000, immutable", "{path}");
+    }
+    let r = fetch("/plotly-basic.min.js").await.unwrap();
+    assert_eq!((r.status().as_u16(), header(&r, "cache-control")), (200, "no-cache".into()));
+    // A missing hashed asset (an old build's) or any missing file is a 404,
+    // never the page cached for a year.
+    for path in ["/app-fedcba9876543210.js", "/app-fedcba9876543210_bg.wasm", "/favicon.ico", "/deep/x.css"] {
+        let r = fetch(path).await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert!(!header(&r, "cache-control").contains("immutable"), "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+    // Unknown API paths are JSON 404s in the API's error body.
+    for path in ["/api/nope", "/api/meta/more", "/api", "/api/anomalies.csv"] {
+        let r = fetch(path).await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(header(&r, "content-type"), "application/json", "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!((body["error"]["status"].as_u64(), body["error"]["code"].as_str()), (Some(404), Some("not_found")));
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let file = sample_file_in("csp");
+    let (dist, _, loader) = fake_dist();
+    let portal = Layer { frame_ancestors: Some("'self' https://portal.example.com".into()), ..Layer::default() };
+    let srv = serve_dist(&file, dist, portal).await;
+    for path in ["/", "/some/view", "/app-0123456789abcdef.js", "/favicon.ico", "/api/meta", "/api/nope", "/healthz"] {
+        let r = reqwest::get(format!("{}{path}", srv.base)).await.unwrap();
+        let h = |name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        let csp = h("content-security-policy");
+        let directives: Vec<&str> = csp.split(';').map(str::trim).collect();
+        for want in [
+            "default-src 'self'".to_string(),
+            format!("script-src 'self' 'wasm-unsafe-eval' {loader}"),
+            "img-src 'self' data: blob:".into(),
+            "connect-src 'self'".into(),
+            "frame-ancestors 'self' https://portal.example.com".into(),
+        ] {
+            assert!(directives.contains(&want.as_str()), "{path}: `{want}` not in `{csp}`");
+        }
+        assert!(directives.iter().any(|d| d.starts_with("style-src 'self'")), "{path}: {csp}");
+        assert_eq!(h("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(h("referrer-policy"), "strict-origin-when-cross-origin", "{path}");
+    }
+    // Without the setting, only the app itself may frame it.
+    let srv = start(&file, "", Layer::default()).await;
+    let r = reqwest::get(format!("{}/healthz", srv.base)).await.unwrap();
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.ends_with("frame-ancestors 'self'"), "{csp}");
+    assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval';"), "no app, no hashes: {csp}");
+}
+
+/// A warehouse that never answers.
+struct Hanging;
+
+#[async_trait::async_trait]
+impl servicewatch::warehouse::Warehouse for Hanging {
+    fn kind(&self) -> &'static str {
+        "hanging"
+    }
+    async fn daily(
+        &self,
+        _: &servicewatch::warehouse::DailyQuery,
+        _: &servicewatch::warehouse::Caller,
+        _: &tokio_util::sync::CancellationToken,
+        _: &servicewatch::warehouse::Progress,
+    ) -> Result<servicewatch_shared::Panel, servicewatch::warehouse::WarehouseError> {
+        std::future::pending().await
+    }
+    async fn bounds(
+        &self,
+        _: &servicewatch::warehouse::Caller,
+        _: &tokio_util::sync::CancellationToken,
+        _: &servicewatch::warehouse::Progress,
+    ) -> Result<servicewatch::warehouse::Bounds, servicewatch::warehouse::WarehouseError> {
+        std::future::pending().await
+    }
+    async fn transactions(
+        &self,
+        _: &str,
+        _: Day,
+        _: u32,
+        _: &servicewatch::warehouse::Caller,
+        _: &tokio_util::sync::CancellationToken,
+    ) -> Result<servicewatch::warehouse::Rows, servicewatch::warehouse::WarehouseError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn timeouts_and_large_bodies_answer_the_error_body() {
+    let config = servicewatch::config::Config::from_layers(&[]).unwrap();
+    let mut state = servicewatch::http::AppState::new(std::sync::Arc::new(Hanging), config, PathBuf::from("no-dist"));
+    state.request_timeout = std::time::Duration::from_millis(300);
+    let srv = common::serve_app(state, "").await;
+    let r = reqwest::get(format!("{}/api/meta", srv.base)).await.unwrap();
+    assert_eq!(r.status(), 504);
+    assert!(r.headers().contains_key("content-security-policy"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!((body["error"]["status"].as_u64(), body["error"]["code"].as_str()), (Some(504), Some("timeout")));
+
+    let big = vec![b'x'; 100 * 1024];
+    let r = reqwest::Client::new().post(format!("{}/api/refresh", srv.base)).body(big).send().await.unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!((body["error"]["status"].as_u64(), body["error"]["code"].as_str()), (Some(413), Some("too_large")));
+    assert!(body["error"]["message"].as_str().unwrap().contains("65536 bytes"), "{body}");
+}
+
+#[tokio::test]
+async fn a_refused_coding_is_not_sent_and_responses_vary_by_it() {
+    let file = sample_file_in("gzip");
+    let srv = start(&file, "", Layer::default()).await;
+    let client = reqwest::Client::new();
+    for path in ["/api/daily", "/api/openapi.json", "/api/anomalies?limit=1000"] {
+        let url = format!("{}{path}", srv.base);
+        for (accept, gzip) in [("gzip", true), ("gzip;q=0.5", true), ("gzip;q=0", false), ("br, GZIP; Q=0.0", false)] {
+            let r = client.get(&url).header("accept-encoding", accept).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            let encoding = r.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_string());
+            assert_eq!(encoding.as_deref() == Some("gzip"), gzip, "{path} with {accept}: {encoding:?}");
+            let vary = r.headers().get_all("vary").iter().map(|v| v.to_str().unwrap().to_ascii_lowercase());
+            assert!(vary.collect::<Vec<_>>().join(",").contains("accept-encoding"), "{path} with {accept}");
+            if !gzip {
+                let _: Value = r.json().await.unwrap();
+            }
+        }
+    }
+}
+
+/// Fails until `/api/daily` (http/data.rs) gives its gzip body an ETag of
+/// its own: a cache holding one encoding must not revalidate the other.
+#[tokio::test]
+#[ignore = "needs http/data.rs to tag the gzip body apart (see the report of issue 11 item 6)"]
+async fn gzip_and_plain_bodies_have_distinct_etags() {
+    let file = sample_file_in("etag");
+    let srv = start(&file, "", Layer::default()).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/daily", srv.base);
+    let plain = client.get(&url).send().await.unwrap();
+    let gz = client.get(&url).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    let (plain, gz) = (plain.headers()["etag"].clone(), gz.headers()["etag"].clone());
+    assert_ne!(plain, gz);
+    // Each ETag revalidates its own encoding only.
+    let r = client.get(&url).header("accept-encoding", "gzip").header("if-none-match", &plain).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client.get(&url).header("accept-encoding", "gzip").header("if-none-match", &gz).send().await.unwrap();
+    assert_eq!(r.status(), 304);
+}

@@ -6,41 +6,33 @@ use std::sync::Arc;
 use gloo_net::http::Request;
 use serde::Deserialize;
 use servicewatch_shared::codec::{decode_panel, MEDIA_TYPE};
+use servicewatch_shared::wire::DataSource;
+pub use servicewatch_shared::wire::Meta;
 use servicewatch_shared::{Day, Panel};
 
-/// What the app uses of `/api/meta`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Meta {
-    pub table: String,
-    pub first: Option<Day>,
-    pub last: Option<Day>,
-    pub services: Vec<String>,
-    /// Edge days the data covers only in part (not flagged by robust).
-    #[serde(default)]
-    pub partial_days: Vec<Day>,
-    /// The time zone whose calendar days are counted.
-    pub timezone: String,
-    /// The newest transaction's time, RFC 3339 in UTC.
-    pub latest_transaction: Option<String>,
-    /// When the server read the aggregates, RFC 3339.
-    pub fetched_at: String,
-}
-
-impl Meta {
-    /// One line on where the numbers come from and how fresh they are.
-    pub fn provenance(&self) -> String {
-        let minute = |t: &str| t.get(..16).unwrap_or(t).replacen('T', " ", 1);
-        let mut parts = vec![self.table.clone(), format!("days in {}", self.timezone)];
-        if let Some(t) = &self.latest_transaction {
-            parts.push(format!("newest transaction {} UTC", minute(t)));
-        }
-        parts.push(format!("read {} UTC", minute(&self.fetched_at)));
-        if !self.partial_days.is_empty() {
-            let days: Vec<String> = self.partial_days.iter().map(|d| d.to_string()).collect();
-            parts.push(format!("partial days not flagged: {}", days.join(", ")));
-        }
-        parts.join(" · ")
+/// One line on where the numbers come from and how fresh they are: sample
+/// data said first when it is that, rows left out when there are any.
+pub fn provenance(m: &Meta) -> String {
+    let minute = |t: &str| t.get(..16).unwrap_or(t).replacen('T', " ", 1);
+    let origin = match m.source {
+        DataSource::Sample => "sample data (generated, not a real table)".to_string(),
+        DataSource::Table => m.table.clone(),
+    };
+    let mut parts = vec![origin, format!("days in {}", m.timezone)];
+    if let Some(t) = &m.latest_transaction {
+        parts.push(format!("newest transaction {} UTC", minute(t)));
     }
+    parts.push(format!("read {} UTC", minute(&m.fetched_at)));
+    match m.dropped_rows.total() {
+        0 => {}
+        1 => parts.push("1 row without a service or a valid time left out".into()),
+        n => parts.push(format!("{n} rows without a service or a valid time left out")),
+    }
+    if !m.partial_days.is_empty() {
+        let days: Vec<String> = m.partial_days.iter().map(|d| d.to_string()).collect();
+        parts.push(format!("partial days not flagged: {}", days.join(", ")));
+    }
+    parts.join(" · ")
 }
 
 /// Waits `ms` milliseconds (the browser's timer).
@@ -135,27 +127,56 @@ pub async fn progress() -> Option<LoadProgress> {
 
 #[cfg(test)]
 mod tests {
-    use super::Meta;
+    use super::{provenance, Meta};
+    use servicewatch_shared::wire::{DataSource, DroppedRows};
+
+    fn meta() -> Meta {
+        Meta {
+            table: "gold.fact.x".into(),
+            source: DataSource::Table,
+            warehouse: "embedded".into(),
+            timezone: "Europe/Paris".into(),
+            first: None,
+            last: None,
+            partial_days: vec![],
+            rows: 10,
+            dropped_rows: DroppedRows::default(),
+            service_days: 0,
+            services: vec![],
+            latest_transaction: Some("2025-02-03T23:59:58.1+00:00".into()),
+            fetched_at: "2026-11-24T23:56:43.52+00:00".into(),
+            max_span_days: 3660,
+        }
+    }
 
     #[test]
     fn provenance_names_table_zone_and_freshness_to_the_minute() {
-        let mut m = Meta {
-            table: "gold.fact.x".into(),
-            first: None,
-            last: None,
-            services: vec![],
-            partial_days: vec![],
-            timezone: "Europe/Paris".into(),
-            latest_transaction: Some("2025-02-03T23:59:58.1+00:00".into()),
-            fetched_at: "2026-11-24T23:56:43.52+00:00".into(),
-        };
+        let mut m = meta();
         assert_eq!(
-            m.provenance(),
+            provenance(&m),
             "gold.fact.x · days in Europe/Paris · newest transaction 2025-02-03 23:59 UTC · read 2026-11-24 23:56 UTC"
         );
         m.latest_transaction = None;
-        assert_eq!(m.provenance(), "gold.fact.x · days in Europe/Paris · read 2026-11-24 23:56 UTC");
+        assert_eq!(provenance(&m), "gold.fact.x · days in Europe/Paris · read 2026-11-24 23:56 UTC");
         m.partial_days = vec![servicewatch_shared::Day::parse("2025-02-03").unwrap()];
-        assert!(m.provenance().ends_with(" · partial days not flagged: 2025-02-03"), "{}", m.provenance());
+        assert!(provenance(&m).ends_with(" · partial days not flagged: 2025-02-03"), "{}", provenance(&m));
+    }
+
+    #[test]
+    fn provenance_says_sample_data_and_rows_left_out() {
+        let mut m = meta();
+        m.source = DataSource::Sample;
+        let line = provenance(&m);
+        assert!(line.starts_with("sample data (generated, not a real table) · "), "{line}");
+        assert!(!line.contains("gold.fact.x"), "{line}");
+        m.dropped_rows = DroppedRows { null_service: 5, null_timestamp: 6, out_of_range: 1 };
+        assert!(provenance(&m).contains(" · 12 rows without a service or a valid time left out"), "{}", provenance(&m));
+        m.dropped_rows = DroppedRows { null_service: 0, null_timestamp: 1, out_of_range: 0 };
+        assert!(provenance(&m).contains(" · 1 row without a service or a valid time left out"), "{}", provenance(&m));
+        // A server without the new fields still reads as a table with nothing left out.
+        let old = r#"{"table":"t","warehouse":"embedded","timezone":"UTC","first":null,"last":null,"rows":1,
+            "service_days":0,"services":[],"latest_transaction":null,"fetched_at":"x","max_span_days":1}"#;
+        let old: Meta = serde_json::from_str(old).unwrap();
+        assert_eq!((old.source, old.dropped_rows.total()), (DataSource::Table, 0));
     }
 }

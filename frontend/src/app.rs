@@ -157,8 +157,8 @@ pub fn App() -> impl IntoView {
             <Show when=move || !embed>
                 <header>
                     <h1>"servicewatch"</h1>
-                    <p class="sub">
-                        {move || meta.get().and_then(|m| m.ok()).map(|m| m.provenance())}
+                    <p class="sub" data-testid="provenance">
+                        {move || meta.get().and_then(|m| m.ok()).map(|m| crate::api::provenance(&m))}
                     </p>
                 </header>
             </Show>

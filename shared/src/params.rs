@@ -12,6 +12,7 @@ use crate::Day;
 
 /// How a day's baseline (centre and spread) is estimated.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// The original app: mean and sample standard deviation of the days in
@@ -25,6 +26,7 @@ pub enum Method {
 
 /// Which side of the baseline counts as unusual.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Spikes and drops: |z| >= threshold.

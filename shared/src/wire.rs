@@ -35,6 +35,76 @@ pub struct Anomalies {
     pub anomalies: Vec<Anomaly>,
 }
 
+/// `GET /api/meta`: what the app needs before its first query, and where
+/// the numbers come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Meta {
+    /// The configured table, `catalog.schema.table`.
+    pub table: String,
+    /// Whether the numbers are the table's or generated sample data.
+    #[serde(default)]
+    pub source: DataSource,
+    /// `embedded`, `databricks` or `spark`.
+    pub warehouse: String,
+    /// The time zone that defines a day (IANA name).
+    pub timezone: String,
+    pub first: Option<Day>,
+    pub last: Option<Day>,
+    /// The first and/or last day when the data covers them only in part
+    /// (it starts or ends more than an hour inside them); the robust method
+    /// does not flag these days.
+    #[serde(default)]
+    pub partial_days: Vec<Day>,
+    /// Transactions counted: the table's rows less `dropped_rows`.
+    pub rows: u64,
+    /// Rows left out of every count, by reason.
+    #[serde(default)]
+    pub dropped_rows: DroppedRows,
+    /// (service, day) pairs with transactions.
+    pub service_days: usize,
+    pub services: Vec<String>,
+    /// The newest transaction's time (RFC 3339, UTC): how fresh the data is.
+    pub latest_transaction: Option<String>,
+    /// When the server read these aggregates from the warehouse (RFC 3339).
+    pub fetched_at: String,
+    /// Longest range one request may ask for.
+    pub max_span_days: u32,
+}
+
+/// Where the numbers come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum DataSource {
+    /// The configured table.
+    #[default]
+    Table,
+    /// Generated sample data (`servicewatch serve --sample`): made-up numbers.
+    Sample,
+}
+
+/// Rows of the table that no count includes, by reason; each row counts
+/// once, under the first reason that applies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DroppedRows {
+    /// The service is NULL.
+    pub null_service: u64,
+    /// The time is NULL or cannot be read as a time.
+    pub null_timestamp: u64,
+    /// The time is a valid one outside the years a transaction can have
+    /// (placeholders such as 9999-12-31).
+    pub out_of_range: u64,
+}
+
+impl DroppedRows {
+    /// Every row left out.
+    pub fn total(&self) -> u64 {
+        self.null_service + self.null_timestamp + self.out_of_range
+    }
+}
+
 impl Daily {
     /// Validates and converts to the engine's columnar form.
     ///

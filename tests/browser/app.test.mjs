@@ -2,6 +2,9 @@
 // and rows equal the server's /api/anomalies for the same settings, the URL
 // carries the state, embed mode, the empty state and the error state work.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { launch } from './chromium.mjs';
 import { startServer } from './server.mjs';
@@ -319,6 +322,42 @@ test('the same build works under a portal sub-path', async () => {
     await page.close();
   } finally {
     sub.stop();
+  }
+});
+
+test('the header says which rows were left out and which data it is', async () => {
+  const line = async (base) => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/`);
+    const p = page.getByTestId('provenance');
+    await page.waitForFunction(() => /read \d/.test(document.querySelector('[data-testid=provenance]')?.textContent ?? ''));
+    const text = await p.innerText();
+    await page.close();
+    return text;
+  };
+  assert.doesNotMatch(await line(server.base), /sample data|left out/);
+  // A NULL service, a NULL time, a time that is no time and a 9999-12-31
+  // placeholder: four rows in no count, and the page still loads.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'servicewatch-messy-'));
+  const csv = path.join(dir, 'tx.csv');
+  const rows = ['transaction_id,transaction_timestamp,orderservice'];
+  for (let d = 1; d <= 20; d++) {
+    for (const svc of ['brakes', 'tyres']) rows.push(`${rows.length},2024-03-${String(d).padStart(2, '0')}T10:00:00Z,${svc}`);
+  }
+  rows.push(`${rows.length},2024-03-05T10:00:00Z,`, `${rows.length + 1},,brakes`, `${rows.length + 2},not a time,tyres`,
+    `${rows.length + 3},9999-12-31T00:00:00Z,brakes`);
+  fs.writeFileSync(csv, rows.join('\n') + '\n');
+  const messy = await startServer({ data: csv });
+  try {
+    const text = await line(messy.base);
+    assert.match(text, /^gold\.fact\.maintenanceservices · /);
+    assert.match(text, / · 4 rows without a service or a valid time left out/);
+    const meta = await (await fetch(`${messy.base}/api/meta`)).json();
+    assert.deepEqual(meta.dropped_rows, { null_service: 1, null_timestamp: 2, out_of_range: 1 });
+    assert.equal(meta.rows, 40);
+  } finally {
+    messy.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

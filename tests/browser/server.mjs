@@ -1,5 +1,6 @@
 // Starts `servicewatch serve` on 127.0.0.1 (a free port) over a generated
-// sample, serving the built app from dist/.
+// sample file (passed with --data: the server never makes data up itself),
+// serving the built app from dist/.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -29,14 +29,14 @@ const PARAMS: &[&str] =
     params(
         ("from" = Option<String>, Query, format = Date, description = "First day"),
         ("to" = Option<String>, Query, format = Date, description = "Last day"),
-        ("z" = Option<f64>, Query, description = "Threshold, 0 to 1000 (default 3)"),
-        ("min_days" = Option<u32>, Query, description = "Minimum days of history (default 7)"),
+        ("z" = Option<f64>, Query, minimum = 0, maximum = 1000, description = "Threshold, 0 to 1000 (default 3)"),
+        ("min_days" = Option<u32>, Query, maximum = 1000000, description = "Minimum days of history (default 7)"),
         ("min_count" = Option<u64>, Query, description = "Minimum daily count (default 0)"),
-        ("direction" = Option<String>, Query, description = "both | spikes | drops"),
-        ("method" = Option<String>, Query, description = "robust | classic"),
+        ("direction" = inline(Option<Direction>), Query, description = "Which side of the baseline counts (default both)"),
+        ("method" = inline(Option<Method>), Query, description = "How baselines are estimated (default robust)"),
         ("weekly" = Option<bool>, Query, description = "Divide out the day-of-week pattern (robust; default true)"),
         ("services" = Option<String>, Query, description = "Comma-separated service names"),
-        ("limit" = Option<usize>, Query, description = "Rows to return, 0 to 100000 (default 100)"),
+        ("limit" = Option<usize>, Query, maximum = 100000, description = "Rows to return, 0 to 100000 (default 100)"),
     ),
     responses((status = 200, body = Anomalies), (status = 400, body = ErrorBody)))]
 pub async fn anomalies(

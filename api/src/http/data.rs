@@ -14,14 +14,14 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use servicewatch_shared::codec;
-use servicewatch_shared::wire::Daily;
+use servicewatch_shared::wire::{Daily, DataSource, Meta};
 use servicewatch_shared::Day;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{ApiError, ErrorBody};
 use super::params::Query;
 use super::{blocking, caller, AppState, Snapshot};
-use crate::config::Config;
+use crate::config::{Config, WarehouseConfig};
 use crate::warehouse::Progress;
 
 /// Most services one request may name.
@@ -82,47 +82,25 @@ pub fn services(q: &Query, snap: &Snapshot) -> Result<Option<Vec<usize>>, ApiErr
     Ok(Some(chosen))
 }
 
-/// `/api/meta`: what the app needs before its first query.
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Meta {
-    /// The configured table, `catalog.schema.table`.
-    pub table: String,
-    /// `embedded`, `databricks` or `spark`.
-    pub warehouse: String,
-    /// The time zone that defines a day (IANA name).
-    pub timezone: String,
-    pub first: Option<Day>,
-    pub last: Option<Day>,
-    /// The first and/or last day when the data covers them only in part
-    /// (it starts or ends more than an hour inside them); the robust method
-    /// does not flag these days.
-    pub partial_days: Vec<Day>,
-    /// Raw transactions in the table.
-    pub rows: u64,
-    /// (service, day) pairs with transactions.
-    pub service_days: usize,
-    pub services: Vec<String>,
-    /// The newest transaction's time (RFC 3339, UTC): how fresh the data is.
-    pub latest_transaction: Option<String>,
-    /// When the server read these aggregates from the warehouse (RFC 3339).
-    pub fetched_at: String,
-    /// Longest range one request may ask for.
-    pub max_span_days: u32,
-}
-
 #[utoipa::path(get, path = "/api/meta", tag = "data",
     responses((status = 200, body = Meta), (status = 502, body = ErrorBody)))]
 pub async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Meta>, ApiError> {
     let snap = state.snapshot(&caller(&headers)).await?;
     let bounds = snap.bounds.days(state.config.time_zone);
+    let source = match state.config.warehouse {
+        WarehouseConfig::Sample => DataSource::Sample,
+        _ => DataSource::Table,
+    };
     Ok(Json(Meta {
         table: state.config.table.plain(),
+        source,
         warehouse: state.warehouse.kind().into(),
         timezone: state.config.time_zone.name().into(),
         first: bounds.map(|b| b.0),
         last: bounds.map(|b| b.1),
         partial_days: snap.bounds.partial_days(state.config.time_zone),
         rows: snap.bounds.rows,
+        dropped_rows: snap.bounds.dropped,
         service_days: snap.panel.service_days(),
         services: snap.panel.keys().to_vec(),
         latest_transaction: snap.bounds.last.map(|t| t.and_utc().to_rfc3339()),

@@ -13,11 +13,15 @@ pub enum ApiError {
     /// The request itself is wrong; the message says how.
     #[error("{0}")]
     BadRequest(String),
+    /// No such API route or file.
     #[error("{0}")]
     NotFound(String),
-    /// The warehouse cannot answer right now (starting, overloaded).
-    #[error("{0}")]
-    Unavailable(String),
+    /// The request took longer than the server allows.
+    #[error("the request took longer than {0:?}; try a shorter range or again later")]
+    Timeout(std::time::Duration),
+    /// The request body is over the limit (in bytes).
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
     /// The table is still being read for this caller; the load goes on
     /// without the request, and a later one gets its result.
     #[error("the warehouse is still reading the table; try again shortly (progress: /api/progress)")]
@@ -40,7 +44,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
-            ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m.clone()),
+            ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout", self.to_string()),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", self.to_string()),
             ApiError::Loading => (StatusCode::SERVICE_UNAVAILABLE, "loading", self.to_string()),
             ApiError::Warehouse(WarehouseError::Cancelled) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "cancelled", "the query was cancelled".into())
@@ -89,8 +94,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// The HTTP status again.
     pub status: u16,
-    /// Stable and machine-readable: bad_request, not_found, unavailable,
-    /// loading, cancelled, not_authorised,
+    /// Stable and machine-readable: bad_request, not_found, too_large,
+    /// timeout, unavailable, loading, cancelled, not_authorised,
     /// table_unavailable, bad_data, warehouse_error, internal.
     pub code: String,
     /// For a person: what is wrong and how to fix it.

@@ -1,5 +1,6 @@
 //! The HTTP server: routes, shared state, and the layers every request
-//! passes (request ids, tracing, timeouts, size limits, compression).
+//! passes (request ids, tracing, security headers, timeouts, size limits,
+//! compression).
 
 mod anomalies;
 mod app;
@@ -9,13 +10,14 @@ pub use anomalies::score as anomalies_score;
 mod health;
 pub mod openapi;
 mod params;
+mod security;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -32,7 +34,9 @@ use error::ApiError;
 
 /// Longest query string accepted, in bytes.
 const MAX_QUERY: usize = 8 * 1024;
-/// Longest time one request may take.
+/// Largest request body accepted, in bytes.
+const MAX_BODY: usize = 64 * 1024;
+/// Longest time one request may take (then 504 `timeout`).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Longest a request waits for the table to be read; the read goes on
 /// after it (a cold Databricks warehouse takes minutes) and the request is
@@ -69,6 +73,9 @@ pub struct AppState {
     /// How long a request waits for the table to be read before it is
     /// answered 503 `loading` ([`SNAPSHOT_WAIT`]; tests shorten it).
     pub snapshot_wait: Duration,
+    /// Longest time one request may take ([`REQUEST_TIMEOUT`]; tests
+    /// shorten it).
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -86,6 +93,7 @@ impl AppState {
             loading: Default::default(),
             ready: Cache::new(health::READY_FOR, 1, ABANDON_AFTER),
             snapshot_wait: SNAPSHOT_WAIT,
+            request_timeout: REQUEST_TIMEOUT,
         }
     }
 
@@ -168,14 +176,19 @@ pub fn caller(headers: &HeaderMap) -> Caller {
 }
 
 /// The app and the API, under `base_path` ("" or "/sub/path").
-pub fn router(state: Arc<AppState>, base_path: &str) -> Router {
+pub fn router(state: Arc<AppState>, base_path: &str) -> anyhow::Result<Router> {
     let api = Router::new()
         .merge(health::routes())
         .merge(data::routes())
         .merge(anomalies::routes())
         .merge(openapi::routes())
+        // Any other /api path is a JSON 404, not the app's page.
+        .route("/api", axum::routing::any(not_found))
+        .route("/api/{*rest}", axum::routing::any(not_found))
         .with_state(state.clone());
-    let app = api.merge(app::routes(&state.dist));
+    let dist = app::App::load(&state.dist);
+    let security = security::Headers::new(&state.config.frame_ancestors, &dist.script_hashes())?;
+    let app = api.merge(dist.routes());
     let app = if base_path.is_empty() {
         app
     } else {
@@ -184,24 +197,74 @@ pub fn router(state: Arc<AppState>, base_path: &str) -> Router {
         Router::new()
             .route(base_path, axum::routing::get(move || async move { axum::response::Redirect::permanent(&slash) }))
             .nest(&format!("{base_path}/"), app)
+            .fallback(not_found)
     };
     let request_id = HeaderName::from_static("x-request-id");
-    app.layer(axum::middleware::from_fn(limit_query))
+    Ok(app
+        .layer(axum::middleware::from_fn(limit_query))
         .layer(CompressionLayer::new())
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, REQUEST_TIMEOUT))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .layer(axum::middleware::from_fn_with_state(state.request_timeout, time_limit))
+        .layer(axum::middleware::from_fn(refused_codings))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(axum::middleware::from_fn(too_large_as_json))
+        .layer(axum::middleware::from_fn_with_state(Arc::new(security), security::add))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             // The path only: query strings may carry service names, never tokens.
             tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
         }))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid)))
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no route `{}`; the routes are listed in /api/openapi.json", uri.path()))
 }
 
 async fn limit_query(req: Request, next: Next) -> Response {
     if req.uri().query().is_some_and(|q| q.len() > MAX_QUERY) {
         return ApiError::bad(format!("the query string is longer than {MAX_QUERY} bytes")).into_response();
+    }
+    next.run(req).await
+}
+
+async fn time_limit(axum::extract::State(limit): axum::extract::State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::Timeout(limit).into_response(),
+    }
+}
+
+/// The body limit (and body extractors) answer a bare 413; say it in the
+/// API's error body like every other failure.
+async fn too_large_as_json(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let json = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !json {
+        return ApiError::TooLarge(MAX_BODY).into_response();
+    }
+    resp
+}
+
+/// Drops the codings the client refuses (`gzip;q=0`) from Accept-Encoding,
+/// so a handler that only looks for a coding's name cannot send it.
+async fn refused_codings(mut req: Request, next: Next) -> Response {
+    let refused = |coding: &str| {
+        coding.split(';').skip(1).any(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()) == Some(0.0)
+        })
+    };
+    let accepted = req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).and_then(|v| {
+        let kept: Vec<&str> = v.split(',').filter(|c| !refused(c)).collect();
+        (kept.len() != v.split(',').count()).then(|| kept.join(","))
+    });
+    if let Some(kept) = accepted {
+        // Nothing left means identity only (an absent header would mean any).
+        let kept = if kept.trim().is_empty() { "identity".to_string() } else { kept };
+        if let Ok(v) = HeaderValue::from_str(&kept) {
+            req.headers_mut().insert(header::ACCEPT_ENCODING, v);
+        }
     }
     next.run(req).await
 }
@@ -222,7 +285,7 @@ pub async fn serve_on(
     base_path: &str,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router(state, base_path)).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, router(state, base_path)?).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }
 

@@ -4,7 +4,9 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use utoipa::OpenApi;
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,9 +20,37 @@ use utoipa::OpenApi;
         super::data::refresh,
         super::data::progress,
         super::anomalies::anomalies,
-    )
+    ),
+    modifiers(&NonEmptyParams)
 )]
 pub struct ApiDoc;
+
+/// Every text parameter is `minLength: 1`: `params::Query` rejects an empty
+/// value for any parameter (leave it out for the default), so the rule is
+/// stated once here rather than on each handler.
+struct NonEmptyParams;
+
+impl Modify for NonEmptyParams {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for item in doc.paths.paths.values_mut() {
+            let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+            for op in ops.into_iter().flatten() {
+                for param in op.parameters.iter_mut().flatten() {
+                    if let Some(RefOr::T(Schema::Object(o))) = &mut param.schema {
+                        let text = match &o.schema_type {
+                            SchemaType::Type(t) => *t == Type::String,
+                            SchemaType::Array(ts) => ts.contains(&Type::String),
+                            SchemaType::AnyValue => false,
+                        };
+                        if text && o.enum_values.is_none() {
+                            o.min_length = Some(1);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
 
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new().route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))

@@ -19,7 +19,7 @@ fn decode(s: &str) -> String {
 }
 
 impl Query {
-    /// Parses `a=1&b=x`: every name allowed, and given once.
+    /// Parses `a=1&b=x`: every name allowed, given once, with a value.
     pub fn new(raw: Option<&str>, allowed: &[&str]) -> Result<Query, ApiError> {
         let mut q = Query { values: HashMap::new() };
         for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
@@ -31,7 +31,13 @@ impl Query {
                     allowed.join(", ")
                 )));
             }
-            if q.values.insert(name.clone(), decode(value)).is_some() {
+            // `from=` meaning "the default" or `services=` meaning "all" would
+            // be silent repairs; the OpenAPI description says `minLength: 1`.
+            let value = decode(value);
+            if value.trim().is_empty() {
+                return Err(ApiError::bad(format!("`{name}` is empty: give a value or leave the parameter out")));
+            }
+            if q.values.insert(name.clone(), value).is_some() {
                 return Err(ApiError::bad(format!("`{name}` is given more than once")));
             }
         }

@@ -15,6 +15,7 @@ use arrow::datatypes::{DataType, Date64Type, Int16Type, Int32Type, Int64Type, In
 use arrow::datatypes::{UInt16Type, UInt32Type, UInt64Type, UInt8Type};
 use chrono::{DateTime, NaiveDateTime};
 use serde_json::Value;
+use servicewatch_shared::wire::DroppedRows;
 use servicewatch_shared::{Day, Panel};
 
 use super::{Bounds, Rows, WarehouseError};
@@ -154,20 +155,27 @@ fn timestamp_at(b: &RecordBatch, col: usize) -> Result<Option<NaiveDateTime>, Wa
     time_at(c, 0)
 }
 
-/// The one row of (first_ts, last_ts, n) into bounds.
+/// The one row of (first_ts, last_ts, n, null_service, null_timestamp,
+/// out_of_range) into bounds. Sums over no rows are NULL: zero.
 pub fn to_bounds(batches: &[RecordBatch]) -> Result<Bounds, WarehouseError> {
     let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
-        return Ok(Bounds { first: None, last: None, rows: 0 });
+        return Ok(Bounds { first: None, last: None, rows: 0, dropped: DroppedRows::default() });
     };
-    if b.num_columns() < 3 {
-        return Err(data_err(format!("expected (first_ts, last_ts, n), got {} columns", b.num_columns())));
+    if b.num_columns() < 6 {
+        return Err(data_err(format!(
+            "expected (first_ts, last_ts, n, null_service, null_timestamp, out_of_range), got {} columns",
+            b.num_columns()
+        )));
     }
-    let n = b.column(2).as_ref();
-    if !is_int(n.data_type()) {
-        return Err(unexpected("n", n.data_type()));
-    }
-    let rows = int_at(n, 0).unwrap_or(0).max(0) as u64;
-    Ok(Bounds { first: timestamp_at(b, 0)?, last: timestamp_at(b, 1)?, rows })
+    let count = |col: usize| {
+        let c = b.column(col).as_ref();
+        if !is_int(c.data_type()) {
+            return Err(unexpected(b.schema().field(col).name(), c.data_type()));
+        }
+        Ok(int_at(c, 0).unwrap_or(0).max(0) as u64)
+    };
+    let dropped = DroppedRows { null_service: count(3)?, null_timestamp: count(4)?, out_of_range: count(5)? };
+    Ok(Bounds { first: timestamp_at(b, 0)?, last: timestamp_at(b, 1)?, rows: count(2)?, dropped })
 }
 
 /// Row `i` of any column as JSON: numbers as numbers (non-finite floats as
@@ -256,12 +264,18 @@ mod tests {
             }) as Arc<dyn Array>
         };
         let ty = DataType::Timestamp(TimeUnit::Microsecond, tz.map(Into::into));
+        let count = |name| Field::new(name, DataType::Int64, true);
         let schema = Schema::new(vec![
             Field::new("first_ts", ty.clone(), true),
             Field::new("last_ts", ty, true),
-            Field::new("n", DataType::Int64, false),
+            count("n"),
+            count("null_service"),
+            count("null_timestamp"),
+            count("out_of_range"),
         ]);
-        let cols = vec![ts(1_711_846_800_000_000), ts(1_711_850_400_250_000), Arc::new(Int64Array::from(vec![7])) as _];
+        let n = |v: Option<i64>| Arc::new(Int64Array::from(vec![v])) as Arc<dyn Array>;
+        let cols =
+            vec![ts(1_711_846_800_000_000), ts(1_711_850_400_250_000), n(Some(7)), n(Some(2)), n(None), n(Some(1))];
         RecordBatch::try_new(Arc::new(schema), cols).unwrap()
     }
 
@@ -270,6 +284,7 @@ mod tests {
         let want = to_bounds(&[bounds_batch(None)]).unwrap();
         assert_eq!(want.first.unwrap().to_string(), "2024-03-31 01:00:00");
         assert_eq!(want.rows, 7);
+        assert_eq!(want.dropped, DroppedRows { null_service: 2, null_timestamp: 0, out_of_range: 1 });
         for tz in ["UTC", "Etc/UTC", "+00:00"] {
             assert_eq!(to_bounds(&[bounds_batch(Some(tz))]).unwrap(), want, "{tz}");
         }

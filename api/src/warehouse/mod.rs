@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
+use servicewatch_shared::wire::DroppedRows;
 use servicewatch_shared::{Day, Panel};
 use tokio_util::sync::CancellationToken;
 
@@ -46,12 +47,14 @@ pub struct DailyQuery {
     pub services: Option<Vec<String>>,
 }
 
-/// The extent of the table.
+/// The extent of the table: the first and last time and the number of the
+/// rows that are counted, and the rows left out, by reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bounds {
     pub first: Option<NaiveDateTime>,
     pub last: Option<NaiveDateTime>,
     pub rows: u64,
+    pub dropped: DroppedRows,
 }
 
 /// An extract that starts more than this after its first day began, or ends

@@ -1,9 +1,12 @@
 //! The warehouse SQL, written once for every engine.
 //!
 //! The statements use only what Spark SQL, Databricks SQL and DataFusion
-//! all accept: backtick-quoted identifiers, `CAST`, `COUNT(*)`, `GROUP BY`
-//! and named parameters (`:name`; engines that spell them `$name` get them
-//! renamed by [`Statement::render`]). Days in a time zone other than UTC use
+//! all accept: backtick-quoted identifiers, `CAST`, `TRY_CAST`, `CASE`,
+//! `COUNT(*)`, `SUM`, `GROUP BY`, subqueries in `FROM` and named parameters
+//! (`:name`; engines that spell them `$name` get them renamed by
+//! [`Statement::render`]). Times go through `TRY_CAST`: one unreadable value
+//! must not fail the whole table (Spark 4's ANSI mode fails a plain `CAST`,
+//! DataFusion too). Days in a time zone other than UTC use
 //! Spark's `from_utc_timestamp`, which the embedded engine registers too;
 //! on Spark and Databricks the session time zone must be UTC, as it is by
 //! default there, for `CAST(.. AS DATE)` to mean what it means here.
@@ -87,7 +90,25 @@ impl fmt::Display for TableName {
 pub enum Param {
     /// A UTC instant, without time zone.
     Timestamp(NaiveDateTime),
+    Date(Day),
     Text(String),
+}
+
+/// The first day a transaction's time can fall on (UTC).
+///
+/// Times before [`FIRST_VALID_DAY`] or from [`END_VALID_DAY`] on are not
+/// counted but reported as `out_of_range`: they are placeholders for
+/// "unknown" (0001-01-01, 1900-01-01, 9999-12-31), not transactions. The
+/// window also keeps every time inside what DataFusion's nanosecond
+/// timestamps hold (1677 to 2262), so day arithmetic never overflows and
+/// every engine counts the same rows.
+pub const FIRST_VALID_DAY: Day = Day(-25_202); // 1901-01-01
+/// The day after the last a transaction's time can fall on (UTC).
+pub const END_VALID_DAY: Day = Day(84_006); // 2200-01-01
+
+/// Midnight UTC of `day`.
+fn midnight(day: Day) -> NaiveDateTime {
+    day.date().and_hms_opt(0, 0, 0).unwrap_or_default()
 }
 
 /// SQL text with named parameters, and their values.
@@ -137,13 +158,19 @@ pub struct Source {
 }
 
 impl Source {
+    /// The row's time; NULL when the column is NULL or holds no time the
+    /// engine can represent (text that is no time; DataFusion: past 2262),
+    /// instead of failing the whole statement.
     fn ts(&self) -> String {
-        format!("CAST({} AS TIMESTAMP)", self.timestamp)
+        format!("TRY_CAST({} AS TIMESTAMP)", self.timestamp)
     }
 
-    /// The first instant of `from` and of the day after `to`, as UTC.
+    /// The first instant of `from` and of the day after `to`, as UTC,
+    /// within the valid window (so a request for year 9999 reads nothing
+    /// rather than overflowing).
     fn day_bounds(&self, from: Day, to: Day) -> (Param, Param) {
-        (Param::Timestamp(self.zone.start_of(from)), Param::Timestamp(self.zone.start_of(to.next())))
+        let clamp = |t: NaiveDateTime| t.clamp(midnight(FIRST_VALID_DAY), midnight(END_VALID_DAY));
+        (Param::Timestamp(clamp(self.zone.start_of(from))), Param::Timestamp(clamp(self.zone.start_of(to.next()))))
     }
 
     /// The day of each row, and the parameter that expression needs.
@@ -200,14 +227,40 @@ impl Source {
         Statement { sql, params }
     }
 
-    /// First and last transaction time, and the number of rows.
+    /// First and last transaction time and the number of rows, of the
+    /// rows [`Source::daily`] counts, then the rows it leaves out by reason
+    /// (`null_service`, `null_timestamp`, `out_of_range`), in one scan.
+    ///
+    /// A time DataFusion cannot hold as a timestamp (9999-12-31) is NULL
+    /// after `TRY_CAST`; its date still says it is out of range, as the
+    /// timestamp does on Spark, so both engines give it the same reason.
     pub fn bounds(&self) -> Statement {
         let sql = format!(
-            "SELECT MIN({ts}) AS first_ts, MAX({ts}) AS last_ts, COUNT(*) AS n FROM {table}",
+            "SELECT MIN(CASE WHEN sw_why = 0 THEN sw_ts END) AS first_ts, \
+             MAX(CASE WHEN sw_why = 0 THEN sw_ts END) AS last_ts, \
+             SUM(CASE WHEN sw_why = 0 THEN 1 ELSE 0 END) AS n, \
+             SUM(CASE WHEN sw_why = 1 THEN 1 ELSE 0 END) AS null_service, \
+             SUM(CASE WHEN sw_why = 2 THEN 1 ELSE 0 END) AS null_timestamp, \
+             SUM(CASE WHEN sw_why = 3 THEN 1 ELSE 0 END) AS out_of_range \
+             FROM (SELECT sw_ts, \
+             CASE WHEN sw_service IS NULL THEN 1 \
+             WHEN sw_ts >= :min_ts AND sw_ts < :end_ts THEN 0 \
+             WHEN sw_ts IS NOT NULL OR sw_day < :min_day OR sw_day >= :end_day THEN 3 \
+             ELSE 2 END AS sw_why \
+             FROM (SELECT {ts} AS sw_ts, TRY_CAST({raw} AS DATE) AS sw_day, {svc} AS sw_service \
+             FROM {table}) AS sw_cast) AS sw_rows",
             ts = self.ts(),
+            raw = self.timestamp,
+            svc = self.service,
             table = self.table
         );
-        Statement { sql, params: Vec::new() }
+        let params = vec![
+            ("min_ts".into(), Param::Timestamp(midnight(FIRST_VALID_DAY))),
+            ("end_ts".into(), Param::Timestamp(midnight(END_VALID_DAY))),
+            ("min_day".into(), Param::Date(FIRST_VALID_DAY)),
+            ("end_day".into(), Param::Date(END_VALID_DAY)),
+        ];
+        Statement { sql, params }
     }
 
     /// The raw rows of one service-day, oldest first, at most `limit`.
@@ -260,11 +313,26 @@ mod tests {
     }
 
     #[test]
+    fn the_valid_window_is_what_its_comments_say() {
+        assert_eq!(FIRST_VALID_DAY, Day::parse("1901-01-01").unwrap());
+        assert_eq!(END_VALID_DAY, Day::parse("2200-01-01").unwrap());
+        // A far day is clamped, not overflowed (DataFusion binds nanoseconds).
+        let st = source(Zone::UTC).daily(Day::parse("9999-12-01").unwrap(), Day::parse("9999-12-31").unwrap(), None);
+        let end = Param::Timestamp(midnight(END_VALID_DAY));
+        assert_eq!((&st.params[0].1, &st.params[1].1), (&end, &end));
+        for (_, p) in source(Zone::UTC).bounds().params {
+            if let Param::Timestamp(t) = p {
+                assert!(t.and_utc().timestamp_nanos_opt().is_some());
+            }
+        }
+    }
+
+    #[test]
     fn a_time_zone_is_a_bound_parameter() {
         let src = source(Zone::parse("Europe/Paris").unwrap());
         let st = src.daily(Day(0), Day(1), None);
         let sql = st.render(Placeholder::Colon);
-        assert!(sql.contains("CAST(from_utc_timestamp(CAST(`ts` AS TIMESTAMP), :tz) AS DATE) AS day"), "{sql}");
+        assert!(sql.contains("CAST(from_utc_timestamp(TRY_CAST(`ts` AS TIMESTAMP), :tz) AS DATE) AS day"), "{sql}");
         assert!(!sql.contains("Paris"), "{sql}");
         assert!(st.params.contains(&("tz".into(), Param::Text("Europe/Paris".into()))));
         // 1970-01-01 starts at 23:00 UTC the day before in Paris.

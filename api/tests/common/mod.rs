@@ -72,3 +72,88 @@ pub fn sample_file(name: &str, seed: u64, services: usize, days: u32) -> PathBuf
     sample::write(&args, |_, _| {}).unwrap();
     out
 }
+
+/// Rows a query must leave out, and the reason it must give for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dropped {
+    pub null_service: u64,
+    pub null_timestamp: u64,
+    pub out_of_range: u64,
+}
+
+/// Clean rows of the messy fixtures: `brakes` and `tyres`, four a day
+/// (06:00, 10:00, 14:00, 18:00 UTC) from 2024-03-01 to 2024-03-10.
+pub const MESSY_DAYS: (&str, &str) = ("2024-03-01", "2024-03-10");
+pub const MESSY_COUNTED: u64 = 2 * 10 * 4;
+
+/// (service, time as text) of the messy fixtures: the clean rows, then
+/// NULL services (one with a NULL time too), NULL times and a 9999-12-31
+/// sentinel; `text_only` adds what a timestamp column cannot hold: a time
+/// that is no time and a 1900-01-01 placeholder.
+fn messy_rows(text_only: bool) -> Vec<(Option<String>, Option<String>)> {
+    let mut rows = Vec::new();
+    for day in 1..=10 {
+        for hour in [6, 10, 14, 18] {
+            for svc in ["brakes", "tyres"] {
+                rows.push((Some(svc.to_string()), Some(format!("2024-03-{day:02}T{hour:02}:00:00Z"))));
+            }
+        }
+    }
+    let s = |v: &str| Some(v.to_string());
+    rows.push((None, s("2024-03-05T12:00:00Z")));
+    rows.push((None, None));
+    rows.extend([(s("brakes"), None), (s("tyres"), None), (s("brakes"), None)]);
+    rows.push((s("brakes"), s("9999-12-31T00:00:00Z")));
+    if text_only {
+        rows.push((s("tyres"), s("not a time")));
+        rows.push((s("tyres"), s("1900-01-01T00:00:00Z")));
+    }
+    rows
+}
+
+/// What the typed messy Parquet file must report.
+pub const MESSY_PARQUET_DROPPED: Dropped = Dropped { null_service: 2, null_timestamp: 3, out_of_range: 1 };
+/// What the messy files with times as text (CSV, Parquet) must report.
+pub const MESSY_TEXT_DROPPED: Dropped = Dropped { null_service: 2, null_timestamp: 4, out_of_range: 2 };
+
+/// The messy rows as Parquet: a UTC timestamp column, or (`text`) times as
+/// strings, as some extracts have them.
+pub fn messy_parquet(name: &str, text: bool) -> PathBuf {
+    use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    let rows = messy_rows(text);
+    let ids: Vec<String> = (1..=rows.len()).map(|i| format!("TX{i}")).collect();
+    let svc: Vec<Option<&str>> = rows.iter().map(|r| r.0.as_deref()).collect();
+    let (ts_type, ts): (DataType, ArrayRef) = if text {
+        (DataType::Utf8, Arc::new(StringArray::from(rows.iter().map(|r| r.1.as_deref()).collect::<Vec<_>>())))
+    } else {
+        let micros = rows
+            .iter()
+            .map(|r| r.1.as_deref().map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap().timestamp_micros()));
+        let ty = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        (ty, Arc::new(TimestampMicrosecondArray::from(micros.collect::<Vec<_>>()).with_timezone("UTC")))
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("transaction_id", DataType::Utf8, false),
+        Field::new("transaction_timestamp", ts_type, true),
+        Field::new("orderservice", DataType::Utf8, true),
+    ]));
+    let cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from(ids)), ts, Arc::new(StringArray::from(svc))];
+    let out = temp_dir(name).join("tx.parquet");
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&out).unwrap(), schema.clone(), None).unwrap();
+    w.write(&RecordBatch::try_new(schema, cols).unwrap()).unwrap();
+    w.close().unwrap();
+    out
+}
+
+/// The messy rows (with the text-only ones) as CSV; NULLs are empty fields.
+pub fn messy_csv(name: &str) -> PathBuf {
+    let mut csv = String::from("transaction_id,transaction_timestamp,orderservice\n");
+    for (i, (svc, ts)) in messy_rows(true).into_iter().enumerate() {
+        csv.push_str(&format!("TX{},{},{}\n", i + 1, ts.unwrap_or_default(), svc.unwrap_or_default()));
+    }
+    let out = temp_dir(name).join("tx.csv");
+    std::fs::write(&out, csv).unwrap();
+    out
+}

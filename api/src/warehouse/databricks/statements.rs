@@ -225,6 +225,7 @@ fn parameters(st: &Statement) -> Vec<Value> {
             Param::Timestamp(t) => {
                 json!({ "name": name, "value": t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(), "type": "TIMESTAMP" })
             }
+            Param::Date(d) => json!({ "name": name, "value": d.to_string(), "type": "DATE" }),
         })
         .collect()
 }

@@ -126,6 +126,7 @@ impl Embedded {
                 let v = match p {
                     Param::Text(s) => ScalarValue::Utf8(Some(s.clone())),
                     Param::Timestamp(t) => ScalarValue::TimestampNanosecond(t.and_utc().timestamp_nanos_opt(), None),
+                    Param::Date(d) => ScalarValue::Date32(Some(d.0)),
                 };
                 (name.clone(), v)
             })
@@ -156,7 +157,9 @@ impl Embedded {
         };
         let done = scanned_rows(&plan);
         progress.set(done, total.unwrap_or(done).max(done));
-        result
+        // No rows still has columns (an empty drill-down lists them, as
+        // Databricks' manifest does).
+        result.map(|b| if b.is_empty() { vec![RecordBatch::new_empty(plan.schema())] } else { b })
     }
 }
 
