@@ -10,7 +10,8 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use crate::methods::{classic, common, robust, Columns, Status, Verdict};
+use crate::methods::robust::noise_floor;
+use crate::methods::{classic, common, robust, tail, Columns, Status, Verdict};
 use crate::stats::normal_tail;
 use crate::{BaselineParams, Day, Direction, FlagParams, Method, Panel};
 
@@ -337,6 +338,41 @@ impl Scores {
     /// All scored points, columnar.
     pub fn points(&self) -> &Columns {
         &self.points
+    }
+
+    /// The bytes held on the heap (what a cache of these scores costs).
+    pub fn heap_bytes(&self) -> usize {
+        let p = &self.points;
+        let keys: usize = self.services.iter().map(|s| s.key.capacity()).sum();
+        keys + self.services.capacity() * std::mem::size_of::<ServiceInfo>()
+            + self.day_factor.capacity() * 8
+            + p.svc.capacity() * 4
+            + p.day.capacity() * std::mem::size_of::<Day>()
+            + (p.count.capacity() + p.center.capacity() + p.spread.capacity() + p.z.capacity()) * 8
+    }
+
+    /// The band of service `s` (panel index) at `threshold`: for each of
+    /// its days, the counts below and above which the day's |z| reaches the
+    /// threshold, so the chart's band and its flags agree. Classic: centre ±
+    /// threshold × spread; robust: the calibrated z inverted
+    /// ([`tail::Calibration::count_at`]). Never below 0.
+    pub fn band(&self, s: usize, threshold: f64) -> (Vec<f64>, Vec<f64>) {
+        let v = self.series(s);
+        let info = &self.services[s];
+        if self.method == Method::Classic || info.verdict.neighbours == 0 {
+            let lower = v.center.iter().zip(v.spread).map(|(c, sd)| (c - threshold * sd).max(0.0)).collect();
+            let upper = v.center.iter().zip(v.spread).map(|(c, sd)| c + threshold * sd).collect();
+            return (lower, upper);
+        }
+        let cal = tail::Calibration::new(info.verdict.neighbours as usize);
+        v.center
+            .iter()
+            .zip(v.spread)
+            .map(|(&c, &sd)| {
+                let floor = noise_floor(c);
+                (cal.count_at(-threshold, c, sd, floor), cal.count_at(threshold, c, sd, floor))
+            })
+            .unzip()
     }
 
     /// One service's scored days (panel index `s`).

@@ -38,8 +38,9 @@ fn flagged(scores: &Scores, s: usize, c: &Controls) -> Vec<Anomaly> {
 fn plot(scores: &Scores, s: usize, c: &Controls) -> (Plot, usize) {
     let v = scores.series(s);
     let x: Vec<String> = v.day.iter().map(|d| d.to_string()).collect();
-    let upper: Vec<f64> = v.center.iter().zip(v.spread).map(|(m, sd)| m + c.z * sd).collect();
-    let lower: Vec<f64> = v.center.iter().zip(v.spread).map(|(m, sd)| (m - c.z * sd).max(0.0)).collect();
+    // Where the threshold flags, day by day (the calibrated z is not
+    // centre ± z × spread): a count outside the band is flagged.
+    let (lower, upper) = scores.band(s, c.z);
     let hits = flagged(scores, s, c);
     let mut p = Plot::new();
     p.add_trace(
@@ -51,7 +52,7 @@ fn plot(scores: &Scores, s: usize, c: &Controls) -> (Plot, usize) {
             .line(Line::new().width(0.0))
             .fill(Fill::ToNextY)
             .fill_color("rgba(70, 110, 200, 0.15)")
-            .name(format!("baseline ± {:.1} × spread", c.z)),
+            .name(format!("usual range (|z| < {:.1})", c.z)),
     );
     p.add_trace(
         Scatter::new(x.clone(), v.center.to_vec())

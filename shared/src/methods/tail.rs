@@ -118,6 +118,68 @@ impl Calibration {
         self.normal(u)
     }
 
+    /// The count at which the z of a day with this baseline reaches `z`
+    /// (above the centre for a positive `z`, below it for a negative one):
+    /// the edge of the band a threshold draws on the chart, so that exactly
+    /// the counts outside it are flagged. Below the centre it is at least 0:
+    /// when not even a zero reaches `z`, the band's floor is 0.
+    ///
+    /// ```
+    /// use servicewatch_shared::methods::{robust::noise_floor, tail::Calibration};
+    /// let cal = Calibration::new(90);
+    /// let (c, s) = (100.0, 11.0);
+    /// let hi = cal.count_at(3.0, c, s, noise_floor(c));
+    /// assert!((cal.z(hi, c, s, noise_floor(c)) - 3.0).abs() < 1e-4);
+    /// // A skewed count: the band reaches further up than down.
+    /// let lo = cal.count_at(-3.0, c, s, noise_floor(c));
+    /// assert!(hi - c > c - lo);
+    /// ```
+    pub fn count_at(&self, z: f64, centre: f64, spread: f64, floor: f64) -> f64 {
+        if z == 0.0 || !z.is_finite() {
+            return centre;
+        }
+        // The tabulated map is within 1e-4 of Wallace's formula, whose
+        // inverse is closed: t = sqrt(df (exp((z / W)² / df) - 1)).
+        let w = (8.0 * self.df + 1.0) / (8.0 * self.df + 3.0);
+        let q = z / w;
+        let t = (self.df * libm::expm1(q * q / self.df)).sqrt();
+        let target = (t / self.shrink).copysign(z); // what ½(gaussian + deviance) must be
+        let excess = spread * spread - floor * floor;
+        // h(x) = 0 at the edge, and h rises with x.
+        let h = |x: f64| {
+            let (d, slope) = deviance_and_slope(x, centre, excess);
+            (0.5 * ((x - centre) / spread + d) - target, 0.5 * (1.0 / spread + slope))
+        };
+        // A bracket: the mean of the two readings is at least half the
+        // gaussian one on either side, so 2 |target| spreads out is past it.
+        let (mut lo, mut hi) = if z > 0.0 {
+            (centre, centre + 2.0 * target * spread)
+        } else {
+            if h(0.0).0 >= 0.0 {
+                return 0.0;
+            }
+            (0.0, centre)
+        };
+        // Newton from the gaussian guess, kept in the bracket (a step that
+        // leaves it halves the bracket instead): a handful of steps, since
+        // the band is drawn on every slider move.
+        let mut x = (centre + target * spread).clamp(lo, hi);
+        for _ in 0..60 {
+            let (f, slope) = h(x);
+            if f < 0.0 {
+                lo = x;
+            } else {
+                hi = x;
+            }
+            if f.abs() <= 1e-12 || hi - lo <= 1e-9 * (1.0 + x.abs()) {
+                break;
+            }
+            let step = x - f / slope;
+            x = if step > lo && step < hi { step } else { 0.5 * (lo + hi) };
+        }
+        x
+    }
+
     fn normal(&self, t: f64) -> f64 {
         let p = t.abs() * TABLE_STEPS as f64;
         if p < (TABLE_SPAN * TABLE_STEPS) as f64 && !self.table.is_empty() {
@@ -150,6 +212,28 @@ fn deviance(x: f64, c: f64, excess: f64) -> f64 {
         2.0 * (own - (x - c))
     };
     d2.max(0.0).sqrt().copysign(x - c)
+}
+
+/// [`deviance`] and its slope in `x`: d = ±√D with D' = 2 (ln(x/c) -
+/// ln((x+k)/(c+k))) (Poisson: 2 ln(x/c)), so d' = |D'| / (2 √D); at the
+/// centre, where both vanish, the slope of the gaussian reading of the
+/// model's variance.
+fn deviance_and_slope(x: f64, c: f64, excess: f64) -> (f64, f64) {
+    if c <= 0.0 {
+        return (x - c, 1.0);
+    }
+    let d = deviance(x, c, excess);
+    if d == 0.0 || x <= 0.0 {
+        return (d, 1.0 / (c + excess.max(0.0)).sqrt());
+    }
+    let ratio = ln(x / c);
+    let dd = if excess > 0.0 {
+        let k = c * c / excess;
+        2.0 * (ratio - ln_1p((x - c) / (c + k)))
+    } else {
+        2.0 * ratio
+    };
+    (d, dd.abs() / (2.0 * d.abs()))
 }
 
 /// The normal quantile with the tail of Student's t at `t` with `df`
