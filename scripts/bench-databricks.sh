@@ -44,7 +44,7 @@ SERVICEWATCH_WAREHOUSE=databricks SERVICEWATCH_TABLE=bench.maintenanceservices D
 sw_pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$port/api/meta" >/dev/null
-curl -sf -X POST "http://127.0.0.1:$port/api/refresh" >/dev/null
+curl -sf -X POST -H 'X-Requested-With: servicewatch' "http://127.0.0.1:$port/api/refresh" >/dev/null
 post warehouses '{"id": "wh-bench"}' # counters from zero
 start=$(date +%s.%N)
 curl -sf "http://127.0.0.1:$port/api/meta" -o "$log/meta.json"

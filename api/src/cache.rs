@@ -1,8 +1,21 @@
 //! A small cache for warehouse results and the work derived from them:
-//! entries expire after a TTL, the total size is bounded (oldest out
-//! first), and concurrent requests for the same key share one fetch
-//! (single flight). Warehouses bill per query: a slider session must not
-//! query twice.
+//! entries expire after a TTL, and concurrent requests for the same key
+//! share one fetch (single flight, also with a TTL of zero). Warehouses
+//! bill per query: a slider session must not query twice.
+//!
+//! Memory: every cache of the server charges one [`Budget`] (the
+//! `cache_max_bytes` setting) with what each entry holds: its value, the
+//! heap bytes of its key (a list of 1,000 services weighs 1,000 indices)
+//! and the entry's own bookkeeping. When an entry arrives and the total is
+//! over the limit, the least recently used entries go, across all caches:
+//! first every [`Keep::Derived`] entry (rendered bodies, baselines: cheap to
+//! make again from the snapshot), then [`Keep::Source`] ones (warehouse
+//! results), but never a source cache's most recently used entry. So a
+//! snapshot larger than the whole limit is kept and served (with one
+//! warning), not read again on every request; everything else is then
+//! evicted as soon as it is made. Evicting takes one cache's lock at a
+//! time, after the arriving entry's lock is released, so the total can
+//! exceed the limit only by entries arriving at the same moment.
 //!
 //! A fetch runs as a task of its own, not inside the request that started
 //! it. A cold Databricks warehouse takes minutes to answer: the first
@@ -16,14 +29,94 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
 use tokio_util::sync::CancellationToken;
 
 type Load<V, E> = Shared<BoxFuture<'static, Result<Arc<V>, Arc<E>>>>;
+
+/// The bytes all caches sharing it may hold together.
+pub struct Budget {
+    max: usize,
+    used: AtomicUsize,
+    caches: Mutex<Vec<Weak<dyn Evict>>>,
+    warned: AtomicBool,
+}
+
+/// Which entries a cache gives up first when the [`Budget`] is spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Keep {
+    /// Made from other entries, cheap to make again: evicted first.
+    Derived,
+    /// Read from the warehouse: evicted after every derived entry, and
+    /// never the most recently used one (every request reads it).
+    Source,
+}
+
+/// What the budget needs of a cache, whatever its key and value types.
+trait Evict: Send + Sync {
+    fn keep(&self) -> Keep;
+    /// When its least recently used evictable entry was last used.
+    fn oldest(&self) -> Option<Instant>;
+    /// Evicts that entry.
+    fn evict_oldest(&self);
+}
+
+impl Budget {
+    pub fn new(max_bytes: usize) -> Arc<Budget> {
+        Arc::new(Budget {
+            max: max_bytes,
+            used: AtomicUsize::new(0),
+            caches: Mutex::default(),
+            warned: AtomicBool::new(false),
+        })
+    }
+
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// The bytes the caches hold now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::SeqCst)
+    }
+
+    fn release(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::SeqCst);
+    }
+
+    fn warn_once(&self, what: std::fmt::Arguments) {
+        if !self.warned.swap(true, Ordering::SeqCst) {
+            tracing::warn!("{what}; raise cache_max_bytes (warned once)");
+        }
+    }
+
+    fn caches(&self) -> Vec<Arc<dyn Evict>> {
+        let mut caches = self.caches.lock().unwrap_or_else(|p| p.into_inner());
+        caches.retain(|c| c.strong_count() > 0);
+        caches.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Evicts the least recently used entries, across caches, until the
+    /// total fits (or nothing more may go).
+    fn enforce(&self) {
+        while self.used() > self.max {
+            let caches = self.caches();
+            let victim = caches.iter().filter_map(|c| Some(((c.keep(), c.oldest()?), c))).min_by_key(|(k, _)| *k);
+            let Some((_, cache)) = victim else {
+                let (used, max) = (self.used(), self.max);
+                self.warn_once(format_args!(
+                    "the caches hold {used} bytes, over the limit of {max}, in entries in use"
+                ));
+                return;
+            };
+            cache.evict_oldest();
+        }
+    }
+}
 
 struct Slot<V, E> {
     /// Tells this load apart from a later one under the same key.
@@ -32,6 +125,9 @@ struct Slot<V, E> {
     /// When the value arrived: the TTL counts from here, and a load still
     /// running is never stale.
     ready_at: Option<Instant>,
+    /// Last asked for (least recently used entries go first).
+    used_at: Instant,
+    /// Bytes charged to the budget (0 while loading).
     weight: usize,
     waiters: Arc<Waiters>,
 }
@@ -79,9 +175,16 @@ impl<K: Eq + Hash + Clone + Send + 'static, V, E> Drop for Unsettled<'_, K, V, E
 struct Inner<K, V, E> {
     slots: Mutex<HashMap<K, Slot<V, E>>>,
     ttl: Duration,
-    max_weight: usize,
+    budget: Arc<Budget>,
+    keep: Keep,
     abandon_after: Duration,
     next_id: AtomicU64,
+}
+
+/// What an entry costs beyond its value and key's heap bytes: the slot and
+/// key in the map, the shared load's state, the waiters' counter.
+fn entry_bytes<K, V, E>() -> usize {
+    std::mem::size_of::<(K, Slot<V, E>)>() + 192
 }
 
 pub struct Cache<K, V, E> {
@@ -115,9 +218,16 @@ where
             return false;
         }
         if slots.get(key).is_some_and(|s| s.id == id) {
-            slots.remove(key);
+            self.remove(&mut slots, key);
         }
         true
+    }
+
+    /// Takes `key` out of the map and its bytes off the budget.
+    fn remove(&self, slots: &mut HashMap<K, Slot<V, E>>, key: &K) {
+        if let Some(slot) = slots.remove(key) {
+            self.budget.release(slot.weight);
+        }
     }
 
     /// A load ended: keep its value (and make room for it), or forget its
@@ -126,29 +236,71 @@ where
         let mut slots = self.lock();
         let ours = slots.get(key).is_some_and(|s| s.id == id);
         match weight {
-            None if ours => {
-                slots.remove(key);
-            }
+            None if ours => self.remove(&mut slots, key),
             None => {}
             Some(w) => {
                 if let Some(slot) = slots.get_mut(key).filter(|_| ours) {
-                    slot.ready_at = Some(Instant::now());
-                    slot.weight = w;
+                    let now = Instant::now();
+                    (slot.ready_at, slot.used_at, slot.weight) = (Some(now), now, w);
+                    self.budget.used.fetch_add(w, Ordering::SeqCst);
+                    if w > self.budget.max {
+                        let max = self.budget.max;
+                        self.budget.warn_once(format_args!(
+                            "a cache entry of {w} bytes is larger than the limit of {max}: kept and served, but \
+                             little else fits"
+                        ));
+                    }
                 }
                 let ttl = self.ttl;
-                slots.retain(|_, s| s.ready_at.is_none_or(|t| t.elapsed() < ttl));
-                while slots.values().map(|s| s.weight).sum::<usize>() > self.max_weight {
-                    let oldest = slots
-                        .iter()
-                        .filter(|(_, s)| s.weight > 0)
-                        .min_by_key(|(_, s)| s.ready_at)
-                        .map(|(k, _)| k.clone());
-                    match oldest {
-                        Some(k) => slots.remove(&k),
-                        None => break,
-                    };
+                let expired: Vec<K> = slots
+                    .iter()
+                    .filter(|(_, s)| s.ready_at.is_some_and(|t| t.elapsed() >= ttl))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in &expired {
+                    self.remove(&mut slots, k);
                 }
+                drop(slots);
+                // Other caches' locks are taken one at a time, never under ours.
+                self.budget.enforce();
             }
+        }
+    }
+
+    /// The least recently used ready entry that may go (for a source cache,
+    /// not its most recently used one).
+    fn evictable(&self, slots: &HashMap<K, Slot<V, E>>) -> Option<(K, Instant)> {
+        let mut ready = slots.iter().filter(|(_, s)| s.ready_at.is_some());
+        let newest = match self.keep {
+            Keep::Source => ready.clone().max_by_key(|(_, s)| s.used_at).map(|(k, _)| k),
+            Keep::Derived => None,
+        };
+        ready
+            .by_ref()
+            .filter(|(k, _)| Some(*k) != newest)
+            .min_by_key(|(_, s)| s.used_at)
+            .map(|(k, s)| (k.clone(), s.used_at))
+    }
+}
+
+impl<K, V, E> Evict for Inner<K, V, E>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    fn keep(&self) -> Keep {
+        self.keep
+    }
+
+    fn oldest(&self) -> Option<Instant> {
+        self.evictable(&self.lock()).map(|(_, t)| t)
+    }
+
+    fn evict_oldest(&self) {
+        let mut slots = self.lock();
+        if let Some((k, _)) = self.evictable(&slots) {
+            self.remove(&mut slots, &k);
         }
     }
 }
@@ -159,17 +311,34 @@ where
     V: Send + Sync + 'static,
     E: From<tokio::task::JoinError> + Send + Sync + 'static,
 {
-    /// `abandon_after`: how long a load runs on with nobody waiting for it
-    /// before it is cancelled.
-    pub fn new(ttl: Duration, max_weight: usize, abandon_after: Duration) -> Self {
-        let inner = Inner { slots: Mutex::default(), ttl, max_weight, abandon_after, next_id: AtomicU64::new(0) };
-        Cache { inner: Arc::new(inner) }
+    /// A cache with a budget of its own of `max_bytes`, whose most recently
+    /// used entry is always kept. `abandon_after`: how long a load runs on
+    /// with nobody waiting for it before it is cancelled.
+    pub fn new(ttl: Duration, max_bytes: usize, abandon_after: Duration) -> Self {
+        Cache::with_budget(ttl, &Budget::new(max_bytes), Keep::Source, abandon_after)
+    }
+
+    /// A cache charging `budget`, shared with other caches.
+    pub fn with_budget(ttl: Duration, budget: &Arc<Budget>, keep: Keep, abandon_after: Duration) -> Self {
+        let inner = Arc::new(Inner {
+            slots: Mutex::default(),
+            ttl,
+            budget: budget.clone(),
+            keep,
+            abandon_after,
+            next_id: AtomicU64::new(0),
+        });
+        let weak: Weak<dyn Evict> = Arc::downgrade(&inner) as Weak<Inner<K, V, E>>;
+        budget.caches.lock().unwrap_or_else(|p| p.into_inner()).push(weak);
+        Cache { inner }
     }
 
     /// The cached value for `key`, or the result of `fetch`, run as a task
     /// of its own and shared with every caller for the same key until it
     /// ends. `fetch` gets the token that fires when the load is abandoned.
-    /// Errors are shared by the callers that waited, not cached.
+    /// Errors are shared by the callers that waited, not cached. `weigh`
+    /// gives the heap bytes the value and the key hold (the cache adds the
+    /// entry's own).
     pub async fn get_or_fetch<Fut>(
         &self,
         key: K,
@@ -182,8 +351,9 @@ where
         let (load, waiting, source) = {
             let mut slots = self.inner.lock();
             let ttl = self.inner.ttl;
-            match slots.get(&key) {
+            match slots.get_mut(&key) {
                 Some(slot) if slot.ready_at.is_none_or(|t| t.elapsed() < ttl) => {
+                    slot.used_at = Instant::now();
                     (slot.load.clone(), Waiting::new(&slot.waiters), Source::Hit)
                 }
                 _ => {
@@ -192,7 +362,11 @@ where
                         Arc::new(Waiters { count: AtomicUsize::new(0), idle_since: Mutex::new(Instant::now()) });
                     let load = self.spawn(key.clone(), id, waiters.clone(), weigh, fetch);
                     let waiting = Waiting::new(&waiters);
-                    slots.insert(key, Slot { id, load: load.clone(), ready_at: None, weight: 0, waiters });
+                    let slot =
+                        Slot { id, load: load.clone(), ready_at: None, used_at: Instant::now(), weight: 0, waiters };
+                    if let Some(stale) = slots.insert(key, slot) {
+                        self.inner.budget.release(stale.weight);
+                    }
                     (load, waiting, Source::Fetched)
                 }
             }
@@ -237,7 +411,7 @@ where
                 r = work => r.map(Arc::new),
                 _ = watch => unreachable!("the watch never ends"),
             };
-            let weight = result.as_ref().ok().map(|v| weigh(v));
+            let weight = result.as_ref().ok().map(|v| weigh(v) + entry_bytes::<K, V, E>());
             inner.settle(&key, id, weight);
             unsettled.armed = false;
             result
@@ -255,7 +429,8 @@ where
     /// Forgets everything (the refresh endpoint). Loads still running
     /// finish for those who wait, then are not kept.
     pub fn clear(&self) {
-        self.inner.lock().clear();
+        let gone: usize = self.inner.lock().drain().map(|(_, s)| s.weight).sum();
+        self.inner.budget.release(gone);
     }
 }
 
@@ -333,6 +508,49 @@ mod tests {
         assert_eq!(src, Source::Hit);
         let (_, src) = cache.get_or_fetch(2, |_| 6, |_| async { Ok::<_, Err>(1) }).await.unwrap();
         assert_eq!(src, Source::Fetched, "evicted to fit the size bound");
+    }
+
+    #[tokio::test]
+    async fn an_entry_larger_than_the_limit_is_kept_not_fetched_again() {
+        let cache = cache(60_000, 10);
+        let (_, src) = cache.get_or_fetch(1, |_| 20, |_| async { Ok::<_, Err>(5) }).await.unwrap();
+        assert_eq!(src, Source::Fetched);
+        let (_, src) = cache.get_or_fetch(1, |_| 20, |_| async { Ok::<_, Err>(5) }).await.unwrap();
+        assert_eq!(src, Source::Hit, "served from the cache, not read again");
+    }
+
+    #[tokio::test]
+    async fn one_budget_bounds_every_cache_derived_entries_first() {
+        let entry = entry_bytes::<u32, u64, Err>();
+        let budget = Budget::new(10 * entry);
+        let ttl = Duration::from_secs(60);
+        let source: Cache<u32, u64, Err> = Cache::with_budget(ttl, &budget, Keep::Source, Duration::from_secs(1));
+        let derived: Cache<u32, u64, Err> = Cache::with_budget(ttl, &budget, Keep::Derived, Duration::from_secs(1));
+        let ok = |_| async { Ok::<_, Err>(1) };
+        // Two warehouse results of 3 entries' weight each, then derived
+        // entries of one entry's weight (zero heap bytes) in turn.
+        source.get_or_fetch(1, move |_| 2 * entry, ok).await.unwrap();
+        source.get_or_fetch(2, move |_| 2 * entry, ok).await.unwrap();
+        for k in 0..20 {
+            derived.get_or_fetch(k, |_| 0, ok).await.unwrap();
+            assert!(budget.used() <= budget.max(), "{} > {}", budget.used(), budget.max());
+        }
+        // Both sources stayed; the derived entries that fit are the newest.
+        assert_eq!(source.get_or_fetch(1, |_| 0, ok).await.unwrap().1, Source::Hit);
+        assert_eq!(source.get_or_fetch(2, |_| 0, ok).await.unwrap().1, Source::Hit);
+        assert_eq!(budget.used(), 10 * entry);
+        assert_eq!(derived.get_or_fetch(19, |_| 0, ok).await.unwrap().1, Source::Hit);
+        assert_eq!(derived.get_or_fetch(0, |_| 0, ok).await.unwrap().1, Source::Fetched);
+        // A source result larger than everything: the derived entries and
+        // the older source go, the newest source stays and is served.
+        source.get_or_fetch(3, move |_| 20 * entry, ok).await.unwrap();
+        assert_eq!(budget.used(), 21 * entry);
+        assert_eq!(source.get_or_fetch(3, |_| 0, ok).await.unwrap().1, Source::Hit);
+        assert_eq!(source.get_or_fetch(1, |_| 0, ok).await.unwrap().1, Source::Fetched);
+        // Clearing gives the bytes back.
+        source.clear();
+        derived.clear();
+        assert_eq!(budget.used(), 0);
     }
 
     #[tokio::test]

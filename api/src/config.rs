@@ -7,6 +7,8 @@
 //! table = "gold.fact.maintenanceservices"
 //! time_zone = "UTC"                     # the zone whose calendar days are counted
 //! frame_ancestors = "'self' https://portal.example.com"   # who may embed the app
+//! cache_max_bytes = 268435456           # all caches together (snapshot, baselines, bodies)
+//! partial_day_gap_minutes = 60          # a first day starting later than this into it is not scored
 //! [columns]
 //! timestamp = "transaction_timestamp"
 //! service = "orderservice"
@@ -41,6 +43,11 @@ use crate::warehouse::databricks::{self, Credentials, Secret};
 use crate::warehouse::sql::{Ident, Source, TableName};
 use crate::warehouse::zone::Zone;
 
+/// The default `cache_max_bytes`: 256 MiB.
+const DEFAULT_CACHE_BYTES: u64 = 256 << 20;
+/// Below this the snapshot of a small table alone would not fit.
+const MIN_CACHE_BYTES: u64 = 1 << 20;
+
 /// Everything the server and the `scan` job need to reach the data.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -53,11 +60,14 @@ pub struct Config {
     pub max_span_days: u32,
     /// How long cached aggregates stay fresh.
     pub cache_ttl: std::time::Duration,
-    /// Upper bound on cached service-days across all entries.
-    pub cache_max_points: usize,
+    /// What every cache together may hold, in bytes (see [`crate::cache`]).
+    pub cache_max_bytes: usize,
     /// Who may embed the app in a frame: validated CSP `frame-ancestors`
     /// sources, space-separated.
     pub frame_ancestors: String,
+    /// A first day whose data starts more than this into it is partial
+    /// (see `Bounds::partial_edges`).
+    pub partial_day_gap: chrono::TimeDelta,
 }
 
 /// Column names in the transactions table, validated identifiers.
@@ -100,8 +110,11 @@ pub struct Layer {
     pub warehouse: WarehouseLayer,
     pub max_span_days: Option<u32>,
     pub cache_ttl_seconds: Option<u64>,
-    pub cache_max_points: Option<usize>,
+    pub cache_max_bytes: Option<u64>,
+    /// Replaced by `cache_max_bytes`; read only to say so.
+    pub cache_max_points: Option<u64>,
     pub frame_ancestors: Option<String>,
+    pub partial_day_gap_minutes: Option<u32>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -201,6 +214,17 @@ pub struct ConfigArgs {
     /// 'none', or origins such as https://portal.example.com (https://*.example.com).
     #[arg(long = "frame-ancestors", env = "SERVICEWATCH_FRAME_ANCESTORS")]
     pub frame_ancestors: Option<String>,
+    /// How long cached aggregates stay fresh, in seconds (default 600).
+    #[arg(long = "cache-ttl-seconds", env = "SERVICEWATCH_CACHE_TTL_SECONDS")]
+    pub cache_ttl_seconds: Option<u64>,
+    /// Bytes every cache together may hold (default 268435456, 256 MiB;
+    /// at least 1048576).
+    #[arg(long = "cache-max-bytes", env = "SERVICEWATCH_CACHE_MAX_BYTES")]
+    pub cache_max_bytes: Option<u64>,
+    /// Minutes into its first day after which an extract's first day is
+    /// partial (not scored); 0 to 1440, default 60.
+    #[arg(long = "partial-day-gap-minutes", env = "SERVICEWATCH_PARTIAL_DAY_GAP_MINUTES")]
+    pub partial_day_gap_minutes: Option<u32>,
 }
 
 impl ConfigArgs {
@@ -220,6 +244,9 @@ impl ConfigArgs {
                 secrets: DatabricksSecrets::from_env(),
             },
             frame_ancestors: self.frame_ancestors.clone(),
+            cache_ttl_seconds: self.cache_ttl_seconds,
+            cache_max_bytes: self.cache_max_bytes,
+            partial_day_gap_minutes: self.partial_day_gap_minutes,
             ..Layer::default()
         }
     }
@@ -286,9 +313,25 @@ impl Config {
             bail!("setting `max_span_days` must be at least 1");
         }
         let ttl = pick(layers, |l| l.cache_ttl_seconds).unwrap_or(600);
-        let cache_max_points = pick(layers, |l| l.cache_max_points).unwrap_or(20_000_000);
+        if let Some(points) = pick(layers, |l| l.cache_max_points) {
+            bail!(
+                "setting `cache_max_points` was replaced by `cache_max_bytes` (--cache-max-bytes, \
+                 SERVICEWATCH_CACHE_MAX_BYTES): one limit in bytes for every cache together; about 64 bytes per \
+                 service-day, so {points} points is roughly cache_max_bytes = {}",
+                points.saturating_mul(64)
+            );
+        }
+        let cache_max_bytes = pick(layers, |l| l.cache_max_bytes).unwrap_or(DEFAULT_CACHE_BYTES);
+        if cache_max_bytes < MIN_CACHE_BYTES {
+            bail!("setting `cache_max_bytes` must be at least {MIN_CACHE_BYTES} (1 MiB), not {cache_max_bytes}");
+        }
+        let cache_max_bytes = usize::try_from(cache_max_bytes).unwrap_or(usize::MAX);
         let frame_ancestors = pick(layers, |l| l.frame_ancestors.clone()).unwrap_or_else(|| "'self'".into());
         let frame_ancestors = frame_ancestor_sources(&frame_ancestors).context("setting `frame_ancestors`")?;
+        let gap = pick(layers, |l| l.partial_day_gap_minutes).unwrap_or(60);
+        if gap > 24 * 60 {
+            bail!("setting `partial_day_gap_minutes` must be from 0 to 1440 (a day), not {gap}");
+        }
         Ok(Config {
             table,
             columns,
@@ -296,8 +339,9 @@ impl Config {
             warehouse,
             max_span_days,
             cache_ttl: std::time::Duration::from_secs(ttl),
-            cache_max_points,
+            cache_max_bytes,
             frame_ancestors,
+            partial_day_gap: chrono::TimeDelta::minutes(gap.into()),
         })
     }
 }
@@ -430,6 +474,22 @@ fn databricks_settings(layers: &[Layer]) -> anyhow::Result<databricks::Settings>
 }
 
 impl Config {
+    /// When the data read at `loaded_at` is complete up to, for the
+    /// partial-day rule ([`Bounds::partial_edges`]): the load time, except
+    /// for generated sample data, which is an extract taken at its last row
+    /// (it stops at 13:00 on its last day), so that half day stays partial
+    /// whenever the sample is read.
+    pub fn complete_until(
+        &self,
+        bounds: &crate::warehouse::Bounds,
+        loaded_at: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        match (&self.warehouse, bounds.last) {
+            (WarehouseConfig::Sample, Some(last)) => last.and_utc().min(loaded_at),
+            _ => loaded_at,
+        }
+    }
+
     /// The table, columns and day definition the warehouse SQL reads.
     pub fn source(&self) -> Source {
         Source {
@@ -458,6 +518,16 @@ mod tests {
     }
 
     #[test]
+    fn the_partial_day_gap_is_a_checked_setting() {
+        let gap = |l: Layer| Config::from_layers(&[l]).map(|c| c.partial_day_gap.num_minutes());
+        assert_eq!(gap(Layer::default()).unwrap(), 60);
+        assert_eq!(gap(toml::from_str("partial_day_gap_minutes = 180").unwrap()).unwrap(), 180);
+        assert_eq!(gap(Layer { partial_day_gap_minutes: Some(0), ..Default::default() }).unwrap(), 0);
+        let e = format!("{:#}", gap(Layer { partial_day_gap_minutes: Some(1441), ..Default::default() }).unwrap_err());
+        assert!(e.contains("setting `partial_day_gap_minutes`") && e.contains("1441"), "{e}");
+    }
+
+    #[test]
     fn bad_settings_name_the_setting() {
         let bad = |l: Layer| format!("{:#}", Config::from_layers(&[l]).unwrap_err());
         let e = bad(Layer { table: Some("gold.fact; DROP TABLE x".into()), ..Layer::default() });
@@ -475,6 +545,24 @@ mod tests {
         let e = bad(Layer { time_zone: Some("CEST".into()), ..Default::default() });
         assert!(e.contains("setting `time_zone`") && e.contains("IANA"), "{e}");
         assert!(toml::from_str::<Layer>("tabel = \"x\"").is_err(), "typos in the file are errors");
+    }
+
+    #[test]
+    fn the_cache_limit_is_bytes_checked_and_old_configs_say_what_to_set() {
+        let bytes = |l: Layer| Config::from_layers(&[l]).map(|c| c.cache_max_bytes).map_err(|e| format!("{e:#}"));
+        assert_eq!(bytes(Layer::default()).unwrap(), 256 << 20);
+        assert_eq!(bytes(toml::from_str("cache_max_bytes = 8388608").unwrap()).unwrap(), 8 << 20);
+        let flag = Layer { cache_max_bytes: Some(2 << 20), ..Default::default() };
+        let file: Layer = toml::from_str("cache_max_bytes = 8388608").unwrap();
+        assert_eq!(Config::from_layers(&[flag, file]).unwrap().cache_max_bytes, 2 << 20);
+        for small in [0, 1000, (1 << 20) - 1] {
+            let e = bytes(Layer { cache_max_bytes: Some(small), ..Default::default() }).unwrap_err();
+            assert!(e.contains("setting `cache_max_bytes` must be at least 1048576"), "{e}");
+        }
+        assert!(toml::from_str::<Layer>("cache_max_bytes = -1").is_err());
+        let e = bytes(toml::from_str("cache_max_points = 20000000").unwrap()).unwrap_err();
+        assert!(e.contains("`cache_max_points` was replaced by `cache_max_bytes`"), "{e}");
+        assert!(e.contains("1280000000"), "suggests a value: {e}");
     }
 
     #[test]

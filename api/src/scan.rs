@@ -10,8 +10,24 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ConfigArgs;
 use crate::http::anomalies_score;
+use crate::http::data::service_indices;
 use crate::terminal::{self, Bar};
-use crate::warehouse::{Caller, DailyQuery, Progress};
+use crate::warehouse::{Caller, DailyQuery, Partial, Progress};
+
+/// A day in range the robust method left unscored, and why (in `--format json`).
+#[derive(Debug, serde::Serialize)]
+struct Unscored {
+    date: Day,
+    reason: Partial,
+}
+
+/// What `--format json` prints: the API's answer and the unscored days.
+#[derive(serde::Serialize)]
+struct Output<'a> {
+    #[serde(flatten)]
+    result: &'a servicewatch_shared::wire::Anomalies,
+    unscored_days: Vec<Unscored>,
+}
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -39,9 +55,11 @@ pub struct Args {
     /// Divide out each service's day-of-week pattern (robust only).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub weekly: bool,
-    /// Only these services (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    pub services: Option<Vec<String>>,
+    /// Only this service, exactly as stored; repeat for several (each
+    /// value one name). A single value is split at commas when it splits
+    /// into known names in exactly one way, as the API's `services`.
+    #[arg(long, action = clap::ArgAction::Append)]
+    pub services: Vec<String>,
     /// Most rows to print (0 = all).
     #[arg(long, default_value_t = 0)]
     pub limit: usize,
@@ -65,6 +83,8 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let warehouse = crate::open_warehouse(&config).await?;
     let caller = Caller::default();
     let cancel = CancellationToken::new();
+    // The load time decides whether the last day is still running.
+    let loaded_at = chrono::Utc::now();
     let bounds = warehouse.bounds(&caller, &cancel, &Progress::default()).await?;
     let days = bounds.days(config.time_zone);
     let (from, to) = match (args.from.or(days.map(|d| d.0)), args.to.or(days.map(|d| d.1))) {
@@ -83,26 +103,28 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     drawing.abort();
     let panel = panel.context("aggregating daily counts")?;
     bar.finish(&format!("{} rows into {} service-days", progress.get().0, panel.service_days()));
-    let selected = match &args.services {
-        None => None,
-        Some(wanted) => Some(
-            wanted
-                .iter()
-                .map(|s| {
-                    panel
-                        .find(s)
-                        .ok_or_else(|| anyhow::anyhow!("unknown service `{s}` (no transactions from {from} to {to})"))
-                })
-                .collect::<anyhow::Result<Vec<usize>>>()?,
+    let selected = match args.services.as_slice() {
+        [] => None,
+        wanted => Some(
+            service_indices(wanted, panel.keys(), "--services")
+                .map_err(|e| anyhow::anyhow!("{e} (known: services with transactions from {from} to {to})"))?,
         ),
     };
+    let partial =
+        bounds.partial_edges(config.time_zone, config.partial_day_gap, config.complete_until(&bounds, loaded_at));
     let baseline = BaselineParams {
         from: Some(from),
         to: Some(to),
         method: args.method,
         weekly: args.weekly,
-        partial: bounds.partial_days(config.time_zone),
+        partial: partial.iter().map(|p| p.0).collect(),
     };
+    // Only the robust method leaves partial days unscored.
+    let unscored: Vec<Unscored> = partial
+        .into_iter()
+        .filter(|(d, _)| args.method == Method::Robust && (from..=to).contains(d))
+        .map(|(date, reason)| Unscored { date, reason })
+        .collect();
     let flag = FlagParams {
         z: args.z,
         min_days: args.min_days,
@@ -115,10 +137,16 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &result)?;
+            serde_json::to_writer_pretty(&mut out, &Output { result: &result, unscored_days: unscored })?;
             writeln!(out)?;
         }
-        Format::Csv => out.write_all(servicewatch_shared::wire::csv(&result.anomalies).as_bytes())?,
+        Format::Csv => {
+            // Stdout stays the plain CSV; a scheduler's log keeps this.
+            for u in &unscored {
+                eprintln!("scan: {} left unscored: {}", u.date, u.reason.reason(config.partial_day_gap));
+            }
+            out.write_all(servicewatch_shared::wire::csv(&result.anomalies).as_bytes())?
+        }
     }
     Ok(())
 }

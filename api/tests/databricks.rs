@@ -345,7 +345,8 @@ async fn oauth_tokens_are_renewed_before_they_expire() {
     let s = serve_state(servicewatch::open_warehouse(&config).await.unwrap(), config, "").await;
     assert_eq!(get(&format!("{}/api/meta", s.base)).await.0, 200);
     tokio::time::sleep(Duration::from_millis(2500)).await; // the first token has expired
-    let refreshed = reqwest::Client::new().post(format!("{}/api/refresh", s.base)).send().await.unwrap();
+    let refresh = reqwest::Client::new().post(format!("{}/api/refresh", s.base));
+    let refreshed = refresh.header("x-requested-with", "servicewatch").send().await.unwrap();
     assert!(refreshed.status().is_success());
     let (status, body) = get(&format!("{}/api/meta", s.base)).await;
     assert_eq!(status, 200, "{body}");

@@ -198,15 +198,22 @@ async fn parameters_are_described_as_the_server_checks_them() {
     }
 
     // Documented bounds are the server's: each bound passes, one past it not.
-    for (_, p) in params.iter().filter(|(path, _)| path == "/api/anomalies") {
-        let name = p["name"].as_str().unwrap();
-        let (min, max) = (p["schema"]["minimum"].as_f64(), p["schema"]["maximum"].as_f64());
-        let cases = [(min, 200), (max, 200), (min.map(|m| m - 1.0), 400), (max.map(|m| m + 1.0), 400)];
-        for (v, want) in cases.into_iter().filter_map(|(v, want)| Some((v?, want))) {
-            let status = reqwest::get(format!("{base}/api/anomalies?{name}={v}")).await.unwrap().status();
-            assert_eq!(status.as_u16(), want, "{name}={v}: {p}");
+    let meta: Value = reqwest::get(format!("{base}/api/meta")).await.unwrap().json().await.unwrap();
+    let drill = format!("orderservice={}&date=2024-01-10&", meta["services"][0].as_str().unwrap());
+    for (path, given) in [("/api/anomalies", ""), ("/api/transactions", drill.as_str())] {
+        for (_, p) in params.iter().filter(|(p, _)| p == path) {
+            let name = p["name"].as_str().unwrap();
+            let (min, max) = (p["schema"]["minimum"].as_f64(), p["schema"]["maximum"].as_f64());
+            let cases = [(min, 200), (max, 200), (min.map(|m| m - 1.0), 400), (max.map(|m| m + 1.0), 400)];
+            for (v, want) in cases.into_iter().filter_map(|(v, want)| Some((v?, want))) {
+                let status = reqwest::get(format!("{base}{path}?{given}{name}={v}")).await.unwrap().status();
+                assert_eq!(status.as_u16(), want, "{path} {name}={v}: {p}");
+            }
         }
     }
+    // A drill-down's `limit` is bounded, and says so.
+    let (_, limit) = params.iter().find(|(path, p)| path == "/api/transactions" && p["name"] == "limit").unwrap();
+    assert_eq!((limit["schema"]["minimum"].as_f64(), limit["schema"]["maximum"].as_f64()), (Some(1.0), Some(1000.0)));
 
     // Text parameters, required ones above all, cannot be empty, and the
     // server says so (an empty `from=` is not "the default").

@@ -23,7 +23,7 @@ async fn scan_prints_what_the_api_returns() {
         (&["--z", "2.5"], "z=2.5"),
         // A service list chooses what is flagged; baselines (and the common
         // day factor) still come from every service, as in the API.
-        (&["--z", "2", "--services", "SVC-0002,SVC-0007"], "z=2&services=SVC-0002,SVC-0007"),
+        (&["--z", "2", "--services", "SVC-0002", "--services", "SVC-0007"], "z=2&services=SVC-0002&services=SVC-0007"),
         (
             &["--method", "classic", "--min-days", "30", "--direction", "spikes"],
             "method=classic&min_days=30&direction=spikes",
@@ -73,4 +73,67 @@ fn bad_flags_get_clear_messages() {
         assert!(out.is_empty(), "{flags:?} printed {out}");
         assert!(err.contains(says), "{flags:?}: {err}");
     }
+}
+
+/// `scan --format json` with `flags`, parsed.
+fn scan_json(data: &str, flags: &[&str]) -> serde_json::Value {
+    let (ok, out, err) = scan(&[&["--data", data, "--format", "json"], flags].concat());
+    assert!(ok, "{flags:?}: {err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn services_are_names_as_stored_one_per_flag() {
+    let file = common::names_csv("scan-names", false);
+    let data = file.to_str().unwrap();
+    let total = |flags: &[&str]| {
+        scan_json(data, &[&["--z", "0", "--min-days", "0"], flags].concat())["metrics"]["total"].as_u64().unwrap()
+    };
+    assert_eq!(total(&["--services", "BRAKES  "]), 1);
+    // Each flag one name, commas and all (28 = 4 + 8 + 16); a single value
+    // splits into known names the one way it can; a repeat counts once.
+    assert_eq!(total(&["--services", "a,b", "--services", "a", "--services", "b,c"]), 28);
+    assert_eq!(total(&["--services", "a,b,a,b,c"]), 28);
+    assert_eq!(total(&["--services", "a", "--services", "a"]), 8);
+    for (flags, says) in [(["--services", ""], "empty name"), (["--services", " BRAKES"], "unknown service ` BRAKES`")]
+    {
+        let (ok, _, err) = scan(&[&["--data", data], &flags[..]].concat());
+        assert!(!ok && err.contains(says), "{flags:?}: {err}");
+    }
+}
+
+#[test]
+fn the_newest_past_day_is_scored_and_unscored_days_are_named() {
+    let last = servicewatch_shared::Day::parse("2024-03-31").unwrap();
+    // Quiet from 21:00 each night: the last day is past, so scored.
+    let quiet = common::quiet_table("scan-quiet", last, 60, 0, 21, false);
+    let data = quiet.to_str().unwrap();
+    let out = scan_json(data, &[]);
+    assert_eq!(out["unscored_days"], serde_json::json!([]));
+    let flagged = |out: &serde_json::Value, day: &str| {
+        out["anomalies"].as_array().unwrap().iter().any(|a| a["key"] == "brakes" && a["date"] == day)
+    };
+    assert!(flagged(&out, "2024-03-31"), "{out}");
+    let (ok, csv, err) = scan(&["--data", data]);
+    assert!(ok && csv.lines().any(|l| l.starts_with("brakes,2024-03-31,")), "{csv}");
+    assert!(!err.contains("unscored"), "{err}");
+
+    // Quiet until 03:00: the first day starts late.
+    let morning = common::quiet_table("scan-morning", last, 60, 3, 24, false);
+    let data = morning.to_str().unwrap();
+    let first = serde_json::json!([{ "date": "2024-02-01", "reason": "partial_first_day" }]);
+    assert_eq!(scan_json(data, &[])["unscored_days"], first);
+    assert_eq!(scan_json(data, &["--method", "classic"])["unscored_days"], serde_json::json!([]), "classic scores it");
+    let (ok, _, err) = scan(&["--data", data]);
+    assert!(ok && err.contains("2024-02-01 left unscored: partial first day"), "{err}");
+
+    // Read on its last day: that day is still running.
+    let today = servicewatch_shared::Day::from_date(chrono::Utc::now().date_naive());
+    let running = common::quiet_table("scan-load-day", today, 60, 0, 21, true);
+    let data = running.to_str().unwrap();
+    let out = scan_json(data, &[]);
+    assert_eq!(out["unscored_days"], serde_json::json!([{ "date": today, "reason": "partial_load_day" }]));
+    assert!(!flagged(&out, &today.to_string()), "{out}");
+    let (ok, _, err) = scan(&["--data", data]);
+    assert!(ok && err.contains(&format!("{today} left unscored: today's partial day")), "{err}");
 }

@@ -52,8 +52,16 @@ impl Controls {
                 "direction" => c.direction = v.parse().unwrap_or(c.direction),
                 "method" => c.method = v.parse().unwrap_or(c.method),
                 "weekly" => c.weekly = v != "false",
-                // `,` separates names; a comma inside one is `%2C`.
-                "services" => c.services = raw.split(',').map(decode).filter(|s| !s.is_empty()).collect(),
+                // One name per `services=`, exactly (a comma inside one is
+                // `%2C`); a raw `,` still separates names, as older links
+                // wrote them. A name given twice is kept once.
+                "services" => {
+                    for name in raw.split(',').map(decode).filter(|s| !s.is_empty()) {
+                        if !c.services.contains(&name) {
+                            c.services.push(name);
+                        }
+                    }
+                }
                 "focus" => c.focus = Some(v).filter(|s| !s.is_empty()),
                 _ => {}
             }
@@ -89,9 +97,9 @@ impl Controls {
         if self.weekly != d.weekly {
             parts.push(format!("weekly={}", self.weekly));
         }
-        if !self.services.is_empty() {
-            let names: Vec<String> = self.services.iter().map(|s| encode(s)).collect();
-            parts.push(format!("services={}", names.join(",")));
+        // Repeated, as the API takes them: no name can be split wrongly.
+        for s in &self.services {
+            parts.push(format!("services={}", encode(s)));
         }
         if let Some(f) = &self.focus {
             parts.push(format!("focus={}", encode(f)));
@@ -153,7 +161,14 @@ mod tests {
             focus: Some("tyres&co".into()),
         };
         assert_eq!(Controls::from_query(&c.to_query()), c);
-        assert!(c.to_query().contains("services=oil%20change,tyres%26co,Brakes%2C%20front"), "{}", c.to_query());
+        let q = c.to_query();
+        assert!(q.contains("services=oil%20change&services=tyres%26co&services=Brakes%2C%20front"), "{q}");
+        // Names as stored, padding included; older comma-joined links still read.
+        let padded = Controls { services: vec!["BRAKES  ".into(), "a,b".into()], ..Controls::default() };
+        assert_eq!(padded.to_query(), "services=BRAKES%20%20&services=a%2Cb");
+        assert_eq!(Controls::from_query(&padded.to_query()), padded);
+        let old = Controls::from_query("?services=a,b%2Cc&services=d&services=a");
+        assert_eq!(old.services, ["a", "b,c", "d"]);
         assert_eq!(Controls::from_query(""), Controls::default());
         assert_eq!(Controls::from_query("?z=abc&min_days=-1").z, 3.0);
     }

@@ -25,12 +25,30 @@ pub struct Quality {
 ///
 /// ```
 /// use servicewatch_shared::eval::evaluate;
-/// use servicewatch_shared::synth::{generate, Config};
-/// use servicewatch_shared::{BaselineParams, FlagParams};
-/// let data = generate(&Config { services: 10, days: 120, ..Config::default() });
+/// use servicewatch_shared::synth::{generate, Config, Kind, Label, Labelled};
+/// use servicewatch_shared::{BaselineParams, Day, FlagParams, Method, Panel};
+/// // By hand: 60 steady days around 100, an unlabelled 400 on day 20 and a
+/// // labelled 300 on day 40. Both are flagged; the false one ranks first.
+/// let counts: Vec<u64> = (0..60).map(|d| match d { 20 => 400, 40 => 300, _ => 95 + (d * 7) % 11 }).collect();
+/// let days: Vec<Day> = (0..60).map(Day).collect();
+/// let mut b = Panel::builder();
+/// b.push("A", &days, &counts).unwrap();
+/// let labels = vec![Label { service: 0, day: Day(40), kind: Kind::Spike }];
+/// let data = Labelled { panel: b.build(), labels, lifetimes: vec![(Day(0), Day(59))] };
 /// let q = evaluate(&data, &BaselineParams::default(), &FlagParams::default());
-/// assert!(q.precision >= 0.0 && q.precision <= 1.0);
-/// assert!(q.average_precision > 0.0);
+/// assert_eq!((q.flagged, q.positives, q.precision, q.recall), (2, 1, 0.5, 1.0));
+/// assert_eq!(q.average_precision, 0.5);
+///
+/// // Generated data: the default method finds most labelled days, and
+/// // ranks them better than the original app's classic method.
+/// let data = generate(&Config { services: 10, days: 365, ..Config::default() });
+/// let f = FlagParams::default();
+/// let q = evaluate(&data, &BaselineParams::default(), &f);
+/// let classic = BaselineParams { method: Method::Classic, weekly: false, ..Default::default() };
+/// let c = evaluate(&data, &classic, &f);
+/// assert_eq!(q.positives, data.labels.len());
+/// assert!(q.recall > 0.5 && q.precision > 0.5, "{q:?}");
+/// assert!(q.average_precision > c.average_precision, "{q:?} {c:?}");
 /// ```
 pub fn evaluate(data: &Labelled, baseline: &BaselineParams, flag: &FlagParams) -> Quality {
     let scores = Scores::compute(&data.panel, baseline);

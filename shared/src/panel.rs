@@ -121,6 +121,15 @@ impl Panel {
         self.days.len()
     }
 
+    /// The bytes the panel holds on the heap (what a cache of it costs).
+    pub fn heap_bytes(&self) -> usize {
+        let keys: usize = self.keys.iter().map(|k| k.capacity()).sum();
+        keys + self.keys.capacity() * std::mem::size_of::<String>()
+            + self.offsets.capacity() * 4
+            + self.days.capacity() * std::mem::size_of::<Day>()
+            + self.counts.capacity() * 8
+    }
+
     pub fn key(&self, s: usize) -> &str {
         &self.keys[s]
     }

@@ -344,17 +344,35 @@ proptest! {
 
     #[test]
     fn cheap_rescore_equals_fresh_scoring(series in series_strategy(), z1 in 0.0f64..6.0, z2 in 0.0f64..6.0, dir in 0usize..3) {
-        // Scoring once and re-flagging must equal scoring from scratch each time.
+        // One Scores, its memory first used by another method, re-flagged at
+        // z1, z2, other settings and z1 again must equal fresh scoring at
+        // each: no state may carry from one computation or call to the next.
         let p = build(&series);
         let direction = [Direction::Both, Direction::Spikes, Direction::Drops][dir];
         let params = BaselineParams::default();
-        let kept = Scores::compute(&p, &params);
-        let _ = kept.flag(&FlagParams { z: z1, ..Default::default() });
-        let flags = FlagParams { z: z2, direction, min_days: 3, ..Default::default() };
-        let again = kept.flag(&flags);
-        let fresh = Scores::compute(&p, &params);
-        prop_assert_eq!(kept.ranked(&again, usize::MAX), fresh.ranked(&fresh.flag(&flags), usize::MAX));
-        prop_assert!(again.metrics.share >= 0.0 && again.metrics.share <= 1.0);
+        let mut kept = Scores::compute(&p, &classic());
+        kept.recompute(&p, &params);
+        let at = |z| FlagParams { z, direction, min_days: 3, ..Default::default() };
+        let other = FlagParams { z: z2, min_days: 0, min_count: 5, ..Default::default() };
+        let asked = [at(z1), at(z2), other, at(z1)];
+        let got: Vec<_> = asked.iter().map(|f| kept.flag(f)).collect();
+        for (got, f) in got.iter().zip(&asked) {
+            let fresh = Scores::compute(&p, &params);
+            let want = fresh.flag(f);
+            prop_assert_eq!(got, &want, "{:?}", f);
+            prop_assert_eq!(kept.ranked(got, usize::MAX), fresh.ranked(&want, usize::MAX));
+        }
+        let (first, second) = (&got[0], &got[1]);
+        // Each answer is its own threshold's: the higher one flags exactly
+        // the lower one's days that reach it.
+        let score = |i: u32| {
+            let z = kept.points().z[i as usize];
+            match direction { Direction::Both => z.abs(), Direction::Spikes => z, Direction::Drops => -z }
+        };
+        let (lo, (hi, hi_z)) = if z1 <= z2 { (first, (second, z2)) } else { (second, (first, z1)) };
+        let reaching: Vec<u32> = lo.hits.iter().copied().filter(|&i| score(i) >= hi_z).collect();
+        prop_assert_eq!(&hi.hits, &reaching);
+        prop_assert!(second.metrics.share >= 0.0 && second.metrics.share <= 1.0);
         prop_assert!(all_finite(&kept));
     }
 

@@ -157,13 +157,26 @@ test('the chart band is the engine\'s baseline, and follows the weekly and metho
     const q = new URLSearchParams({ z: '0', min_days: '0', services: key, limit: '100000', ...params });
     const body = await (await fetch(`${server.base}/api/anomalies?${q}`)).json();
     const traces = await page.evaluate(() => document.getElementById('sw-chart').data.map((t) => ({ x: t.x, y: t.y })));
-    const [upper, , centre] = traces;
+    const [upper, lower, centre] = traces;
     const at = (t, date) => t.y[t.x.indexOf(date)];
     assert.ok(body.anomalies.length > 20);
+    let outside = 0;
     for (const a of body.anomalies) {
-      assert.ok(Math.abs(at(centre, a.date) - a.center) < 1e-9, `${JSON.stringify(params)} ${a.date} centre ${at(centre, a.date)} vs ${a.center}`);
-      assert.ok(Math.abs(at(upper, a.date) - (a.center + 2.5 * a.spread)) < 1e-9, `${a.date} upper`);
+      const tag = `${JSON.stringify(params)} ${a.date}`;
+      assert.ok(Math.abs(at(centre, a.date) - a.center) < 1e-9, `${tag} centre ${at(centre, a.date)} vs ${a.center}`);
+      const [lo, hi] = [at(lower, a.date), at(upper, a.date)];
+      assert.ok(lo <= a.center + 1e-9 && hi >= a.center - 1e-9, `${tag} band ${lo}..${hi} around ${a.center}`);
+      if (params.method === 'classic') {
+        assert.ok(Math.abs(hi - (a.center + 2.5 * a.spread)) < 1e-9, `${tag} classic upper`);
+      }
+      // The band is where the threshold flags: outside it |z| > 2.5, inside below.
+      if (a.z !== null && Math.abs(Math.abs(a.z) - 2.5) > 1e-3) {
+        const out = a.value > hi || a.value < lo;
+        assert.equal(out, Math.abs(a.z) > 2.5, `${tag} count ${a.value} in ${lo}..${hi}, z ${a.z}`);
+        outside += out;
+      }
     }
+    assert.ok(outside > 0, `${JSON.stringify(params)}: some day is outside the band`);
     return JSON.stringify(centre.y);
   }
   const weekly = await compare({});
@@ -199,7 +212,9 @@ test('the service filter narrows metrics, rows and chart to the chosen services'
   const keys = await page.getByTestId('anomaly-row').evaluateAll((trs) => trs.map((tr) => tr.dataset.key));
   assert.ok(keys.every((k) => chosen.includes(k)), keys.join(' '));
   assert.ok(chosen.includes(await page.getByTestId('chart').getAttribute('data-service')));
-  assert.match(decodeURIComponent(page.url()), new RegExp(`services=${chosen.join(',')}`));
+  // One `services=` per name, as the API takes them.
+  const query = new URL(page.url()).searchParams;
+  assert.deepEqual(query.getAll('services'), chosen);
   // Search narrows the list; the choice survives it.
   await page.getByTestId('service-search').fill(meta.services[7]);
   assert.equal(await filter.locator('option').count(), 1);

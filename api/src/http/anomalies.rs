@@ -35,7 +35,7 @@ const PARAMS: &[&str] =
         ("direction" = inline(Option<Direction>), Query, description = "Which side of the baseline counts (default both)"),
         ("method" = inline(Option<Method>), Query, description = "How baselines are estimated (default robust)"),
         ("weekly" = Option<bool>, Query, description = "Divide out the day-of-week pattern (robust; default true)"),
-        ("services" = Option<String>, Query, description = "Comma-separated service names"),
+        ("services" = Option<Vec<String>>, Query, style = Form, explode, description = "Service names, exactly as stored (padding included). Repeat the parameter for several: each value is one name (`services=a&services=b,c` is `a` and `b,c`). A single value is split at commas and must split into known names in exactly one way (a name holding commas is matched whole); otherwise it is a 400. Duplicates count once"),
         ("limit" = Option<usize>, Query, maximum = 100000, description = "Rows to return, 0 to 100000 (default 100)"),
     ),
     responses((status = 200, body = Anomalies), (status = 400, body = ErrorBody)))]
@@ -47,13 +47,14 @@ pub async fn anomalies(
     let q = Query::new(raw.as_deref(), PARAMS)?;
     let who = caller(&headers);
     let snap = state.snapshot(&who).await?;
-    let (from, to) = range(&q, &snap, &state.config)?;
+    let span = range(&q, &snap, &state.config)?;
+    let (from, to) = (span.from, span.to);
     let baseline = BaselineParams {
         from: Some(from),
         to: Some(to),
         method: q.choice("method", Method::default())?,
         weekly: q.flag("weekly", BaselineParams::default().weekly)?,
-        partial: snap.bounds.partial_days(state.config.time_zone),
+        partial: snap.bounds.partial_days(state.config.time_zone, state.config.partial_day_gap, snap.complete_until),
     };
     let flag = FlagParams {
         z: q.number("z", 3.0, 0.0, 1000.0)?,
@@ -63,20 +64,24 @@ pub async fn anomalies(
         services: services(&q, &snap)?,
     };
     let limit = q.number("limit", 100usize, 0, MAX_LIMIT)?;
+    if span.empty {
+        // No day of the data in range: nothing to score, nothing to keep.
+        return Ok(Json(answer(&Scores::default(), &flag, limit)));
+    }
     // Baselines are the expensive part (tens of milliseconds for a million
     // days): computed once per snapshot and setting, then only re-flagged,
     // as the browser does. Both steps run off the async threads.
-    let key = ScoresKey {
-        scope: state.warehouse.cache_scope(&who),
-        fetched_at: snap.fetched_at,
-        from,
-        to,
-        method: baseline.method,
-        weekly: baseline.weekly,
-    };
+    let scope = state.warehouse.cache_scope(&who);
+    let key_bytes = scope.capacity();
+    let key =
+        ScoresKey { scope, fetched_at: snap.fetched_at, from, to, method: baseline.method, weekly: baseline.weekly };
     let (scores, _) = state
         .scores
-        .get_or_fetch(key, |s| s.points().z.len(), |_| blocking(move || Scores::compute(&snap.panel, &baseline)))
+        .get_or_fetch(
+            key,
+            move |s| key_bytes + s.heap_bytes(),
+            |_| blocking(move || Scores::compute(&snap.panel, &baseline)),
+        )
         .await?;
     Ok(Json(blocking(move || answer(&scores, &flag, limit)).await?))
 }

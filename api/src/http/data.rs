@@ -38,8 +38,20 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/progress", get(progress))
 }
 
-/// `from`/`to` from the query, defaulting to the data's bounds, checked.
-pub fn range(q: &Query, snap: &Snapshot, config: &Config) -> Result<(Day, Day), ApiError> {
+/// A request's date range, checked and clamped to the data's days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// The data's days in range, or (when `empty`) the range asked for.
+    pub from: Day,
+    pub to: Day,
+    /// No day of the data is in range: nothing to compute or cache.
+    pub empty: bool,
+}
+
+/// `from`/`to` from the query, defaulting to the data's bounds, checked,
+/// then clamped to the data's days: a range far outside the data costs no
+/// more than the data (1900-01-01 to 9999-12-31 is all of it).
+pub fn range(q: &Query, snap: &Snapshot, config: &Config) -> Result<Span, ApiError> {
     let max_span = config.max_span_days;
     let bounds = snap.bounds.days(config.time_zone);
     let to = q.day("to")?.or(bounds.map(|b| b.1));
@@ -52,34 +64,106 @@ pub fn range(q: &Query, snap: &Snapshot, config: &Config) -> Result<(Day, Day), 
     if from > to {
         return Err(ApiError::bad(format!("`from` ({from}) is after `to` ({to})")));
     }
-    if (to.0 - from.0) as i64 + 1 > max_span as i64 {
-        return Err(ApiError::bad(format!("the range {from} to {to} is longer than {max_span} days")));
+    let (cfrom, cto) = match bounds {
+        Some((first, last)) if from <= last && to >= first => (from.max(first), to.min(last)),
+        _ => return Ok(Span { from, to, empty: true }),
+    };
+    if (cto.0 - cfrom.0) as i64 + 1 > max_span as i64 {
+        return Err(ApiError::bad(format!(
+            "the range {from} to {to} is longer than {max_span} days (the data's days in it: {cfrom} to {cto})"
+        )));
     }
-    Ok((from, to))
+    Ok(Span { from: cfrom, to: cto, empty: false })
 }
 
-/// The `services` filter as panel indices; unknown names are an error.
-///
-/// Commas separate names, and some service names hold commas themselves
-/// ("Brakes, front"): at each item the longest run of items that joins back
-/// into a known name wins, so both kinds can be listed as usual.
+/// The `services` filter as panel indices (see [`service_indices`]).
 pub fn services(q: &Query, snap: &Snapshot) -> Result<Option<Vec<usize>>, ApiError> {
-    /// Most commas one service name may hold.
-    const MAX_COMMAS: usize = 8;
-    let Some(items) = q.list("services", MAX_SERVICES)? else { return Ok(None) };
-    let index: HashMap<&str, usize> = snap.panel.keys().iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
-    let mut chosen = Vec::new();
-    let mut i = 0;
-    while i < items.len() {
-        let last = (i + MAX_COMMAS).min(items.len() - 1);
-        let found = (i..=last).rev().find_map(|j| index.get(items[i..=j].join(",").trim()).map(|&s| (j, s)));
-        let Some((j, s)) = found else {
-            return Err(ApiError::bad(format!("unknown service `{}`", items[i].trim())));
-        };
-        chosen.push(s);
-        i = j + 1;
+    let values = q.all("services");
+    if values.is_empty() {
+        return Ok(None);
     }
-    Ok(Some(chosen))
+    service_indices(values, snap.panel.keys(), "services").map(Some).map_err(ApiError::bad)
+}
+
+/// The indices in `keys` of the services `values` name, each once, first
+/// mention first; an unknown name is an error. Names are compared exactly
+/// as stored (padding included). Given more than once, each value is one
+/// name. A single value is split at commas and must split into known names
+/// in exactly one way: a name holding commas ("Brakes, front") is matched
+/// whole, and `a,b` is refused when `a`, `b` and `a,b` are all names.
+/// `flag` names the parameter (or option) in messages.
+pub fn service_indices(values: &[String], keys: &[String], flag: &str) -> Result<Vec<usize>, String> {
+    if values.len() > MAX_SERVICES {
+        return Err(format!("`{flag}`: at most {MAX_SERVICES} services per request"));
+    }
+    let index: HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+    let names = match values {
+        [one] => split_known(one, &index, flag)?,
+        many => many.iter().map(String::as_str).collect(),
+    };
+    let mut seen = vec![false; keys.len()];
+    let mut chosen = Vec::new();
+    for name in names {
+        let &s = index.get(name).ok_or_else(|| format!("unknown service `{name}`"))?;
+        if !std::mem::replace(&mut seen[s], true) {
+            chosen.push(s);
+        }
+    }
+    if chosen.len() > MAX_SERVICES {
+        return Err(format!("`{flag}`: at most {MAX_SERVICES} services per request"));
+    }
+    Ok(chosen)
+}
+
+/// `value` split at commas into known names, when there is exactly one
+/// way to (counted over every split, not greedily: with the names `a,b`,
+/// `a` and `b,c`, `a,b,a,b,c` is those three).
+fn split_known<'a>(value: &'a str, index: &HashMap<&str, usize>, flag: &str) -> Result<Vec<&'a str>, String> {
+    // Item k is value[starts[k]..end(k)].
+    let starts: Vec<usize> = std::iter::once(0).chain(value.match_indices(',').map(|(i, _)| i + 1)).collect();
+    let n = starts.len();
+    let end = |k: usize| if k + 1 < n { starts[k + 1] - 1 } else { value.len() };
+    let known = |i: usize, j: usize| index.contains_key(&value[starts[i]..end(j)]);
+    let max_commas = index.keys().map(|k| k.matches(',').count()).max().unwrap_or(0);
+    let last = |i: usize| (i + max_commas).min(n - 1);
+    // ways[i]: how many ways items i.. split into names (2 = several);
+    // next[i]: the last item of the first name of one such split.
+    let mut ways = vec![0u8; n + 1];
+    let mut next = vec![0; n];
+    ways[n] = 1;
+    for i in (0..n).rev() {
+        for j in i..=last(i) {
+            if ways[j + 1] > 0 && known(i, j) {
+                if ways[i] == 0 {
+                    next[i] = j;
+                }
+                ways[i] = (ways[i] + ways[j + 1]).min(2);
+            }
+        }
+    }
+    match ways[0] {
+        1 => {
+            let (mut out, mut i) = (Vec::new(), 0);
+            while i < n {
+                out.push(&value[starts[i]..end(next[i])]);
+                i = next[i] + 1;
+            }
+            Ok(out)
+        }
+        0 => {
+            // Name the first item no known name covers.
+            let covered = |k: usize| (k.saturating_sub(max_commas)..=k).any(|i| (k..=last(i)).any(|j| known(i, j)));
+            Err(match (0..n).find(|&k| !covered(k)).map(|k| &value[starts[k]..end(k)]) {
+                Some("") => format!("`{flag}` holds an empty name (a comma with nothing on one side)"),
+                Some(item) => format!("unknown service `{item}`"),
+                None => format!("`{flag}`: `{value}` does not split into known service names"),
+            })
+        }
+        _ => Err(format!(
+            "`{flag}`: `{value}` splits into known service names in more than one way: give each name as a \
+             `{flag}` value of its own"
+        )),
+    }
 }
 
 #[utoipa::path(get, path = "/api/meta", tag = "data",
@@ -98,7 +182,11 @@ pub async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
         timezone: state.config.time_zone.name().into(),
         first: bounds.map(|b| b.0),
         last: bounds.map(|b| b.1),
-        partial_days: snap.bounds.partial_days(state.config.time_zone),
+        partial_days: snap.bounds.partial_days(
+            state.config.time_zone,
+            state.config.partial_day_gap,
+            snap.complete_until,
+        ),
         rows: snap.bounds.rows,
         dropped_rows: snap.bounds.dropped,
         service_days: snap.panel.service_days(),
@@ -113,7 +201,7 @@ pub async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
     params(
         ("from" = Option<String>, Query, format = Date, description = "First day (default: the data's first, within max_span_days of `to`)"),
         ("to" = Option<String>, Query, format = Date, description = "Last day (default: the data's last)"),
-        ("services" = Option<String>, Query, description = "Comma-separated service names"),
+        ("services" = Option<Vec<String>>, Query, style = Form, explode, description = "Service names, exactly as stored (padding included). Repeat the parameter for several: each value is one name (`services=a&services=b,c` is `a` and `b,c`). A single value is split at commas and must split into known names in exactly one way (a name holding commas is matched whole); otherwise it is a 400. Duplicates count once"),
     ),
     responses(
         (status = 200, description = "Daily counts; `Accept: application/vnd.servicewatch.daily` gives the binary encoding", body = Daily),
@@ -128,32 +216,32 @@ pub async fn daily(
     let q = Query::new(raw.as_deref(), &["from", "to", "services"])?;
     let who = caller(&headers);
     let snap = state.snapshot(&who).await?;
-    let (from, to) = range(&q, &snap, &state.config)?;
+    let Span { from, to, empty } = range(&q, &snap, &state.config)?;
     let selected = services(&q, &snap)?;
     let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or("");
     let binary = text(header::ACCEPT).split(',').any(|t| t.trim().starts_with(codec::MEDIA_TYPE));
-    let gzip = text(header::ACCEPT_ENCODING).split(',').any(|t| t.trim().starts_with("gzip"));
+    let gzip = accepts_gzip(&headers);
+    let scope = state.warehouse.cache_scope(&who);
     // The same question about the same snapshot has the same bytes: render
     // (and compress) once, then every repeat is a copy of a shared buffer.
-    let key = RenderKey {
-        scope: state.warehouse.cache_scope(&who),
-        fetched_at: snap.fetched_at,
-        from,
-        to,
-        selected: selected.clone(),
-        binary,
+    let body = if empty {
+        // No series: cheaper to render than to keep.
+        Arc::new(render(&snap, from, to, None, binary)?)
+    } else {
+        let key_bytes = scope.capacity() + selected.as_ref().map_or(0, |s| s.capacity() * size_of::<usize>());
+        let key = RenderKey { scope, fetched_at: snap.fetched_at, from, to, selected: selected.clone(), binary };
+        let snap2 = snap.clone();
+        let weigh = move |r: &Rendered| key_bytes + r.raw.len() + r.gzip.len() + r.etag.len() + r.etag_gz.len();
+        let render = |_| async move { blocking(move || render(&snap2, from, to, selected, binary)).await? };
+        state.rendered.get_or_fetch(key, weigh, render).await?.0
     };
-    let snap2 = snap.clone();
-    let (body, _) = state
-        .rendered
-        .get_or_fetch(
-            key,
-            |r| r.raw.len() + r.gzip.len(),
-            |_| async move { blocking(move || render(&snap2, from, to, selected, binary)).await? },
-        )
-        .await?;
-    if text(header::IF_NONE_MATCH) == body.etag {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, body.etag.clone())]).into_response());
+    // Each encoding has its own ETag: a cache holding one must not
+    // revalidate the other.
+    let etag = if gzip { &body.etag_gz } else { &body.etag };
+    let vary = (header::VARY, HeaderValue::from_static("accept, accept-encoding"));
+    if none_match(&headers, etag) {
+        let etag = (header::ETAG, HeaderValue::from_str(etag).map_err(anyhow::Error::from)?);
+        return Ok((StatusCode::NOT_MODIFIED, [etag, vary]).into_response());
     }
     let content_type = if binary { codec::MEDIA_TYPE } else { "application/json" };
     let mut resp = if gzip {
@@ -163,12 +251,30 @@ pub async fn daily(
     };
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::VARY, HeaderValue::from_static("accept, accept-encoding"));
+    h.insert(vary.0, vary.1);
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-    if let Ok(v) = HeaderValue::from_str(&body.etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
     Ok(resp)
+}
+
+/// Whether the client takes gzip, read as the compression layer reads it
+/// (any case, `x-gzip`; `refused_codings` has dropped `q=0`): a plain body
+/// it would compress on the way out would keep the plain body's ETag.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let codings = headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok());
+    codings.flat_map(|v| v.split(',')).any(|c| {
+        let name = c.split(';').next().unwrap_or("").trim();
+        name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip")
+    })
+}
+
+/// Whether If-None-Match names `etag` (or is `*`), compared weakly as
+/// RFC 9110 says for this header.
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    let tags = headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok());
+    tags.flat_map(|v| v.split(',')).map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
 }
 
 /// What identifies one rendered `/api/daily` body.
@@ -182,9 +288,10 @@ pub struct RenderKey {
     binary: bool,
 }
 
-/// A rendered `/api/daily` body, plain and gzipped, with its ETag.
+/// A rendered `/api/daily` body, plain and gzipped, with their ETags.
 pub struct Rendered {
     etag: String,
+    etag_gz: String,
     raw: axum::body::Bytes,
     gzip: axum::body::Bytes,
 }
@@ -197,13 +304,18 @@ fn render(
     binary: bool,
 ) -> Result<Rendered, ApiError> {
     let body = Daily::from_panel(&snap.panel, from, to, selected.as_deref());
-    let raw = if binary { codec::encode(&body) } else { serde_json::to_vec(&body).map_err(anyhow::Error::from)? };
+    let mut raw = if binary { codec::encode(&body) } else { serde_json::to_vec(&body).map_err(anyhow::Error::from)? };
     let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 4), flate2::Compression::new(6));
     std::io::Write::write_all(&mut gz, &raw).map_err(anyhow::Error::from)?;
-    let gzip = gz.finish().map_err(anyhow::Error::from)?;
+    let mut gzip = gz.finish().map_err(anyhow::Error::from)?;
+    // The cache weighs lengths: hold no more than that.
+    raw.shrink_to_fit();
+    gzip.shrink_to_fit();
     let mut h = std::collections::hash_map::DefaultHasher::new();
     raw.hash(&mut h);
-    Ok(Rendered { etag: format!("\"{:016x}\"", h.finish()), raw: raw.into(), gzip: gzip.into() })
+    let hash = h.finish();
+    let (etag, etag_gz) = (format!("\"{hash:016x}\""), format!("\"{hash:016x}-gz\""));
+    Ok(Rendered { etag, etag_gz, raw: raw.into(), gzip: gzip.into() })
 }
 
 /// `/api/transactions`: the raw rows of one service-day.
@@ -224,7 +336,7 @@ pub struct Transactions {
     params(
         ("orderservice" = String, Query, description = "The service"),
         ("date" = String, Query, format = Date, description = "The day (in the configured time zone)"),
-        ("limit" = Option<u32>, Query, description = "Rows to return, 1 to 1000 (default 100)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Rows to return, 1 to 1000 (default 100)"),
     ),
     responses((status = 200, body = Transactions), (status = 400, body = ErrorBody)))]
 pub async fn transactions(
@@ -235,32 +347,106 @@ pub async fn transactions(
     let q = Query::new(raw.as_deref(), &["orderservice", "date", "limit"])?;
     let who = caller(&headers);
     let snap = state.snapshot(&who).await?;
-    let service = q.text("orderservice").ok_or_else(|| ApiError::bad("`orderservice` is required"))?;
+    // Exactly as stored: a padded name is its own (see `service_indices`).
+    let service = q.exact("orderservice").ok_or_else(|| ApiError::bad("`orderservice` is required"))?;
     if snap.panel.find(service).is_none() {
         return Err(ApiError::bad(format!("unknown service `{service}`")));
     }
     let date = q.day("date")?.ok_or_else(|| ApiError::bad("`date` is required (YYYY-MM-DD)"))?;
     let limit = q.number("limit", 100u32, 1, MAX_TRANSACTIONS)?;
-    let cancel = CancellationToken::new();
-    let _guard = cancel.clone().drop_guard();
-    let rows = state.warehouse.transactions(service, date, limit, &who, &cancel).await?;
+    // Each miss is a warehouse statement: the same drill-down of the same
+    // snapshot is answered from the cache (a refresh forgets it).
+    let scope = state.warehouse.cache_scope(&who);
+    let key_bytes = scope.capacity() + service.len();
+    let key = DrillKey { scope, fetched_at: snap.fetched_at, service: service.to_string(), date, limit };
+    let (wh, svc) = (state.warehouse.clone(), service.to_string());
+    let (rows, _) = state
+        .drill
+        .get_or_fetch(
+            key,
+            move |r| key_bytes + rows_bytes(r),
+            move |cancel: CancellationToken| async move {
+                Ok::<_, ApiError>(wh.transactions(&svc, date, limit, &who, &cancel).await?)
+            },
+        )
+        .await?;
     Ok(Json(Transactions {
         orderservice: service.to_string(),
         date,
         limit,
         truncated: rows.rows.len() as u32 >= limit,
-        columns: rows.columns,
-        rows: rows.rows,
+        columns: rows.columns.clone(),
+        rows: rows.rows.clone(),
     }))
 }
 
+/// About what drill-down rows hold on the heap: per field its name, its
+/// value and its share of the map (a cache's weight, not an exact count).
+fn rows_bytes(r: &crate::warehouse::Rows) -> usize {
+    let value = |v: &Value| match v {
+        Value::String(s) => s.capacity(),
+        other => other.to_string().len(),
+    };
+    let field = |(k, v): (&String, &Value)| 2 * size_of::<String>() + size_of::<Value>() + k.capacity() + value(v);
+    let row = |m: &serde_json::Map<String, Value>| {
+        size_of::<serde_json::Map<String, Value>>() + m.iter().map(field).sum::<usize>()
+    };
+    r.rows.iter().map(row).sum::<usize>() + r.columns.iter().map(|c| size_of::<String>() + c.capacity()).sum::<usize>()
+}
+
+/// What identifies one cached drill-down.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DrillKey {
+    scope: String,
+    fetched_at: chrono::DateTime<chrono::Utc>,
+    service: String,
+    date: Day,
+    limit: u32,
+}
+
+/// The header the app sends with `POST /api/refresh`.
+pub const REFRESH_HEADER: (&str, &str) = ("x-requested-with", "servicewatch");
+
 /// Forget the cached aggregates: the next request reads the warehouse.
-#[utoipa::path(post, path = "/api/refresh", tag = "data", responses((status = 200, description = "Cache cleared")))]
-pub async fn refresh(State(state): State<Arc<AppState>>) -> Json<Value> {
+///
+/// Only the app's own calls: they carry [`REFRESH_HEADER`] or a JSON
+/// content type, which a cross-site form or no-CORS fetch cannot send
+/// without a preflight this server never grants. At most one per
+/// `refresh_every` ([`super::REFRESH_EVERY`]) per cache scope.
+#[utoipa::path(post, path = "/api/refresh", tag = "data",
+    params(("X-Requested-With" = Option<String>, Header, description = "`servicewatch` (or send `Content-Type: application/json`)")),
+    responses(
+        (status = 200, description = "Cache cleared"),
+        (status = 403, description = "Neither the header nor a JSON content type", body = ErrorBody),
+        (status = 429, description = "Refreshed too recently; see Retry-After", body = ErrorBody),
+    ))]
+pub async fn refresh(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let has = |name, want: &str| {
+        let v = headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+        v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(want)
+    };
+    if !has(REFRESH_HEADER.0, REFRESH_HEADER.1) && !has(header::CONTENT_TYPE.as_str(), "application/json") {
+        return Err(ApiError::CrossSite(format!(
+            "POST /api/refresh needs the header `X-Requested-With: {}` or `Content-Type: application/json`",
+            REFRESH_HEADER.1
+        )));
+    }
+    let scope = state.warehouse.cache_scope(&caller(&headers));
+    {
+        let every = state.refresh_every;
+        let mut last = state.refreshed.lock().unwrap_or_else(|p| p.into_inner());
+        last.retain(|_, t| t.elapsed() < every);
+        if let Some(t) = last.get(&scope) {
+            let wait = every.saturating_sub(t.elapsed());
+            return Err(ApiError::RateLimited { every, retry_after: wait.as_secs_f64().ceil().max(1.0) as u64 });
+        }
+        last.insert(scope, std::time::Instant::now());
+    }
     state.cache.clear();
     state.rendered.clear();
     state.scores.clear();
-    Json(json!({ "status": "cleared" }))
+    state.drill.clear();
+    Ok(Json(json!({ "status": "cleared" })))
 }
 
 /// `/api/progress`: how far the caller's first read of the table has got.

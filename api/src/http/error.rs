@@ -26,6 +26,14 @@ pub enum ApiError {
     /// without the request, and a later one gets its result.
     #[error("the warehouse is still reading the table; try again shortly (progress: /api/progress)")]
     Loading,
+    /// A state-changing POST without the proof that the app itself sent
+    /// it (a custom header or a JSON body), so another site cannot.
+    #[error("{0}")]
+    CrossSite(String),
+    /// Asked again too soon: at most one per `every`; the next in
+    /// `retry_after` whole seconds (also the Retry-After header).
+    #[error("refreshed less than {every:?} ago; try again in {retry_after} s")]
+    RateLimited { every: std::time::Duration, retry_after: u64 },
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
     #[error(transparent)]
@@ -47,6 +55,8 @@ impl ApiError {
             ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout", self.to_string()),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", self.to_string()),
             ApiError::Loading => (StatusCode::SERVICE_UNAVAILABLE, "loading", self.to_string()),
+            ApiError::CrossSite(m) => (StatusCode::FORBIDDEN, "cross_site", m.clone()),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", self.to_string()),
             ApiError::Warehouse(WarehouseError::Cancelled) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "cancelled", "the query was cancelled".into())
             }
@@ -96,7 +106,8 @@ pub struct ErrorDetail {
     pub status: u16,
     /// Stable and machine-readable: bad_request, not_found, too_large,
     /// timeout, unavailable, loading, cancelled, not_authorised,
-    /// table_unavailable, bad_data, warehouse_error, internal.
+    /// table_unavailable, bad_data, warehouse_error, internal, cross_site,
+    /// rate_limited.
     pub code: String,
     /// For a person: what is wrong and how to fix it.
     pub message: String,
@@ -105,13 +116,19 @@ pub struct ErrorDetail {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
+        let retry_after = match &self {
+            ApiError::RateLimited { retry_after, .. } => retry_after.to_string(),
+            _ => "2".into(),
+        };
         if status.is_server_error() {
             tracing::error!(error = %format!("{self:#}"), code, "request failed");
         }
         let body = ErrorBody { error: ErrorDetail { status: status.as_u16(), code: code.into(), message } };
         let mut resp = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("2"));
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after) {
+                resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
         }
         resp
     }

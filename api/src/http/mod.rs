@@ -27,7 +27,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::cache::Cache;
+use crate::cache::{Budget, Cache, Keep};
 use crate::config::Config;
 use crate::warehouse::{Bounds, Caller, DailyQuery, Progress, Warehouse};
 use error::ApiError;
@@ -45,6 +45,9 @@ const SNAPSHOT_WAIT: Duration = Duration::from_secs(90);
 /// How long a load runs on after its last waiter left before it is
 /// cancelled (the warehouse bills for it).
 const ABANDON_AFTER: Duration = Duration::from_secs(60);
+/// Least time between two refreshes of one cache scope: each one makes
+/// the next request re-read the whole table (billed).
+pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
 
 /// The whole table's daily aggregates as of one warehouse query: every
 /// range, service filter and score is cut from this in memory.
@@ -52,6 +55,9 @@ pub struct Snapshot {
     pub panel: Panel,
     pub bounds: Bounds,
     pub fetched_at: DateTime<Utc>,
+    /// What the data is complete up to, for the partial-day rule
+    /// ([`Config::complete_until`]).
+    pub complete_until: DateTime<Utc>,
 }
 
 pub struct AppState {
@@ -60,8 +66,18 @@ pub struct AppState {
     pub cache: Cache<String, Snapshot, ApiError>,
     /// Rendered `/api/daily` bodies (bytes), so repeats cost a copy.
     pub rendered: Cache<data::RenderKey, data::Rendered, ApiError>,
-    /// Baselines `/api/anomalies` has computed, weighed in service-days.
+    /// Baselines `/api/anomalies` has computed.
     pub scores: Cache<anomalies::ScoresKey, servicewatch_shared::Scores, ApiError>,
+    /// `/api/transactions` answers per snapshot: each miss is a warehouse
+    /// statement.
+    pub drill: Cache<data::DrillKey, crate::warehouse::Rows, ApiError>,
+    /// The bytes all four caches above hold together (`cache_max_bytes`).
+    pub budget: Arc<Budget>,
+    /// When each cache scope last refreshed.
+    pub refreshed: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// Least time between refreshes of one scope ([`REFRESH_EVERY`];
+    /// tests shorten it).
+    pub refresh_every: Duration,
     /// Where the built browser app is (trunk's dist).
     pub dist: std::path::PathBuf,
     /// Snapshots being read from the warehouse now, by cache scope, so the
@@ -80,15 +96,25 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(warehouse: Arc<dyn Warehouse>, config: Config, dist: std::path::PathBuf) -> AppState {
-        let cache = Cache::new(config.cache_ttl, config.cache_max_points, ABANDON_AFTER);
-        let rendered = Cache::new(config.cache_ttl, 256 << 20, ABANDON_AFTER);
-        let scores = Cache::new(config.cache_ttl, config.cache_max_points, ABANDON_AFTER);
+        // One limit for every cache: derived entries go before warehouse results.
+        let budget = Budget::new(config.cache_max_bytes);
+        let ttl = config.cache_ttl;
+        let cache = Cache::with_budget(ttl, &budget, Keep::Source, ABANDON_AFTER);
+        let rendered = Cache::with_budget(ttl, &budget, Keep::Derived, ABANDON_AFTER);
+        let scores = Cache::with_budget(ttl, &budget, Keep::Derived, ABANDON_AFTER);
+        // A drill-down is one click's statement: when its client leaves,
+        // cancel it at once rather than bill a minute for nobody.
+        let drill = Cache::with_budget(ttl, &budget, Keep::Source, Duration::ZERO);
         AppState {
             warehouse,
             config,
             cache,
             rendered,
             scores,
+            drill,
+            budget,
+            refreshed: Default::default(),
+            refresh_every: REFRESH_EVERY,
             dist,
             loading: Default::default(),
             ready: Cache::new(health::READY_FOR, 1, ABANDON_AFTER),
@@ -104,9 +130,10 @@ impl AppState {
     pub async fn snapshot(self: &Arc<Self>, caller: &Caller) -> Result<Arc<Snapshot>, ApiError> {
         let scope = self.warehouse.cache_scope(caller);
         let (state, who) = (self.clone(), caller.clone());
+        let scope_bytes = scope.capacity();
         let load = self.cache.get_or_fetch(
             scope.clone(),
-            |s| s.panel.service_days(),
+            move |s| scope_bytes + s.panel.heap_bytes(),
             move |cancel| async move {
                 let (wh, zone) = (&state.warehouse, state.config.time_zone);
                 let progress = Progress::default();
@@ -120,7 +147,9 @@ impl AppState {
                     None => Panel::default(),
                 };
                 tracing::info!(service_days = panel.service_days(), services = panel.len(), "loaded daily aggregates");
-                Ok::<_, ApiError>(Snapshot { panel, bounds, fetched_at: Utc::now() })
+                let fetched_at = Utc::now();
+                let complete_until = state.config.complete_until(&bounds, fetched_at);
+                Ok::<_, ApiError>(Snapshot { panel, bounds, fetched_at, complete_until })
             },
         );
         match tokio::time::timeout(self.snapshot_wait, load).await {
@@ -152,9 +181,41 @@ impl AppState {
     }
 }
 
-/// Runs CPU-bound work (scoring, rendering) off the async threads.
+/// How many [`blocking`] jobs may run at once: one per core (at least one).
+pub fn blocking_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).max(1)
+}
+
+/// The most [`blocking`] jobs seen running at once (tests check the bound).
+pub fn blocking_peak() -> usize {
+    BLOCKING_PEAK.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+static BLOCKING: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+static BLOCKING_BUSY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static BLOCKING_PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Runs CPU-bound work (scoring, rendering) off the async threads, at most
+/// [`blocking_workers`] jobs at once: a burst of distinct requests queues
+/// here instead of starting a hundred scorings that all finish late.
 pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(e.into()))
+    use std::sync::atomic::Ordering::SeqCst;
+    let permits = BLOCKING.get_or_init(|| Arc::new(tokio::sync::Semaphore::new(blocking_workers())));
+    let permit = permits.clone().acquire_owned().await.map_err(|e| ApiError::Internal(e.into()))?;
+    // The permit goes with the job: a request that times out does not
+    // free a worker whose job still runs.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let busy = BLOCKING_BUSY.fetch_add(1, SeqCst) + 1;
+        BLOCKING_PEAK.fetch_max(busy, SeqCst);
+        // Dropped before the permit (also on a panic): uncounted first.
+        let _counted = DropGuard(|| {
+            BLOCKING_BUSY.fetch_sub(1, SeqCst);
+        });
+        work()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))
 }
 
 /// Runs a closure when dropped (also when the load fails or is cancelled).
@@ -306,4 +367,31 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn blocking_jobs_never_exceed_the_workers() {
+        // Counted inside the jobs themselves, not by the helper's counter.
+        let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let jobs = (0..100).map(|i| {
+            let (running, peak) = (running.clone(), peak.clone());
+            tokio::spawn(blocking(move || {
+                peak.fetch_max(running.fetch_add(1, SeqCst) + 1, SeqCst);
+                std::thread::sleep(Duration::from_millis(5));
+                running.fetch_sub(1, SeqCst);
+                i
+            }))
+        });
+        let done: Vec<usize> = futures::future::join_all(jobs).await.into_iter().map(|j| j.unwrap().unwrap()).collect();
+        assert_eq!(done, (0..100).collect::<Vec<_>>(), "every job ran");
+        let (peak, bound) = (peak.load(SeqCst), blocking_workers());
+        assert!(peak >= 1 && peak <= bound, "{peak} jobs at once, bound {bound}");
+        assert!(blocking_peak() <= bound);
+    }
 }

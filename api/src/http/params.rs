@@ -8,10 +8,18 @@ use servicewatch_shared::Day;
 
 use super::error::ApiError;
 
-/// The query string as name → value, checked against allowed names.
+/// The query string as name → values, checked against allowed names.
 pub struct Query {
-    values: HashMap<String, String>,
+    values: HashMap<String, Vec<String>>,
 }
+
+/// Parameters that may be given more than once, each value one item
+/// (`services=a&services=b`), as standard clients encode a list.
+const REPEATABLE: &[&str] = &["services"];
+
+/// Parameters holding service names, taken exactly as sent: a stored name
+/// may have padding (CHAR columns) or be blanks only.
+const EXACT: &[&str] = &["services", "orderservice"];
 
 /// `%XX` and `+` decoded, as browsers encode query strings.
 fn decode(s: &str) -> String {
@@ -19,7 +27,8 @@ fn decode(s: &str) -> String {
 }
 
 impl Query {
-    /// Parses `a=1&b=x`: every name allowed, given once, with a value.
+    /// Parses `a=1&b=x`: every name allowed, given once (or repeatable),
+    /// with a value.
     pub fn new(raw: Option<&str>, allowed: &[&str]) -> Result<Query, ApiError> {
         let mut q = Query { values: HashMap::new() };
         for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
@@ -34,18 +43,22 @@ impl Query {
             // `from=` meaning "the default" or `services=` meaning "all" would
             // be silent repairs; the OpenAPI description says `minLength: 1`.
             let value = decode(value);
-            if value.trim().is_empty() {
+            let exact = EXACT.contains(&name.as_str());
+            if value.is_empty() || (!exact && value.trim().is_empty()) {
                 return Err(ApiError::bad(format!("`{name}` is empty: give a value or leave the parameter out")));
             }
-            if q.values.insert(name.clone(), value).is_some() {
+            let values = q.values.entry(name.clone()).or_default();
+            if !values.is_empty() && !REPEATABLE.contains(&name.as_str()) {
                 return Err(ApiError::bad(format!("`{name}` is given more than once")));
             }
+            values.push(value);
         }
         Ok(q)
     }
 
+    /// A single-valued parameter, trimmed.
     fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+        self.values.get(name).and_then(|v| v.first()).map(|s| s.trim()).filter(|s| !s.is_empty())
     }
 
     pub fn day(&self, name: &str) -> Result<Option<Day>, ApiError> {
@@ -80,19 +93,14 @@ impl Query {
         }
     }
 
-    pub fn text(&self, name: &str) -> Option<&str> {
-        self.get(name)
+    /// A name parameter exactly as sent (never trimmed).
+    pub fn exact(&self, name: &str) -> Option<&str> {
+        self.values.get(name).and_then(|v| v.first()).map(String::as_str)
     }
 
-    /// A comma-separated list (at most `max` items), split as sent; see
-    /// `data::services` for names that hold commas themselves.
-    pub fn list(&self, name: &str, max: usize) -> Result<Option<Vec<String>>, ApiError> {
-        let Some(s) = self.get(name) else { return Ok(None) };
-        // Untrimmed, so items can be joined back into names with commas.
-        let items: Vec<String> = s.split(',').filter(|x| !x.trim().is_empty()).map(str::to_string).collect();
-        if items.len() > max {
-            return Err(ApiError::bad(format!("`{name}`: at most {max} services per request")));
-        }
-        Ok(Some(items))
+    /// Every value of a repeatable parameter, in order, exactly as sent;
+    /// empty when it is not given.
+    pub fn all(&self, name: &str) -> &[String] {
+        self.values.get(name).map_or(&[], Vec::as_slice)
     }
 }

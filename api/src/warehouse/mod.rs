@@ -57,9 +57,29 @@ pub struct Bounds {
     pub dropped: DroppedRows,
 }
 
-/// An extract that starts more than this after its first day began, or ends
-/// more than this before its last day ends, covers that day only in part.
-pub const PARTIAL_GAP_SECONDS: i64 = 3600;
+/// Why an edge day of the extract is left unscored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Partial {
+    /// The first day, whose data starts later than the gap into it (a
+    /// load that began at noon).
+    #[serde(rename = "partial_first_day")]
+    FirstDay,
+    /// The day the table was read on, or later: it is still running.
+    #[serde(rename = "partial_load_day")]
+    LoadDay,
+}
+
+impl Partial {
+    /// Says why, for people; `gap` is the first-day rule's.
+    pub fn reason(self, gap: chrono::TimeDelta) -> String {
+        match self {
+            Partial::FirstDay => {
+                format!("partial first day (its data starts more than {} minutes into it)", gap.num_minutes())
+            }
+            Partial::LoadDay => "today's partial day (still running when the table was read)".into(),
+        }
+    }
+}
 
 impl Bounds {
     /// The first and last day with data, in `zone`.
@@ -67,21 +87,45 @@ impl Bounds {
         Some((zone.day_of(self.first.as_ref()?), zone.day_of(self.last.as_ref()?)))
     }
 
-    /// The extract's edge days it covers only in part: its first day when
-    /// it starts late in it, its last when that day is still running (or
-    /// the load stopped early). The robust method does not flag them.
-    pub fn partial_days(&self, zone: zone::Zone) -> Vec<Day> {
-        let (Some(first_ts), Some(last_ts), Some((first, last))) = (self.first, self.last, self.days(zone)) else {
+    /// The edge days the extract covers only in part, and why; the robust
+    /// method gives them a baseline but no score.
+    ///
+    /// The last day is judged by when the table was read (`loaded_at`), not
+    /// by its last row: a table quiet at night ends its days hours before
+    /// midnight, and judging by that would hide every alert on the newest
+    /// complete day. So a day before the load's own day (in `zone`) is
+    /// complete whatever its last time; the load's day (or a later one) is
+    /// partial. The first day is partial when its data starts more than
+    /// `gap` after it began (nothing says what came before the extract).
+    pub fn partial_edges(
+        &self,
+        zone: zone::Zone,
+        gap: chrono::TimeDelta,
+        loaded_at: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<(Day, Partial)> {
+        let (Some(first_ts), Some((first, last))) = (self.first, self.days(zone)) else {
             return Vec::new();
         };
+        let today = zone.day_of(&loaded_at.naive_utc());
         let mut out = Vec::new();
-        if (first_ts - zone.start_of(first)).num_seconds() > PARTIAL_GAP_SECONDS {
-            out.push(first);
-        }
-        if (zone.start_of(last.next()) - last_ts).num_seconds() > PARTIAL_GAP_SECONDS && !out.contains(&last) {
-            out.push(last);
+        for day in if first == last { vec![first] } else { vec![first, last] } {
+            if day >= today {
+                out.push((day, Partial::LoadDay));
+            } else if day == first && first_ts - zone.start_of(first) > gap {
+                out.push((day, Partial::FirstDay));
+            }
         }
         out
+    }
+
+    /// The days of [`Bounds::partial_edges`].
+    pub fn partial_days(
+        &self,
+        zone: zone::Zone,
+        gap: chrono::TimeDelta,
+        loaded_at: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<Day> {
+        self.partial_edges(zone, gap, loaded_at).into_iter().map(|(d, _)| d).collect()
     }
 }
 
@@ -216,7 +260,40 @@ pub trait Warehouse: Send + Sync + 'static {
 
 #[cfg(test)]
 mod tests {
-    use super::{Progress, Stage};
+    use super::{zone, Bounds, Partial, Progress, Stage};
+    use servicewatch_shared::Day;
+
+    #[test]
+    fn the_last_day_is_partial_only_on_the_load_day() {
+        let t = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let at = |s: &str| t(s).and_utc();
+        let day = |s: &str| Day::parse(s).unwrap();
+        let bounds = |first: &str, last: &str| Bounds {
+            first: Some(t(first)),
+            last: Some(t(last)),
+            rows: 1,
+            dropped: Default::default(),
+        };
+        let (utc, hour) = (zone::Zone::UTC, chrono::TimeDelta::minutes(60));
+        // Quiet from 21:00: the last day ends three hours early, but it is
+        // past when the table is read, so complete.
+        let quiet = bounds("2024-03-01 00:10", "2024-03-31 20:59");
+        assert_eq!(quiet.partial_edges(utc, hour, at("2024-04-01 00:05")), vec![]);
+        // Read the same day, it is still running, however late its last row.
+        let late = bounds("2024-03-01 00:10", "2024-03-31 23:59");
+        assert_eq!(late.partial_edges(utc, hour, at("2024-03-31 08:00")), vec![(day("2024-03-31"), Partial::LoadDay)]);
+        // The first day: partial when it starts later than the gap into it.
+        let noon = bounds("2024-03-01 12:00", "2024-03-31 20:59");
+        let first = vec![(day("2024-03-01"), Partial::FirstDay)];
+        assert_eq!(noon.partial_edges(utc, hour, at("2024-05-01 00:00")), first);
+        assert_eq!(noon.partial_edges(utc, chrono::TimeDelta::minutes(720), at("2024-05-01 00:00")), vec![]);
+        // The load's day is the zone's: 22:30 UTC on the 31st is April 1st in Paris.
+        let paris = zone::Zone::parse("Europe/Paris").unwrap();
+        // (00:10 UTC is 01:10 in Paris, so its first day starts late.)
+        let first = vec![(day("2024-03-01"), Partial::FirstDay)];
+        assert_eq!(quiet.partial_edges(paris, hour, at("2024-03-31 22:30")), first);
+        assert_eq!(quiet.partial_edges(utc, hour, at("2024-03-31 22:30")), vec![(day("2024-03-31"), Partial::LoadDay)]);
+    }
 
     #[test]
     fn a_stage_reads_back_as_set() {

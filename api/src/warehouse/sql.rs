@@ -165,6 +165,13 @@ impl Source {
         format!("TRY_CAST({} AS TIMESTAMP)", self.timestamp)
     }
 
+    /// The service as the daily counts name it. The drill-down and the
+    /// service filter compare this same expression, so a non-text column
+    /// (integer codes) or a padded CHAR one matches the names it produced.
+    fn service(&self) -> String {
+        format!("CAST({} AS STRING)", self.service)
+    }
+
     /// The first instant of `from` and of the day after `to`, as UTC,
     /// within the valid window (so a request for year 9999 reads nothing
     /// rather than overflowing).
@@ -211,16 +218,16 @@ impl Source {
         let mut filter = String::new();
         if let Some(list) = services {
             let names: Vec<String> = (0..list.len()).map(|i| format!(":s{i}")).collect();
-            filter = format!(" AND {} IN ({})", self.service, names.join(", "));
+            filter = format!(" AND {} IN ({})", self.service(), names.join(", "));
             params.extend(list.iter().enumerate().map(|(i, s)| (format!("s{i}"), Param::Text(s.clone()))));
         }
         let sql = format!(
-            "SELECT CAST({svc} AS STRING) AS service, {day} AS day, COUNT(*) AS n \
+            "SELECT {svc} AS service, {day} AS day, COUNT(*) AS n \
              FROM {table} \
              WHERE {ts} >= :from_ts AND {ts} < :to_ts AND {svc} IS NOT NULL{filter} \
-             GROUP BY CAST({svc} AS STRING), {day} \
+             GROUP BY {svc}, {day} \
              ORDER BY service, day",
-            svc = self.service,
+            svc = self.service(),
             ts = self.ts(),
             table = self.table,
         );
@@ -271,7 +278,7 @@ impl Source {
              WHERE {svc} = :service AND {ts} >= :from_ts AND {ts} < :to_ts \
              ORDER BY {ts} LIMIT {limit}",
             table = self.table,
-            svc = self.service,
+            svc = self.service(),
             ts = self.ts(),
         );
         let params =
@@ -325,6 +332,16 @@ mod tests {
                 assert!(t.and_utc().timestamp_nanos_opt().is_some());
             }
         }
+    }
+
+    #[test]
+    fn the_drill_down_compares_the_service_as_the_daily_counts_name_it() {
+        let src = source(Zone::UTC);
+        let daily = src.daily(Day(0), Day(1), Some(&["7".to_string()])).render(Placeholder::Colon);
+        let rows = src.transactions("7", Day(0), 10).render(Placeholder::Colon);
+        assert!(daily.starts_with("SELECT CAST(`svc` AS STRING) AS service,"), "{daily}");
+        assert!(daily.contains("AND CAST(`svc` AS STRING) IN (:s0)"), "{daily}");
+        assert!(rows.contains("WHERE CAST(`svc` AS STRING) = :service AND"), "{rows}");
     }
 
     #[test]

@@ -157,3 +157,49 @@ pub fn messy_csv(name: &str) -> PathBuf {
     std::fs::write(&out, csv).unwrap();
     out
 }
+
+/// Service names only exact matching tells apart, all on 2024-03-01: a
+/// CHAR-padded `BRAKES  ` beside `BRAKES`, and names holding commas (`a,b`,
+/// `a`, `b,c`, and `b` when `ambiguous`). Their counts are 1, 2, 4, 8, 16
+/// and 32, so a total says which services it sums.
+pub fn names_csv(name: &str, ambiguous: bool) -> PathBuf {
+    let names = ["BRAKES  ", "BRAKES", "a,b", "a", "b,c", "b"];
+    let mut csv = String::from("transaction_id,transaction_timestamp,orderservice\n");
+    let mut id = 0;
+    for (i, svc) in names.iter().enumerate().take(if ambiguous { 6 } else { 5 }) {
+        for k in 0..1 << i {
+            id += 1;
+            csv.push_str(&format!("{id},2024-03-01T10:{:02}:00Z,\"{svc}\"\n", k % 60));
+        }
+    }
+    let out = temp_dir(name).join("tx.csv");
+    std::fs::write(&out, csv).unwrap();
+    out
+}
+
+/// Six services over `days` days up to `last` (UTC), their rows spread
+/// from `open` to `close` o'clock, the rest of each day quiet; on the last
+/// day `brakes` has five times its usual rows (the five others are steady,
+/// so the day is no common move), and when `late` that day's rows all
+/// come at 23:59.
+pub fn quiet_table(name: &str, last: Day, days: i32, open: u32, close: u32, late: bool) -> PathBuf {
+    let mut csv = String::from("transaction_id,transaction_timestamp,orderservice\n");
+    let mut id = 0;
+    for d in last.0 - days + 1..=last.0 {
+        let midnight = Day(d).date().and_hms_opt(0, 0, 0).unwrap();
+        for (s, svc) in ["brakes", "s1", "s2", "s3", "s4", "s5"].into_iter().enumerate() {
+            let usual = 40 + (d + s as i32).rem_euclid(5) as u32;
+            let n = if d == last.0 && svc == "brakes" { usual * 5 } else { usual };
+            for k in 0..n {
+                let secs =
+                    if late && d == last.0 { 23 * 3600 + 59 * 60 } else { open * 3600 + k * (close - open) * 3600 / n };
+                let t = midnight + chrono::Duration::seconds(secs.into());
+                id += 1;
+                csv.push_str(&format!("{id},{},{svc}\n", t.format("%Y-%m-%dT%H:%M:%SZ")));
+            }
+        }
+    }
+    let out = temp_dir(name).join("tx.csv");
+    std::fs::write(&out, csv).unwrap();
+    out
+}

@@ -1,6 +1,7 @@
-//! Daily counts of one service with its baseline band (centre ± threshold ×
-//! spread), the flagged days highlighted, partial edge days and days the
-//! whole business moved together marked, drawn by plotly.js.
+//! Daily counts of one service with its usual range (the counts the
+//! threshold does not flag, `Scores::band`), the flagged days highlighted,
+//! partial edge days and days the whole business moved together marked,
+//! drawn by plotly.js.
 
 use std::sync::Arc;
 
