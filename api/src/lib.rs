@@ -20,6 +20,7 @@ pub mod real_data;
 #[cfg(feature = "embedded")]
 pub mod sample;
 pub mod scan;
+pub mod store;
 pub mod terminal;
 pub mod warehouse;
 

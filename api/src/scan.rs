@@ -65,6 +65,18 @@ pub struct Args {
     pub limit: usize,
     #[arg(long, default_value = "csv")]
     pub format: Format,
+    /// Also record every flagged day (whatever `--limit` prints) in the
+    /// audit trail, once per series, day, method and parameters: running
+    /// the same scan again adds nothing.
+    #[arg(long)]
+    pub record: bool,
+    /// The audit trail's SQLite file (default: servicewatch/audit.sqlite3
+    /// in the user's data folder).
+    #[arg(long = "audit-db", env = "SERVICEWATCH_AUDIT_DB")]
+    pub audit_db: Option<std::path::PathBuf>,
+    /// Who the recorded rows are by (default: $USER, else "scan").
+    #[arg(long = "recorded-by", env = "SERVICEWATCH_RECORDED_BY")]
+    pub recorded_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -133,7 +145,11 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         services: selected,
     };
     let limit = if args.limit == 0 { usize::MAX } else { args.limit };
-    let result = anomalies_score(&panel, &baseline, &flag, limit);
+    let mut result = anomalies_score(&panel, &baseline, &flag, usize::MAX);
+    if args.record {
+        record(args, &result.anomalies).await?;
+    }
+    result.anomalies.truncate(limit);
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
@@ -149,4 +165,40 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--record`: the flagged days into the audit trail. A failed write fails
+/// the scan (a scheduler sees the exit code), never just a log line.
+#[cfg(feature = "sqlite")]
+async fn record(args: &Args, flagged: &[servicewatch_shared::Anomaly]) -> anyhow::Result<()> {
+    use crate::store::{sqlite::Sqlite, Store};
+    let path = match &args.audit_db {
+        Some(p) => p.clone(),
+        None => crate::store::default_path().context("no data folder for the audit trail: pass --audit-db")?,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the audit trail's folder {}", dir.display()))?;
+    }
+    let by = args.recorded_by.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "scan".into());
+    let rows = crate::store::records(flagged, args.method, args.weekly, &flag_text(args), chrono::Utc::now(), &by);
+    let total = rows.len();
+    let added =
+        tokio::task::spawn_blocking(move || Sqlite::open(&path).and_then(|s| s.record(&rows).map(|n| (n, path))))
+            .await
+            .context("recording the audit trail")?;
+    let (added, path) = added?;
+    eprintln!("scan: recorded {added} new of {total} flagged days in {}", path.display());
+    Ok(())
+}
+
+#[cfg(not(feature = "sqlite"))]
+async fn record(_: &Args, _: &[servicewatch_shared::Anomaly]) -> anyhow::Result<()> {
+    anyhow::bail!("--record needs the audit store: this build has none (built without the `sqlite` feature)")
+}
+
+/// The flag parameters as the audit trail keys them.
+#[cfg(feature = "sqlite")]
+fn flag_text(args: &Args) -> String {
+    crate::store::params_text(args.z, args.min_days, args.min_count, args.direction)
 }

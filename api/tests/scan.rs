@@ -137,3 +137,46 @@ fn the_newest_past_day_is_scored_and_unscored_days_are_named() {
     let (ok, _, err) = scan(&["--data", data]);
     assert!(ok && err.contains(&format!("{today} left unscored: today's partial day")), "{err}");
 }
+
+#[test]
+fn a_recorded_scan_run_twice_adds_one_set() {
+    use servicewatch::store::{sqlite::Sqlite, AuditQuery, Store};
+    let file = common::sample_file("scan-record", 9, 10, 150);
+    let data = file.to_str().unwrap();
+    let db = std::env::temp_dir().join(format!("servicewatch-audit-{}.sqlite3", std::process::id()));
+    let _ = std::fs::remove_file(&db);
+    let audit = db.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let (ok, out, err) = scan(
+            &[&["--data", data, "--z", "2.5", "--record", "--audit-db", audit, "--recorded-by", "nightly"], extra]
+                .concat(),
+        );
+        assert!(ok, "{err}");
+        (out, err)
+    };
+    // Printing is limited; recording is not.
+    let (out, err) = run(&["--limit", "3"]);
+    assert_eq!(out.lines().count(), 1 + 3);
+    let (_, all, _) = scan(&["--data", data, "--z", "2.5", "--format", "json"]);
+    let all: Anomalies = serde_json::from_str(&all).unwrap();
+    let flagged = all.anomalies.len();
+    assert!(flagged > 3, "{flagged}");
+    assert!(err.contains(&format!("recorded {flagged} new of {flagged} flagged days")), "{err}");
+    // The same scan again: nothing new.
+    let (_, err) = run(&[]);
+    assert!(err.contains(&format!("recorded 0 new of {flagged}")), "{err}");
+    let rows = Sqlite::open(&db).unwrap().audit(&AuditQuery { limit: 100_000, ..Default::default() }).unwrap();
+    assert_eq!(rows.len(), flagged);
+    let top = &all.anomalies[0];
+    let row = rows.iter().find(|r| r.series == top.key && r.date == top.date).expect("the top anomaly is recorded");
+    assert_eq!((row.value, row.z, row.center), (top.value, top.z, top.center));
+    assert_eq!((row.method.as_str(), row.recorded_by.as_str()), ("robust+weekly", "nightly"));
+    assert_eq!(row.params, "z=2.5;min_days=7;min_count=0;direction=both");
+    // Another threshold is another record set.
+    let (ok, _, err) = scan(&["--data", data, "--z", "3", "--record", "--audit-db", audit]);
+    assert!(ok && !err.contains("recorded 0 new"), "{err}");
+    // A trail that cannot be written fails the scan.
+    let (ok, _, err) = scan(&["--data", data, "--record", "--audit-db", "/proc/servicewatch/audit.sqlite3"]);
+    assert!(!ok && err.contains("audit"), "{err}");
+    let _ = std::fs::remove_file(&db);
+}

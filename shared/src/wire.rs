@@ -193,3 +193,26 @@ pub fn csv(rows: &[Anomaly]) -> String {
     }
     out
 }
+
+/// One flagged series-day in the audit trail: what was flagged, under which
+/// method and parameters, when and by whom (`servicewatch scan --record`).
+/// Recorded once per (series, day, method, params).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditRecord {
+    pub series: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub date: Day,
+    /// `classic`, `robust` or `robust+weekly`.
+    pub method: String,
+    /// The flag parameters in one canonical text, e.g.
+    /// `z=3;min_days=7;min_count=0;direction=both`.
+    pub params: String,
+    pub value: u64,
+    pub center: f64,
+    pub z: f64,
+    pub day_factor: f64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+    pub recorded_by: String,
+}
