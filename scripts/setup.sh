@@ -64,5 +64,12 @@ if [ "${SETUP_BROWSER:-0}" = 1 ]; then
     step "pyspark $spark_pin and pyarrow $arrow_pin (pip, about 1 minute)"
     python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -r "$spark_reqs"
   fi
+  # schemathesis checks the OpenAPI description against the server.
+  api_reqs="$root/tests/api/requirements.txt"
+  st_pin="$(sed -n 's/^schemathesis==//p' "$api_reqs")"
+  if ! python3 -c 'import sys, schemathesis; sys.exit(schemathesis.__version__ != sys.argv[1])' "$st_pin" >/dev/null 2>&1; then
+    step "schemathesis $st_pin (pip)"
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -r "$api_reqs"
+  fi
 fi
 # --- end spark ---

@@ -2,7 +2,8 @@
 # Sets up and runs every test: formatting, lints, unit, property and doc
 # tests (the Databricks client against a statement API server on real Spark
 # among them), the engine in headless Chromium (wasm32), the Databricks App
-# bundle's size, and the browser app in headless Chromium.
+# bundle's size, the browser app in headless Chromium, and the OpenAPI
+# description against the server (schemathesis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SETUP_BROWSER=1 source scripts/setup.sh
@@ -33,3 +34,6 @@ step "browser app: release build with trunk, then driven in headless Chromium ag
 trunk build --release --offline
 cargo build --locked -p servicewatch
 node --test tests/browser/
+
+step "the OpenAPI description against the server (schemathesis)"
+tests/api/schemathesis.sh "$CARGO_TARGET_DIR/debug/servicewatch"

@@ -9,6 +9,8 @@
 //! frame_ancestors = "'self' https://portal.example.com"   # who may embed the app
 //! cache_max_bytes = 268435456           # all caches together (snapshot, baselines, bodies)
 //! partial_day_gap_minutes = 60          # a first day starting later than this into it is not scored
+//! audit_db = "/var/lib/servicewatch/audit.sqlite3"   # the audit trail (default in ~/.local/share)
+//! user = "servicewatch"                 # who recorded rows are by (behind the Apps proxy: the signed-in user)
 //! [columns]
 //! timestamp = "transaction_timestamp"
 //! service = "orderservice"
@@ -68,6 +70,16 @@ pub struct Config {
     /// A first day whose data starts more than this into it is partial
     /// (see `Bounds::partial_edges`).
     pub partial_day_gap: chrono::TimeDelta,
+    /// The audit trail's SQLite file, when set (else
+    /// [`crate::store::default_path`]; see [`Config::audit_path`]).
+    pub audit_db: Option<PathBuf>,
+    /// Who rows recorded in the audit trail are by, when set; the server
+    /// takes the signed-in user's X-Forwarded-Email first, behind the
+    /// Apps proxy ([`Config::user`]).
+    pub user: Option<String>,
+    /// Runs behind the Databricks Apps proxy: its X-Forwarded-* headers
+    /// are the signed-in user's (anyone could send them otherwise).
+    pub behind_apps_proxy: bool,
 }
 
 /// Column names in the transactions table, validated identifiers.
@@ -115,6 +127,10 @@ pub struct Layer {
     pub cache_max_points: Option<u64>,
     pub frame_ancestors: Option<String>,
     pub partial_day_gap_minutes: Option<u32>,
+    /// The audit trail's SQLite file.
+    pub audit_db: Option<PathBuf>,
+    /// Who recorded rows are by when no proxy says.
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -225,6 +241,15 @@ pub struct ConfigArgs {
     /// partial (not scored); 0 to 1440, default 60.
     #[arg(long = "partial-day-gap-minutes", env = "SERVICEWATCH_PARTIAL_DAY_GAP_MINUTES")]
     pub partial_day_gap_minutes: Option<u32>,
+    /// The audit trail's SQLite file (default: servicewatch/audit.sqlite3
+    /// in $XDG_DATA_HOME, else ~/.local/share).
+    #[arg(long = "audit-db", env = "SERVICEWATCH_AUDIT_DB")]
+    pub audit_db: Option<PathBuf>,
+    /// Who rows recorded in the audit trail are by (default
+    /// "servicewatch"); behind the Databricks Apps proxy the server takes
+    /// the signed-in user's X-Forwarded-Email instead.
+    #[arg(long, env = "SERVICEWATCH_USER")]
+    pub user: Option<String>,
 }
 
 impl ConfigArgs {
@@ -247,6 +272,8 @@ impl ConfigArgs {
             cache_ttl_seconds: self.cache_ttl_seconds,
             cache_max_bytes: self.cache_max_bytes,
             partial_day_gap_minutes: self.partial_day_gap_minutes,
+            audit_db: self.audit_db.clone(),
+            user: self.user.clone(),
             ..Layer::default()
         }
     }
@@ -332,6 +359,27 @@ impl Config {
         if gap > 24 * 60 {
             bail!("setting `partial_day_gap_minutes` must be from 0 to 1440 (a day), not {gap}");
         }
+        let audit_db = pick(layers, |l| l.audit_db.clone());
+        match &audit_db {
+            Some(p) if p.as_os_str().is_empty() => {
+                bail!("setting `audit_db` (--audit-db, SERVICEWATCH_AUDIT_DB) is empty: give a file or leave it out")
+            }
+            Some(p) if p.is_dir() => bail!(
+                "setting `audit_db` (--audit-db, SERVICEWATCH_AUDIT_DB): {} is a folder; give the SQLite file in it",
+                p.display()
+            ),
+            _ => {}
+        }
+        let user = pick(layers, |l| l.user.clone());
+        if let Some(u) = &user {
+            if u.trim().is_empty() || u.len() > 256 || u.chars().any(char::is_control) {
+                bail!(
+                    "setting `user` (--user, SERVICEWATCH_USER): `{u}` is not a name (1 to 256 characters, no \
+                     control characters)"
+                );
+            }
+        }
+        let behind_apps_proxy = pick(layers, |l| l.warehouse.behind_apps_proxy).unwrap_or(false);
         Ok(Config {
             table,
             columns,
@@ -342,6 +390,9 @@ impl Config {
             cache_max_bytes,
             frame_ancestors,
             partial_day_gap: chrono::TimeDelta::minutes(gap.into()),
+            audit_db,
+            user,
+            behind_apps_proxy,
         })
     }
 }
@@ -490,6 +541,25 @@ impl Config {
         }
     }
 
+    /// Where the audit trail is: `audit_db`, else the user's data folder.
+    pub fn audit_path(&self) -> anyhow::Result<PathBuf> {
+        match &self.audit_db {
+            Some(p) => Ok(p.clone()),
+            None => crate::store::default_path().context(
+                "setting `audit_db` (--audit-db, SERVICEWATCH_AUDIT_DB): no $XDG_DATA_HOME or $HOME to keep the \
+                 audit trail in; set it",
+            ),
+        }
+    }
+
+    /// Who a row recorded now is by: the signed-in user behind the Apps
+    /// proxy (`forwarded`, their X-Forwarded-Email), else `user`, else
+    /// "servicewatch".
+    pub fn recorder(&self, forwarded: Option<&str>) -> String {
+        let signed_in = forwarded.map(str::trim).filter(|e| self.behind_apps_proxy && !e.is_empty());
+        signed_in.or(self.user.as_deref()).unwrap_or("servicewatch").to_string()
+    }
+
     /// The table, columns and day definition the warehouse SQL reads.
     pub fn source(&self) -> Source {
         Source {
@@ -623,6 +693,29 @@ mod tests {
         remote.warehouse.kind = Some("databricks".into());
         let e = format!("{:#}", warehouse(&[remote]).unwrap_err());
         assert!(e.contains("embedded warehouse only"), "{e}");
+    }
+
+    #[test]
+    fn the_audit_trail_and_who_records_are_settings() {
+        let c = Config::from_layers(&[]).unwrap();
+        assert_eq!((c.audit_db.as_ref(), c.user.as_ref(), c.behind_apps_proxy), (None, None, false));
+        assert_eq!(c.recorder(Some("ann@example.com")), "servicewatch", "the header is not trusted by default");
+        let file: Layer = toml::from_str("audit_db = \"/tmp/a.sqlite3\"\nuser = \"nightly\"").unwrap();
+        let flags = Layer { audit_db: Some("/tmp/b.sqlite3".into()), ..Default::default() };
+        let c = Config::from_layers(&[flags, file]).unwrap();
+        assert_eq!(c.audit_path().unwrap(), PathBuf::from("/tmp/b.sqlite3"));
+        assert_eq!(c.recorder(None), "nightly");
+        let proxy: Layer = toml::from_str("user = \"svc\"\n[warehouse]\nbehind_apps_proxy = true").unwrap();
+        let c = Config::from_layers(&[proxy]).unwrap();
+        assert_eq!(c.recorder(Some(" ann@example.com ")), "ann@example.com");
+        assert_eq!(c.recorder(Some("")), "svc");
+        let bad = |l: Layer| format!("{:#}", Config::from_layers(&[l]).unwrap_err());
+        let e = bad(Layer { audit_db: Some(std::env::temp_dir()), ..Default::default() });
+        assert!(e.contains("setting `audit_db`") && e.contains("is a folder"), "{e}");
+        let e = bad(Layer { audit_db: Some(PathBuf::new()), ..Default::default() });
+        assert!(e.contains("setting `audit_db`"), "{e}");
+        let e = bad(Layer { user: Some(" ".into()), ..Default::default() });
+        assert!(e.contains("setting `user`"), "{e}");
     }
 
     fn databricks(w: WarehouseLayer) -> anyhow::Result<databricks::Settings> {

@@ -26,9 +26,9 @@ pub struct Args {
     #[arg(long, default_value_t = 730)]
     days: u32,
     /// The z threshold for precision, recall and F1.
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = FlagParams::DEFAULT_Z)]
     z: f64,
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = FlagParams::DEFAULT_MIN_DAYS)]
     min_days: u32,
     /// Write the first data set here as daily.csv and labels.csv.
     #[arg(long)]

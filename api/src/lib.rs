@@ -7,6 +7,8 @@
 //!   default) and the Databricks SQL warehouse.
 //! - [`cache`]: TTL, size bound and single flight for warehouse results.
 //! - [`http`]: routes, errors and the server.
+//! - [`store`]: the audit trail (a SQLite file, cargo feature `sqlite`).
+//! - [`services`]: service names to panel indices, for the API and `scan`.
 //! - [`sample`], [`scan`], [`evaluate`]: the other subcommands; [`terminal`]:
 //!   their progress bars.
 
@@ -20,6 +22,7 @@ pub mod real_data;
 #[cfg(feature = "embedded")]
 pub mod sample;
 pub mod scan;
+pub mod services;
 pub mod store;
 pub mod terminal;
 pub mod warehouse;
@@ -57,4 +60,28 @@ pub async fn open_warehouse(config: &Config) -> anyhow::Result<Arc<dyn Warehouse
         ),
         WarehouseConfig::Databricks(settings) => Ok(Arc::new(Databricks::new(settings, source)?)),
     }
+}
+
+/// Opens the audit trail at `audit_db` (else the user's data folder),
+/// creating the file and its folder. Blocking. None in a build without a
+/// store (the Databricks App build), whose audit endpoints then say so.
+#[cfg(feature = "sqlite")]
+pub fn open_store(config: &Config) -> anyhow::Result<Option<Arc<dyn store::Store>>> {
+    use anyhow::Context;
+    let path = config.audit_path()?;
+    let setting = "setting `audit_db` (--audit-db, SERVICEWATCH_AUDIT_DB)";
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{setting}: cannot create the folder {}", dir.display()))?;
+    }
+    let store = store::sqlite::Sqlite::open(&path).with_context(|| setting.to_string())?;
+    Ok(Some(Arc::new(store)))
+}
+
+#[cfg(not(feature = "sqlite"))]
+pub fn open_store(config: &Config) -> anyhow::Result<Option<Arc<dyn store::Store>>> {
+    if config.audit_db.is_some() {
+        tracing::warn!("setting `audit_db` is ignored: this build has no audit store (no `sqlite` feature)");
+    }
+    Ok(None)
 }

@@ -126,7 +126,11 @@ fn main() -> anyhow::Result<()> {
             let base_path = normalize_base_path(&args.base_path)?;
             let config = args.config.load()?;
             let warehouse = servicewatch::open_warehouse(&config).await?;
-            let state = Arc::new(http::AppState::new(warehouse, config, args.dist));
+            // A trail that cannot be opened stops the start, not a later POST.
+            let store = servicewatch::open_store(&config)?;
+            let mut state = http::AppState::new(warehouse, config, args.dist);
+            state.store = store;
+            let state = Arc::new(state);
             let app_port = std::env::var("DATABRICKS_APP_PORT").ok();
             let bind = bind_address(args.bind, app_port.as_deref())?;
             http::serve(state, bind, &base_path).await

@@ -5,12 +5,11 @@
 use std::io::Write;
 
 use anyhow::Context;
-use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method};
+use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method, Scores};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ConfigArgs;
-use crate::http::anomalies_score;
-use crate::http::data::service_indices;
+use crate::services::service_indices;
 use crate::terminal::{self, Bar};
 use crate::warehouse::{Caller, DailyQuery, Partial, Progress};
 
@@ -40,20 +39,20 @@ pub struct Args {
     #[arg(long, value_parser = parse_day)]
     pub to: Option<Day>,
     /// z threshold.
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = FlagParams::DEFAULT_Z)]
     pub z: f64,
     /// Minimum days of history.
-    #[arg(long = "min-days", default_value_t = 7)]
+    #[arg(long = "min-days", default_value_t = FlagParams::DEFAULT_MIN_DAYS)]
     pub min_days: u32,
     /// Minimum daily count.
-    #[arg(long = "min-count", default_value_t = 0)]
+    #[arg(long = "min-count", default_value_t = FlagParams::DEFAULT_MIN_COUNT)]
     pub min_count: u64,
-    #[arg(long, default_value = "both")]
+    #[arg(long, default_value_t = Direction::default())]
     pub direction: Direction,
-    #[arg(long, default_value = "robust")]
+    #[arg(long, default_value_t = Method::default())]
     pub method: Method,
     /// Divide out each service's day-of-week pattern (robust only).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, default_value_t = BaselineParams::DEFAULT_WEEKLY, action = clap::ArgAction::Set)]
     pub weekly: bool,
     /// Only this service, exactly as stored; repeat for several (each
     /// value one name). A single value is split at commas when it splits
@@ -70,11 +69,8 @@ pub struct Args {
     /// the same scan again adds nothing.
     #[arg(long)]
     pub record: bool,
-    /// The audit trail's SQLite file (default: servicewatch/audit.sqlite3
-    /// in the user's data folder).
-    #[arg(long = "audit-db", env = "SERVICEWATCH_AUDIT_DB")]
-    pub audit_db: Option<std::path::PathBuf>,
-    /// Who the recorded rows are by (default: $USER, else "scan").
+    /// Who the recorded rows are by (default: the `user` setting, else
+    /// $USER, else "servicewatch"). Where: `--audit-db` (`audit_db`).
     #[arg(long = "recorded-by", env = "SERVICEWATCH_RECORDED_BY")]
     pub recorded_by: Option<String>,
 }
@@ -145,9 +141,9 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         services: selected,
     };
     let limit = if args.limit == 0 { usize::MAX } else { args.limit };
-    let mut result = anomalies_score(&panel, &baseline, &flag, usize::MAX);
+    let mut result = Scores::compute(&panel, &baseline).anomalies(&flag, usize::MAX);
     if args.record {
-        record(args, &result.anomalies).await?;
+        record(args, &config, &result.anomalies).await?;
     }
     result.anomalies.truncate(limit);
     let mut out = std::io::stdout().lock();
@@ -170,30 +166,30 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
 /// `--record`: the flagged days into the audit trail. A failed write fails
 /// the scan (a scheduler sees the exit code), never just a log line.
 #[cfg(feature = "sqlite")]
-async fn record(args: &Args, flagged: &[servicewatch_shared::Anomaly]) -> anyhow::Result<()> {
-    use crate::store::{sqlite::Sqlite, Store};
-    let path = match &args.audit_db {
-        Some(p) => p.clone(),
-        None => crate::store::default_path().context("no data folder for the audit trail: pass --audit-db")?,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the audit trail's folder {}", dir.display()))?;
-    }
-    let by = args.recorded_by.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "scan".into());
+async fn record(
+    args: &Args,
+    config: &crate::config::Config,
+    flagged: &[servicewatch_shared::Anomaly],
+) -> anyhow::Result<()> {
+    let path = config.audit_path()?;
+    // A person at a terminal is $USER; the server's default is its own name.
+    let by = (args.recorded_by.clone().or_else(|| config.user.clone()).or_else(|| std::env::var("USER").ok()))
+        .unwrap_or_else(|| config.recorder(None));
     let rows = crate::store::records(flagged, args.method, args.weekly, &flag_text(args), chrono::Utc::now(), &by);
     let total = rows.len();
-    let added =
-        tokio::task::spawn_blocking(move || Sqlite::open(&path).and_then(|s| s.record(&rows).map(|n| (n, path))))
-            .await
-            .context("recording the audit trail")?;
-    let (added, path) = added?;
+    let config = config.clone();
+    let added = tokio::task::spawn_blocking(move || {
+        let store = crate::open_store(&config)?.context("no audit store")?;
+        anyhow::Ok(store.record(&rows)?)
+    })
+    .await
+    .context("recording the audit trail")??;
     eprintln!("scan: recorded {added} new of {total} flagged days in {}", path.display());
     Ok(())
 }
 
 #[cfg(not(feature = "sqlite"))]
-async fn record(_: &Args, _: &[servicewatch_shared::Anomaly]) -> anyhow::Result<()> {
+async fn record(_: &Args, _: &crate::config::Config, _: &[servicewatch_shared::Anomaly]) -> anyhow::Result<()> {
     anyhow::bail!("--record needs the audit store: this build has none (built without the `sqlite` feature)")
 }
 

@@ -95,7 +95,7 @@ fn check(doc: &Value, schema: &Value, value: &Value, path: &str, errors: &mut Ve
 #[tokio::test]
 async fn responses_match_the_description() {
     let file = common::sample_file("openapi", 3, 6, 60);
-    let srv = common::start(&file, "", Layer::default()).await;
+    let srv = common::start_audited(&file, &common::fresh_audit_db("openapi"), Layer::default()).await;
     let base = srv.base.clone();
 
     let doc: Value = reqwest::get(format!("{base}/api/openapi.json")).await.unwrap().json().await.unwrap();
@@ -111,6 +111,8 @@ async fn responses_match_the_description() {
         ("/api/daily", "/api/daily?from=nope", 400),
         ("/api/anomalies", "/api/anomalies?method=nope", 400),
         ("/api/transactions", "/api/transactions?date=2024-01-10", 400),
+        ("/api/audit", "/api/audit?since=2024-01-01", 200),
+        ("/api/audit", "/api/audit?since=nope", 400),
     ];
     for (route, url, status) in calls {
         let resp = reqwest::get(format!("{base}{url}")).await.unwrap();
@@ -124,6 +126,30 @@ async fn responses_match_the_description() {
         check(&doc, schema, &body, "$", &mut errors);
         assert!(errors.is_empty(), "{url}: {errors:#?}");
     }
+    // POST /api/audit: what it records, then the rows it kept.
+    let post = |body: &'static str, content_type: &'static str| {
+        reqwest::Client::new().post(format!("{base}/api/audit")).header("content-type", content_type).body(body).send()
+    };
+    let op = &doc["paths"]["/api/audit"]["post"];
+    assert!(op["requestBody"]["content"]["application/json"]["schema"].is_object(), "{op}");
+    for (body, content_type, status) in
+        [("{\"z\":2}", "application/json", 200), ("{\"z\":-1}", "application/json", 400), ("z=2", "text/plain", 415)]
+    {
+        let resp = post(body, content_type).await.unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{body}");
+        let value: Value = resp.json().await.unwrap();
+        let schema = &op["responses"][status.to_string()]["content"]["application/json"]["schema"];
+        let mut errors = Vec::new();
+        check(&doc, schema, &value, "$", &mut errors);
+        assert!(errors.is_empty(), "POST {body}: {errors:#?}");
+    }
+    let rows: Value = reqwest::get(format!("{base}/api/audit")).await.unwrap().json().await.unwrap();
+    assert!(!rows["records"].as_array().unwrap().is_empty(), "{rows}");
+    let schema = &doc["paths"]["/api/audit"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    let mut errors = Vec::new();
+    check(&doc, schema, &rows, "$", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}");
+
     // The checker itself notices a wrong body.
     let meta_schema = &doc["paths"]["/api/meta"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
     let mut errors = Vec::new();
@@ -179,7 +205,7 @@ fn enum_values(schema: &Value) -> Vec<String> {
 #[tokio::test]
 async fn parameters_are_described_as_the_server_checks_them() {
     let file = common::sample_file("openapi-params", 5, 4, 40);
-    let srv = common::start(&file, "", Layer::default()).await;
+    let srv = common::start_audited(&file, &common::fresh_audit_db("openapi-params"), Layer::default()).await;
     let base = srv.base.clone();
     let doc: Value = reqwest::get(format!("{base}/api/openapi.json")).await.unwrap().json().await.unwrap();
     let params = query_params(&doc);
@@ -200,7 +226,7 @@ async fn parameters_are_described_as_the_server_checks_them() {
     // Documented bounds are the server's: each bound passes, one past it not.
     let meta: Value = reqwest::get(format!("{base}/api/meta")).await.unwrap().json().await.unwrap();
     let drill = format!("orderservice={}&date=2024-01-10&", meta["services"][0].as_str().unwrap());
-    for (path, given) in [("/api/anomalies", ""), ("/api/transactions", drill.as_str())] {
+    for (path, given) in [("/api/anomalies", ""), ("/api/transactions", drill.as_str()), ("/api/audit", "")] {
         for (_, p) in params.iter().filter(|(p, _)| p == path) {
             let name = p["name"].as_str().unwrap();
             let (min, max) = (p["schema"]["minimum"].as_f64(), p["schema"]["maximum"].as_f64());

@@ -10,10 +10,9 @@ mod common;
 
 use common::{start, temp_dir};
 use servicewatch::config::Layer;
-use servicewatch::http::anomalies_score;
 use servicewatch_shared::codec;
 use servicewatch_shared::wire::{Anomalies, Daily};
-use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method};
+use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method, Scores};
 
 async fn get(url: &str) -> (u16, Value) {
     let r = reqwest::get(url).await.unwrap();
@@ -151,7 +150,7 @@ async fn daily_is_exact_and_anomalies_equal_the_engine() {
             partial: partial.clone(),
         };
         let f = FlagParams { z, min_days, min_count, direction, services: None };
-        let want = anomalies_score(&panel, &b, &f, usize::MAX);
+        let want = Scores::compute(&panel, &b).anomalies(&f, usize::MAX);
         // Bit-equal: serde_json parses floats exactly (float_roundtrip).
         assert_eq!(got, want, "{query}");
         // Asked again, the cached baselines give the same answer.
@@ -334,8 +333,6 @@ async fn bad_requests_get_clear_400s() {
         ("/api/daily?from=24-01-01", "not a date"),
         ("/api/daily?from=2024-03-01&to=2024-02-01", "is after"),
         ("/api/daily?from=2024-01-01&to=2024-12-31", "longer than 60 days"),
-        ("/api/daily?services=nope", "unknown service `nope`"),
-        ("/api/daily?services=SVC-0001'%3B%20DROP%20TABLE%20x%3B--", "unknown service"),
         ("/api/daily?frm=2024-01-01", "unknown parameter `frm`"),
         ("/api/anomalies?z=NaN", "`z`"),
         ("/api/anomalies?z=-1", "`z`"),
@@ -348,7 +345,6 @@ async fn bad_requests_get_clear_400s() {
         ("/api/transactions?orderservice=SVC-0001", "`date` is required"),
         ("/api/transactions?orderservice=SVC-0001&date=2024-01-05&limit=5000", "`limit`"),
         ("/api/anomalies?z=2&z=3", "`z` is given more than once"),
-        ("/api/daily?services=SVC-0001,SVC-9999", "unknown service `SVC-9999`"),
     ];
     for (path, message) in cases {
         let (status, body) = get(&format!("{}{path}", srv.base)).await;
@@ -359,6 +355,23 @@ async fn bad_requests_get_clear_400s() {
     }
     let long = format!("{}/api/daily?services={}", srv.base, "a".repeat(10_000));
     assert_eq!(get(&long).await.0, 400);
+    // A default never contradicts a given day: an empty range, not a 400.
+    for path in ["/api/daily?to=2000-01-01", "/api/anomalies?to=2000-01-01", "/api/daily?from=2099-01-01"] {
+        let (status, body) = get(&format!("{}{path}", srv.base)).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    // A well-formed list naming a service the data does not have: 404.
+    let unknown = [
+        ("/api/daily?services=nope", "unknown service `nope`"),
+        ("/api/daily?services=SVC-0001'%3B%20DROP%20TABLE%20x%3B--", "unknown service"),
+        ("/api/daily?services=SVC-0001,SVC-9999", "unknown service `SVC-9999`"),
+        ("/api/anomalies?services=SVC-0001&services=SVC-9999", "unknown service `SVC-9999`"),
+    ];
+    for (path, message) in unknown {
+        let (status, body) = get(&format!("{}{path}", srv.base)).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{path}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains(message), "{path}: {body}");
+    }
 }
 
 #[tokio::test]
@@ -773,8 +786,10 @@ async fn service_names_are_taken_exactly_as_stored() {
     assert_eq!(status, 200, "{body}");
     let rows = body["rows"].as_array().unwrap();
     assert_eq!((rows.len(), &rows[0]["orderservice"]), (1, &Value::from("BRAKES  ")));
-    refused(&format!("{base}/api/transactions?orderservice=%20BRAKES&date=2024-03-01"), "unknown service ` BRAKES`")
-        .await;
+    // A drill-down into a service the data does not have: not found.
+    let (status, body) = get(&format!("{base}/api/transactions?orderservice=%20BRAKES&date=2024-03-01")).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("unknown service ` BRAKES`"), "{body}");
     // Repeated, each value is one name, commas and all (28 = 4 + 8 + 16).
     assert_eq!(total(base, "services=a%2Cb&services=a&services=b%2Cc").await, 28);
     assert_eq!(total(base, "services=a,b&services=a&services=b,c").await, 28);

@@ -4,10 +4,9 @@
 use std::sync::Arc;
 
 use gloo_net::http::Request;
-use serde::Deserialize;
 use servicewatch_shared::codec::{decode_panel, MEDIA_TYPE};
-use servicewatch_shared::wire::DataSource;
-pub use servicewatch_shared::wire::Meta;
+use servicewatch_shared::wire::{DataSource, ErrorBody};
+pub use servicewatch_shared::wire::{LoadProgress, Meta, Transactions};
 use servicewatch_shared::{Day, Panel};
 
 /// One line on where the numbers come from and how fresh they are: sample
@@ -59,14 +58,12 @@ async fn fetch(make: impl Fn() -> gloo_net::http::RequestBuilder) -> Result<gloo
             return Ok(resp);
         }
         let status = resp.status();
-        let body = resp.json::<serde_json::Value>().await.ok();
-        let error = body.as_ref().map(|v| &v["error"]);
-        let code = error.and_then(|e| e["code"].as_str()).unwrap_or("");
-        if status == 503 && code == NOT_YET {
+        let error = resp.json::<ErrorBody>().await.ok().map(|b| b.error);
+        if status == 503 && error.as_ref().is_some_and(|e| e.code == NOT_YET) {
             sleep(1000).await;
             continue;
         }
-        let message = error.and_then(|e| e["message"].as_str()).map(str::to_string);
+        let message = error.map(|e| e.message);
         return Err(format!("{status}: {}", message.unwrap_or_else(|| resp.status_text())));
     }
 }
@@ -95,14 +92,6 @@ pub async fn daily(from: Option<Day>, to: Option<Day>) -> Result<Arc<Panel>, Str
     Ok(Arc::new(panel))
 }
 
-/// What the drill-down shows of `/api/transactions`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Transactions {
-    pub columns: Vec<String>,
-    pub rows: Vec<serde_json::Map<String, serde_json::Value>>,
-    pub truncated: bool,
-}
-
 /// The raw rows of one service-day (at most `limit`).
 pub async fn transactions(service: String, date: Day, limit: u32) -> Result<Transactions, String> {
     let service = String::from(js_sys::encode_uri_component(&service));
@@ -111,16 +100,6 @@ pub async fn transactions(service: String, date: Day, limit: u32) -> Result<Tran
 }
 
 /// `/api/progress`: how far the server's read of the table has got.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-pub struct LoadProgress {
-    pub loading: bool,
-    /// `reading`, `warehouse_starting`, `querying` or `downloading`.
-    #[serde(default)]
-    pub stage: Option<String>,
-    pub rows_read: u64,
-    pub rows_total: u64,
-}
-
 pub async fn progress() -> Option<LoadProgress> {
     json("api/progress").await.ok()
 }

@@ -3,61 +3,25 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use servicewatch_shared::{wire, Anomaly, BaselineParams, FlagParams, Metrics, Scores};
+use servicewatch_shared::{wire, Scores};
 
 use crate::api;
 use crate::components::{
     chart::Chart, controls::ControlsPanel, drilldown::Drilldown, loading::Loading, metrics::MetricsBar,
     table::AnomalyTable,
 };
-use crate::state::Controls;
-
-/// What the page shows for the current controls: the cheap stage's output.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Summary {
-    pub metrics: Metrics,
-    pub rows: Vec<Anomaly>,
-    /// Services with enough history to be scored under these controls.
-    pub eligible_services: usize,
-    pub services: usize,
-    /// Milliseconds the engine took for this summary (flags and ranking),
-    /// shown to timing scripts as `data-engine-ms`.
-    pub engine_ms: f64,
-}
+use crate::state::{self, Controls};
+use crate::summary::{Summary, TABLE_ROWS};
 
 /// The page clock, in milliseconds (sub-millisecond where the browser allows).
 pub fn now_ms() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
 }
 
-/// The most rows the table pages through (sorted by |z| first).
-pub const TABLE_ROWS: usize = 1000;
-
-/// The cheap-stage parameters for these controls, for `services` (panel
-/// indices; `None` = all).
-pub fn flag_params(c: &Controls, services: Option<Vec<usize>>) -> FlagParams {
-    FlagParams { z: c.z, min_days: c.min_days, min_count: c.min_count, direction: c.direction, services }
-}
-
-fn location_search() -> String {
-    web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
-}
-
-fn replace_query(query: &str, embed: bool) {
-    let mut q = query.to_string();
-    if embed {
-        q = if q.is_empty() { "embed=1".into() } else { format!("{q}&embed=1") };
-    }
-    let url = if q.is_empty() { "?".to_string() } else { format!("?{q}") };
-    if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
-        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
-    }
-}
-
 #[component]
 pub fn App() -> impl IntoView {
-    let search = location_search();
-    let embed = search.split(['?', '&']).any(|p| p == "embed=1");
+    let search = state::location_search();
+    let embed = state::is_embed(&search);
     let controls = RwSignal::new(Controls::from_query(&search));
     let meta = LocalResource::new(api::meta);
 
@@ -74,7 +38,7 @@ pub fn App() -> impl IntoView {
     let partial = Memo::new(move |_| meta.get().and_then(|m| m.ok()).map(|m| m.partial_days));
     let baseline = Memo::new(move |_| {
         let partial = partial.get()?;
-        Some(controls.with(|c| BaselineParams { from: c.from, to: c.to, method: c.method, weekly: c.weekly, partial }))
+        Some(controls.with(|c| c.baseline_params(partial)))
     });
     let scores = Memo::new_with_compare(
         move |_| {
@@ -106,31 +70,14 @@ pub fn App() -> impl IntoView {
         let s = scores.get()?;
         let c = controls.get();
         let started = now_ms();
-        let params = flag_params(&c, selected.get());
-        let flags = s.flag(&params);
-        let infos = s.services();
-        let mut in_filter = vec![params.services.is_none(); infos.len()];
-        for &i in params.services.iter().flatten() {
-            in_filter[i] = true;
-        }
-        let eligible =
-            infos.iter().zip(&in_filter).filter(|(info, on)| **on && info.verdict.history >= c.min_days).count();
-        let total = in_filter.iter().filter(|on| **on).count();
-        let rows = s.ranked(&flags, TABLE_ROWS);
-        Some(Summary {
-            rows,
-            metrics: flags.metrics,
-            eligible_services: eligible,
-            services: total,
-            engine_ms: now_ms() - started,
-        })
+        let summary = Summary::new(&s, &c.flag_params(selected.get()), TABLE_ROWS);
+        Some(Summary { engine_ms: now_ms() - started, ..summary })
     });
     // CSV of every flagged row, computed only when asked for.
     let export = move || {
         let s = scores.get_untracked()?;
         let c = controls.get_untracked();
-        let flags = s.flag(&flag_params(&c, selected.get_untracked()));
-        Some(wire::csv(&s.ranked(&flags, usize::MAX)))
+        Some(wire::csv(&s.anomalies(&c.flag_params(selected.get_untracked()), usize::MAX).anomalies))
     };
 
     // The service-day whose raw transactions are open, if any.
@@ -138,7 +85,7 @@ pub fn App() -> impl IntoView {
     let top = Signal::derive(move || summary.get().and_then(|s| s.rows.first().map(|a| a.key.clone())));
 
     // Every control lives in the URL.
-    Effect::new(move |_| replace_query(&controls.get().to_query(), embed));
+    Effect::new(move |_| controls.with(|c| state::replace_query(c, embed)));
 
     let error = move || match daily.get() {
         Some(Err(e)) => Some(e),

@@ -8,6 +8,7 @@ mod api;
 mod app;
 mod components;
 mod state;
+mod summary;
 
 fn main() {
     console_error_panic_hook::set_once();

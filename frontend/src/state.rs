@@ -1,7 +1,9 @@
-//! The app's controls, and their round trip through the URL query string so
-//! a copied link reopens the same view. Names match the API's parameters.
+//! The app's state: its controls, their round trip through the URL query
+//! string so a copied link reopens the same view (names match the API's
+//! parameters), and the engine parameters they stand for. Starts from the
+//! engine's defaults ([`FlagParams::default`], [`BaselineParams::default`]).
 
-use servicewatch_shared::{Day, Direction, FlagParams, Method};
+use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Controls {
@@ -20,16 +22,16 @@ pub struct Controls {
 
 impl Default for Controls {
     fn default() -> Self {
-        let f = FlagParams::default();
+        let (b, f) = (BaselineParams::default(), FlagParams::default());
         Controls {
-            from: None,
-            to: None,
+            from: b.from,
+            to: b.to,
             z: f.z,
             min_days: f.min_days,
             min_count: f.min_count,
             direction: f.direction,
-            method: Method::default(),
-            weekly: true,
+            method: b.method,
+            weekly: b.weekly,
             services: Vec::new(),
             focus: None,
         }
@@ -37,6 +39,24 @@ impl Default for Controls {
 }
 
 impl Controls {
+    /// The expensive stage's parameters: range, method, weekly, and the
+    /// days the data covers only in part.
+    pub fn baseline_params(&self, partial: Vec<Day>) -> BaselineParams {
+        BaselineParams { from: self.from, to: self.to, method: self.method, weekly: self.weekly, partial }
+    }
+
+    /// The cheap stage's parameters, for `services` (panel indices; `None`
+    /// = all).
+    pub fn flag_params(&self, services: Option<Vec<usize>>) -> FlagParams {
+        FlagParams {
+            z: self.z,
+            min_days: self.min_days,
+            min_count: self.min_count,
+            direction: self.direction,
+            services,
+        }
+    }
+
     /// Reads `?from=..&z=..`; anything unreadable keeps its default.
     pub fn from_query(query: &str) -> Controls {
         let mut c = Controls::default();
@@ -51,7 +71,14 @@ impl Controls {
                 "min_count" => c.min_count = v.parse().unwrap_or(c.min_count),
                 "direction" => c.direction = v.parse().unwrap_or(c.direction),
                 "method" => c.method = v.parse().unwrap_or(c.method),
-                "weekly" => c.weekly = v != "false",
+                // As the API reads it: true/1, false/0.
+                "weekly" => {
+                    c.weekly = match v.as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => c.weekly,
+                    }
+                }
                 // One name per `services=`, exactly (a comma inside one is
                 // `%2C`); a raw `,` still separates names, as older links
                 // wrote them. A name given twice is kept once.
@@ -105,6 +132,29 @@ impl Controls {
             parts.push(format!("focus={}", encode(f)));
         }
         parts.join("&")
+    }
+}
+
+/// The page's query string (`?a=1&b=2`, or empty).
+pub fn location_search() -> String {
+    web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
+}
+
+/// Whether the page is embedded (`embed=1`: no header).
+pub fn is_embed(search: &str) -> bool {
+    search.split(['?', '&']).any(|p| p == "embed=1")
+}
+
+/// Puts `controls` in the page's URL (without a new history entry), keeping
+/// `embed=1`.
+pub fn replace_query(controls: &Controls, embed: bool) {
+    let mut q = controls.to_query();
+    if embed {
+        q = if q.is_empty() { "embed=1".into() } else { format!("{q}&embed=1") };
+    }
+    let url = if q.is_empty() { "?".to_string() } else { format!("?{q}") };
+    if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
+        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
     }
 }
 
@@ -171,5 +221,40 @@ mod tests {
         assert_eq!(old.services, ["a", "b,c", "d"]);
         assert_eq!(Controls::from_query(""), Controls::default());
         assert_eq!(Controls::from_query("?z=abc&min_days=-1").z, 3.0);
+        assert!(is_embed("?z=2&embed=1") && !is_embed("?embed=0"));
+    }
+
+    #[test]
+    fn weekly_reads_as_the_api_reads_it() {
+        assert!(Controls::default().weekly);
+        for (query, weekly) in [
+            ("?weekly=0", false),
+            ("?weekly=false", false),
+            ("?weekly=1", true),
+            ("?weekly=true", true),
+            ("?weekly=maybe", true), // unreadable: the default
+            ("?method=classic&weekly=0&z=4", false),
+        ] {
+            assert_eq!(Controls::from_query(query).weekly, weekly, "{query}");
+        }
+        // What the app writes reads back, and `weekly=0` becomes `weekly=false`.
+        let off = Controls::from_query("?weekly=0");
+        assert_eq!(off.to_query(), "weekly=false");
+        assert_eq!(Controls::from_query(&off.to_query()), off);
+    }
+
+    #[test]
+    fn parameters_start_from_the_engines_defaults() {
+        let c = Controls::default();
+        assert_eq!(c.flag_params(None), FlagParams::default());
+        assert_eq!(c.baseline_params(Vec::new()), BaselineParams::default());
+        let c = Controls::from_query("?z=2.5&min_days=30&min_count=4&direction=drops&method=classic&weekly=0");
+        let f = c.flag_params(Some(vec![2]));
+        assert_eq!(
+            (f.z, f.min_days, f.min_count, f.direction, f.services),
+            (2.5, 30, 4, Direction::Drops, Some(vec![2]))
+        );
+        let b = c.baseline_params(vec![Day(5)]);
+        assert_eq!((b.method, b.weekly, b.partial), (Method::Classic, false, vec![Day(5)]));
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use crate::synth::Labelled;
-use crate::{BaselineParams, FlagParams, Scores, Status};
+use crate::{BaselineParams, FlagParams, Scores};
 
 /// How well one configuration finds the labelled days.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,7 +64,7 @@ pub fn evaluate(data: &Labelled, baseline: &BaselineParams, flag: &FlagParams) -
     // Ranking: every lifetime day gets a score; days the method cannot score get 0.
     let mut ranked: Vec<(f64, bool)> = Vec::new();
     for (s, info) in scores.services().iter().enumerate() {
-        let eligible = info.verdict.status == Status::Scored && info.verdict.history >= flag.min_days;
+        let eligible = info.flaggable(flag.min_days);
         let view = scores.series(s);
         let scored: std::collections::HashMap<i32, f64> = view
             .day

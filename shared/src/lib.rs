@@ -12,6 +12,9 @@
 //!        └─ Scores::flag(FlagParams)     threshold, history, count, direction,
 //!             │                          services: cheap, every slider event
 //!             └─ Scores::ranked(flags, n) the top n rows, sorted by |z|
+//!
+//! Scores::anomalies(FlagParams, n)       flag then rank: the one answer
+//!                                        (wire::Anomalies) every side gives
 //! ```
 //!
 //! Methods live in [`methods`]: [`methods::classic`] reproduces the original
@@ -36,4 +39,4 @@ pub use day::{BadDate, Day};
 pub use methods::Status;
 pub use panel::{Panel, PanelBuilder, PanelError};
 pub use params::{BaselineParams, Direction, FlagParams, Method};
-pub use score::{Anomaly, Flags, Metrics, Scores, SeriesView, ServiceInfo};
+pub use score::{Anomaly, Flags, Metrics, Scores, SeriesView, ServiceCounts, ServiceInfo};

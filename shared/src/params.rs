@@ -96,9 +96,20 @@ pub struct BaselineParams {
     pub partial: Vec<Day>,
 }
 
+impl BaselineParams {
+    /// Whether the weekly pattern is divided out unless asked otherwise.
+    pub const DEFAULT_WEEKLY: bool = true;
+}
+
 impl Default for BaselineParams {
     fn default() -> Self {
-        BaselineParams { from: None, to: None, method: Method::default(), weekly: true, partial: Vec::new() }
+        BaselineParams {
+            from: None,
+            to: None,
+            method: Method::default(),
+            weekly: BaselineParams::DEFAULT_WEEKLY,
+            partial: Vec::new(),
+        }
     }
 }
 
@@ -116,8 +127,27 @@ pub struct FlagParams {
     pub services: Option<Vec<usize>>,
 }
 
+impl FlagParams {
+    /// The default threshold: |z| >= 3.
+    pub const DEFAULT_Z: f64 = 3.0;
+    /// The default minimum history, in days.
+    pub const DEFAULT_MIN_DAYS: u32 = 7;
+    /// The default minimum daily count (none).
+    pub const DEFAULT_MIN_COUNT: u64 = 0;
+}
+
 impl Default for FlagParams {
+    /// The engine's defaults, which the API, `scan` and the app all start from.
     fn default() -> Self {
-        FlagParams { z: 3.0, min_days: 7, min_count: 0, direction: Direction::Both, services: None }
+        FlagParams {
+            z: FlagParams::DEFAULT_Z,
+            min_days: FlagParams::DEFAULT_MIN_DAYS,
+            min_count: FlagParams::DEFAULT_MIN_COUNT,
+            direction: Direction::default(),
+            services: None,
+        }
     }
 }
+
+/// Rows an answer lists unless asked otherwise (the API's `limit`).
+pub const DEFAULT_LIMIT: usize = 100;

@@ -5,6 +5,8 @@
 //! 2. [`Scores::flag`] applies threshold, minimum history, minimum count,
 //!    direction and service filter to the stored z-scores: one pass over the
 //!    points, skipping whole services that cannot reach the threshold.
+//! 3. [`Scores::anomalies`] is the answer the API, `scan` and the app give:
+//!    the flags' metrics and the most unusual flagged days, ranked.
 
 use std::cmp::Ordering;
 
@@ -13,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::methods::robust::noise_floor;
 use crate::methods::{classic, common, robust, tail, Columns, Status, Verdict};
 use crate::stats::normal_tail;
-use crate::{BaselineParams, Day, Direction, FlagParams, Method, Panel};
+use crate::{wire, BaselineParams, Day, Direction, FlagParams, Method, Panel};
 
 /// One service's place in [`Scores`] and what it needs to be scorable.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +29,22 @@ pub struct ServiceInfo {
     pub min_z: f64,
     start: usize,
     end: usize,
+}
+
+impl ServiceInfo {
+    /// Whether the flags can reach this service at a minimum history of
+    /// `min_days`: it has a baseline and enough days of history.
+    pub fn flaggable(&self, min_days: u32) -> bool {
+        self.verdict.status == Status::Scored && self.verdict.history >= min_days
+    }
+}
+
+/// How many services a [`FlagParams`] selects, and how many of those the
+/// flags can reach ([`ServiceInfo::flaggable`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServiceCounts {
+    pub selected: usize,
+    pub flaggable: usize,
 }
 
 /// Baselines and z-scores for every service-day in a range.
@@ -214,18 +232,13 @@ impl Scores {
     /// services that can reach the threshold at all.
     pub fn flag(&self, p: &FlagParams) -> Flags {
         let threshold = if p.z.is_nan() { f64::INFINITY } else { p.z };
-        let mut selected = vec![p.services.is_none(); self.services.len()];
-        for &s in p.services.iter().flatten() {
-            if let Some(x) = selected.get_mut(s) {
-                *x = true;
-            }
-        }
+        let selected = self.selection(p);
         let pts = &self.points;
         let mut flags = Flags::default();
         let mut flagged_sum = 0u64;
         for (info, _) in self.services.iter().zip(&selected).filter(|(_, sel)| **sel) {
             flags.metrics.total += info.total;
-            if info.verdict.status != Status::Scored || info.verdict.history < p.min_days {
+            if !info.flaggable(p.min_days) {
                 continue;
             }
             flags.eligible += (info.end - info.start) as u64;
@@ -267,6 +280,53 @@ impl Scores {
         m.share = if m.total > 0 { flagged_sum as f64 / m.total as f64 } else { 0.0 };
         m.expected_false = flags.eligible as f64 * normal_tail(threshold, p.direction == Direction::Both);
         flags
+    }
+
+    /// Which services `p` selects, by panel index (out-of-range indices
+    /// select nothing).
+    fn selection(&self, p: &FlagParams) -> Vec<bool> {
+        let mut selected = vec![p.services.is_none(); self.services.len()];
+        for &s in p.services.iter().flatten() {
+            if let Some(x) = selected.get_mut(s) {
+                *x = true;
+            }
+        }
+        selected
+    }
+
+    /// The answer to `p`: [`Scores::flag`]'s metrics and the `limit` most
+    /// unusual flagged days ([`Scores::ranked`]). What `/api/anomalies`,
+    /// `scan`, the app's table and chart and its CSV all show.
+    ///
+    /// ```
+    /// use servicewatch_shared::{BaselineParams, Day, FlagParams, Method, Panel, Scores};
+    /// let mut p = Panel::builder();
+    /// let days: Vec<Day> = (0..30).map(Day).collect();
+    /// let mut counts = vec![50u64; 30];
+    /// counts[20] = 120;
+    /// p.push("brakes", &days, &counts).unwrap();
+    /// let params = BaselineParams { method: Method::Classic, ..Default::default() };
+    /// let scores = Scores::compute(&p.build(), &params);
+    /// let answer = scores.anomalies(&FlagParams::default(), 10);
+    /// assert_eq!(answer.metrics.anomalous, 1);
+    /// assert_eq!(answer.anomalies[0].date, Day(20));
+    /// ```
+    pub fn anomalies(&self, p: &FlagParams, limit: usize) -> wire::Anomalies {
+        let flags = self.flag(p);
+        wire::Anomalies { anomalies: self.ranked(&flags, limit), metrics: flags.metrics }
+    }
+
+    /// How many services `p` selects and how many of them it can flag
+    /// (scored, with at least `p.min_days` of history): what an empty
+    /// answer is explained by.
+    pub fn service_counts(&self, p: &FlagParams) -> ServiceCounts {
+        let selected = self.selection(p);
+        let mut counts = ServiceCounts::default();
+        for (info, _) in self.services.iter().zip(&selected).filter(|(_, sel)| **sel) {
+            counts.selected += 1;
+            counts.flaggable += info.flaggable(p.min_days) as usize;
+        }
+        counts
     }
 
     /// The `limit` most unusual flagged days, by |z| descending (ties by

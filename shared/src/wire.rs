@@ -35,6 +35,61 @@ pub struct Anomalies {
     pub anomalies: Vec<Anomaly>,
 }
 
+/// `GET /api/transactions`: the raw rows of one service-day.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Transactions {
+    pub orderservice: String,
+    pub date: Day,
+    pub limit: u32,
+    /// True when there may be more rows than `limit`.
+    pub truncated: bool,
+    pub columns: Vec<String>,
+    /// One object per transaction, keyed by column name.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub rows: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `GET /api/progress`: how far the caller's first read of the table has got.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LoadProgress {
+    /// Whether the warehouse is reading the table for this caller now.
+    pub loading: bool,
+    /// What the load waits for: `reading` (rows counted below),
+    /// `warehouse_starting` (a Databricks SQL warehouse is booting, which
+    /// takes minutes), `querying` (the warehouse runs the query) or
+    /// `downloading` (the result is coming).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// Raw rows read so far.
+    pub rows_read: u64,
+    /// Raw rows to read; 0 when the warehouse cannot tell.
+    pub rows_total: u64,
+}
+
+/// The body of every error response, `{"error":{"status","code","message"}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, in an [`ErrorBody`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorDetail {
+    /// The HTTP status again.
+    pub status: u16,
+    /// Stable and machine-readable: bad_request, not_found, too_large,
+    /// timeout, unavailable, loading, cancelled, not_authorised,
+    /// table_unavailable, bad_data, warehouse_error, internal, cross_site,
+    /// rate_limited, unsupported_media_type, not_available, audit_failed.
+    pub code: String,
+    /// For a person: what is wrong and how to fix it.
+    pub message: String,
+}
+
 /// `GET /api/meta`: what the app needs before its first query, and where
 /// the numbers come from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -215,4 +270,20 @@ pub struct AuditRecord {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub recorded_at: chrono::DateTime<chrono::Utc>,
     pub recorded_by: String,
+}
+
+/// `GET /api/audit`: recorded rows, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Audit {
+    pub records: Vec<AuditRecord>,
+}
+
+/// `POST /api/audit`: how many of the days flagged now were new to the
+/// trail (the others were recorded before under the same parameters).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditRecorded {
+    pub recorded: u64,
+    pub flagged: u64,
 }

@@ -7,6 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
+use servicewatch_shared::params::DEFAULT_LIMIT;
 use servicewatch_shared::wire::Anomalies;
 use servicewatch_shared::{BaselineParams, Direction, FlagParams, Method, Scores};
 
@@ -31,14 +32,18 @@ const PARAMS: &[&str] =
         ("to" = Option<String>, Query, format = Date, description = "Last day"),
         ("z" = Option<f64>, Query, minimum = 0, maximum = 1000, description = "Threshold, 0 to 1000 (default 3)"),
         ("min_days" = Option<u32>, Query, maximum = 1000000, description = "Minimum days of history (default 7)"),
-        ("min_count" = Option<u64>, Query, description = "Minimum daily count (default 0)"),
+        ("min_count" = Option<u64>, Query, maximum = 9007199254740992_u64, description = "Minimum daily count, 0 to 2^53 (default 0)"),
         ("direction" = inline(Option<Direction>), Query, description = "Which side of the baseline counts (default both)"),
         ("method" = inline(Option<Method>), Query, description = "How baselines are estimated (default robust)"),
         ("weekly" = Option<bool>, Query, description = "Divide out the day-of-week pattern (robust; default true)"),
         ("services" = Option<Vec<String>>, Query, style = Form, explode, description = "Service names, exactly as stored (padding included). Repeat the parameter for several: each value is one name (`services=a&services=b,c` is `a` and `b,c`). A single value is split at commas and must split into known names in exactly one way (a name holding commas is matched whole); otherwise it is a 400. Duplicates count once"),
         ("limit" = Option<usize>, Query, maximum = 100000, description = "Rows to return, 0 to 100000 (default 100)"),
     ),
-    responses((status = 200, body = Anomalies), (status = 400, body = ErrorBody)))]
+    responses(
+        (status = 200, body = Anomalies),
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "A named service is not in the data", body = ErrorBody),
+    ))]
 pub async fn anomalies(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -49,24 +54,26 @@ pub async fn anomalies(
     let snap = state.snapshot(&who).await?;
     let span = range(&q, &snap, &state.config)?;
     let (from, to) = (span.from, span.to);
+    let (b, f) = (BaselineParams::default(), FlagParams::default());
     let baseline = BaselineParams {
         from: Some(from),
         to: Some(to),
-        method: q.choice("method", Method::default())?,
-        weekly: q.flag("weekly", BaselineParams::default().weekly)?,
+        method: q.choice("method", b.method)?,
+        weekly: q.flag("weekly", b.weekly)?,
         partial: snap.bounds.partial_days(state.config.time_zone, state.config.partial_day_gap, snap.complete_until),
     };
     let flag = FlagParams {
-        z: q.number("z", 3.0, 0.0, 1000.0)?,
-        min_days: q.number("min_days", FlagParams::default().min_days, 0, 1_000_000)?,
-        min_count: q.number("min_count", 0u64, 0, u64::MAX)?,
-        direction: q.choice("direction", Direction::default())?,
+        z: q.number("z", f.z, 0.0, 1000.0)?,
+        min_days: q.number("min_days", f.min_days, 0, 1_000_000)?,
+        // Counts are at most 2^53 (the engine's exact f64 range).
+        min_count: q.number("min_count", f.min_count, 0, 1 << 53)?,
+        direction: q.choice("direction", f.direction)?,
         services: services(&q, &snap)?,
     };
-    let limit = q.number("limit", 100usize, 0, MAX_LIMIT)?;
+    let limit = q.number("limit", DEFAULT_LIMIT, 0, MAX_LIMIT)?;
     if span.empty {
         // No day of the data in range: nothing to score, nothing to keep.
-        return Ok(Json(answer(&Scores::default(), &flag, limit)));
+        return Ok(Json(Scores::default().anomalies(&flag, limit)));
     }
     // Baselines are the expensive part (tens of milliseconds for a million
     // days): computed once per snapshot and setting, then only re-flagged,
@@ -83,7 +90,7 @@ pub async fn anomalies(
             |_| blocking(move || Scores::compute(&snap.panel, &baseline)),
         )
         .await?;
-    Ok(Json(blocking(move || answer(&scores, &flag, limit)).await?))
+    Ok(Json(blocking(move || scores.anomalies(&flag, limit)).await?))
 }
 
 /// What identifies one set of baselines.
@@ -95,16 +102,4 @@ pub struct ScoresKey {
     to: servicewatch_shared::Day,
     method: Method,
     weekly: bool,
-}
-
-/// Scores and ranks from scratch: `scan` and the tests (the route keeps its
-/// baselines cached and calls [`answer`]).
-pub fn score(panel: &servicewatch_shared::Panel, b: &BaselineParams, f: &FlagParams, limit: usize) -> Anomalies {
-    answer(&Scores::compute(panel, b), f, limit)
-}
-
-/// The flagged days of scored baselines, ranked.
-fn answer(scores: &Scores, f: &FlagParams, limit: usize) -> Anomalies {
-    let flags = scores.flag(f);
-    Anomalies { anomalies: scores.ranked(&flags, limit), metrics: flags.metrics }
 }

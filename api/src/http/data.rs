@@ -2,7 +2,6 @@
 //! `/api/refresh`. All of them read the cached [`Snapshot`]; only the
 //! drill-down and a cold cache reach the warehouse.
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -14,7 +13,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use servicewatch_shared::codec;
-use servicewatch_shared::wire::{Daily, DataSource, Meta};
+use servicewatch_shared::wire::{Daily, DataSource, LoadProgress, Meta, Transactions};
 use servicewatch_shared::Day;
 use tokio_util::sync::CancellationToken;
 
@@ -22,10 +21,9 @@ use super::error::{ApiError, ErrorBody};
 use super::params::Query;
 use super::{blocking, caller, AppState, Snapshot};
 use crate::config::{Config, WarehouseConfig};
+use crate::services::service_indices;
 use crate::warehouse::Progress;
 
-/// Most services one request may name.
-pub const MAX_SERVICES: usize = 5000;
 /// Most raw rows one drill-down may return.
 pub const MAX_TRANSACTIONS: u32 = 1000;
 
@@ -52,12 +50,20 @@ pub struct Span {
 /// then clamped to the data's days: a range far outside the data costs no
 /// more than the data (1900-01-01 to 9999-12-31 is all of it).
 pub fn range(q: &Query, snap: &Snapshot, config: &Config) -> Result<Span, ApiError> {
+    span(q.day("from")?, q.day("to")?, snap, config)
+}
+
+/// [`range`] for days given otherwise (a JSON body).
+pub fn span(from: Option<Day>, to: Option<Day>, snap: &Snapshot, config: &Config) -> Result<Span, ApiError> {
     let max_span = config.max_span_days;
     let bounds = snap.bounds.days(config.time_zone);
-    let to = q.day("to")?.or(bounds.map(|b| b.1));
+    // A default never contradicts a given day: `to=` before the data
+    // starts (or `from=` after it ends) is an empty range, not a 400.
+    let given_from = from;
+    let to = to.or(bounds.map(|b| b.1).map(|last| given_from.map_or(last, |f| last.max(f))));
     // Without `from`: the data's first day, or the longest range allowed.
     let earliest = to.map(|t| Day(t.0 - max_span as i32 + 1));
-    let from = q.day("from")?.or(bounds.map(|b| b.0).max(earliest));
+    let from = from.or(bounds.map(|b| b.0).max(earliest).map(|first| to.map_or(first, |t| first.min(t))));
     let (Some(from), Some(to)) = (from, to) else {
         return Err(ApiError::bad("the table has no data yet: give `from` and `to`"));
     };
@@ -82,88 +88,7 @@ pub fn services(q: &Query, snap: &Snapshot) -> Result<Option<Vec<usize>>, ApiErr
     if values.is_empty() {
         return Ok(None);
     }
-    service_indices(values, snap.panel.keys(), "services").map(Some).map_err(ApiError::bad)
-}
-
-/// The indices in `keys` of the services `values` name, each once, first
-/// mention first; an unknown name is an error. Names are compared exactly
-/// as stored (padding included). Given more than once, each value is one
-/// name. A single value is split at commas and must split into known names
-/// in exactly one way: a name holding commas ("Brakes, front") is matched
-/// whole, and `a,b` is refused when `a`, `b` and `a,b` are all names.
-/// `flag` names the parameter (or option) in messages.
-pub fn service_indices(values: &[String], keys: &[String], flag: &str) -> Result<Vec<usize>, String> {
-    if values.len() > MAX_SERVICES {
-        return Err(format!("`{flag}`: at most {MAX_SERVICES} services per request"));
-    }
-    let index: HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
-    let names = match values {
-        [one] => split_known(one, &index, flag)?,
-        many => many.iter().map(String::as_str).collect(),
-    };
-    let mut seen = vec![false; keys.len()];
-    let mut chosen = Vec::new();
-    for name in names {
-        let &s = index.get(name).ok_or_else(|| format!("unknown service `{name}`"))?;
-        if !std::mem::replace(&mut seen[s], true) {
-            chosen.push(s);
-        }
-    }
-    if chosen.len() > MAX_SERVICES {
-        return Err(format!("`{flag}`: at most {MAX_SERVICES} services per request"));
-    }
-    Ok(chosen)
-}
-
-/// `value` split at commas into known names, when there is exactly one
-/// way to (counted over every split, not greedily: with the names `a,b`,
-/// `a` and `b,c`, `a,b,a,b,c` is those three).
-fn split_known<'a>(value: &'a str, index: &HashMap<&str, usize>, flag: &str) -> Result<Vec<&'a str>, String> {
-    // Item k is value[starts[k]..end(k)].
-    let starts: Vec<usize> = std::iter::once(0).chain(value.match_indices(',').map(|(i, _)| i + 1)).collect();
-    let n = starts.len();
-    let end = |k: usize| if k + 1 < n { starts[k + 1] - 1 } else { value.len() };
-    let known = |i: usize, j: usize| index.contains_key(&value[starts[i]..end(j)]);
-    let max_commas = index.keys().map(|k| k.matches(',').count()).max().unwrap_or(0);
-    let last = |i: usize| (i + max_commas).min(n - 1);
-    // ways[i]: how many ways items i.. split into names (2 = several);
-    // next[i]: the last item of the first name of one such split.
-    let mut ways = vec![0u8; n + 1];
-    let mut next = vec![0; n];
-    ways[n] = 1;
-    for i in (0..n).rev() {
-        for j in i..=last(i) {
-            if ways[j + 1] > 0 && known(i, j) {
-                if ways[i] == 0 {
-                    next[i] = j;
-                }
-                ways[i] = (ways[i] + ways[j + 1]).min(2);
-            }
-        }
-    }
-    match ways[0] {
-        1 => {
-            let (mut out, mut i) = (Vec::new(), 0);
-            while i < n {
-                out.push(&value[starts[i]..end(next[i])]);
-                i = next[i] + 1;
-            }
-            Ok(out)
-        }
-        0 => {
-            // Name the first item no known name covers.
-            let covered = |k: usize| (k.saturating_sub(max_commas)..=k).any(|i| (k..=last(i)).any(|j| known(i, j)));
-            Err(match (0..n).find(|&k| !covered(k)).map(|k| &value[starts[k]..end(k)]) {
-                Some("") => format!("`{flag}` holds an empty name (a comma with nothing on one side)"),
-                Some(item) => format!("unknown service `{item}`"),
-                None => format!("`{flag}`: `{value}` does not split into known service names"),
-            })
-        }
-        _ => Err(format!(
-            "`{flag}`: `{value}` splits into known service names in more than one way: give each name as a \
-             `{flag}` value of its own"
-        )),
-    }
+    Ok(Some(service_indices(values, snap.panel.keys(), "services")?))
 }
 
 #[utoipa::path(get, path = "/api/meta", tag = "data",
@@ -207,6 +132,7 @@ pub async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
         (status = 200, description = "Daily counts; `Accept: application/vnd.servicewatch.daily` gives the binary encoding", body = Daily),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 400, body = ErrorBody),
+        (status = 404, description = "A named service is not in the data", body = ErrorBody),
     ))]
 pub async fn daily(
     State(state): State<Arc<AppState>>,
@@ -318,27 +244,13 @@ fn render(
     Ok(Rendered { etag, etag_gz, raw: raw.into(), gzip: gzip.into() })
 }
 
-/// `/api/transactions`: the raw rows of one service-day.
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Transactions {
-    pub orderservice: String,
-    pub date: Day,
-    pub limit: u32,
-    /// True when there may be more rows than `limit`.
-    pub truncated: bool,
-    pub columns: Vec<String>,
-    /// One object per transaction, keyed by column name.
-    #[schema(value_type = Vec<Object>)]
-    pub rows: Vec<serde_json::Map<String, Value>>,
-}
-
 #[utoipa::path(get, path = "/api/transactions", tag = "data",
     params(
         ("orderservice" = String, Query, description = "The service"),
         ("date" = String, Query, format = Date, description = "The day (in the configured time zone)"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Rows to return, 1 to 1000 (default 100)"),
     ),
-    responses((status = 200, body = Transactions), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Transactions), (status = 400, body = ErrorBody), (status = 404, description = "no such service in the data", body = ErrorBody)))]
 pub async fn transactions(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -350,7 +262,8 @@ pub async fn transactions(
     // Exactly as stored: a padded name is its own (see `service_indices`).
     let service = q.exact("orderservice").ok_or_else(|| ApiError::bad("`orderservice` is required"))?;
     if snap.panel.find(service).is_none() {
-        return Err(ApiError::bad(format!("unknown service `{service}`")));
+        // Well-formed, but no such service in the data: not found.
+        return Err(ApiError::NotFound(format!("unknown service `{service}`")));
     }
     let date = q.day("date")?.ok_or_else(|| ApiError::bad("`date` is required (YYYY-MM-DD)"))?;
     let limit = q.number("limit", 100u32, 1, MAX_TRANSACTIONS)?;
@@ -447,23 +360,6 @@ pub async fn refresh(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
     state.scores.clear();
     state.drill.clear();
     Ok(Json(json!({ "status": "cleared" })))
-}
-
-/// `/api/progress`: how far the caller's first read of the table has got.
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct LoadProgress {
-    /// Whether the warehouse is reading the table for this caller now.
-    pub loading: bool,
-    /// What the load waits for: `reading` (rows counted below),
-    /// `warehouse_starting` (a Databricks SQL warehouse is booting, which
-    /// takes minutes), `querying` (the warehouse runs the query) or
-    /// `downloading` (the result is coming).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stage: Option<String>,
-    /// Raw rows read so far.
-    pub rows_read: u64,
-    /// Raw rows to read; 0 when the warehouse cannot tell.
-    pub rows_total: u64,
 }
 
 #[utoipa::path(get, path = "/api/progress", tag = "data", responses((status = 200, body = LoadProgress)))]

@@ -6,6 +6,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+/// The body of every error response: a wire type, so the app reads what
+/// the server writes.
+pub use servicewatch_shared::wire::{ErrorBody, ErrorDetail};
+
 use crate::warehouse::WarehouseError;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +38,16 @@ pub enum ApiError {
     /// `retry_after` whole seconds (also the Retry-After header).
     #[error("refreshed less than {every:?} ago; try again in {retry_after} s")]
     RateLimited { every: std::time::Duration, retry_after: u64 },
+    /// A body that is not JSON where JSON is required.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A route this build has no backing for (the audit trail in the
+    /// Databricks App build).
+    #[error("{0}")]
+    NotAvailable(String),
+    /// The audit trail failed: never a client's mistake, never silent.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
     #[error(transparent)]
@@ -57,6 +71,18 @@ impl ApiError {
             ApiError::Loading => (StatusCode::SERVICE_UNAVAILABLE, "loading", self.to_string()),
             ApiError::CrossSite(m) => (StatusCode::FORBIDDEN, "cross_site", m.clone()),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", self.to_string()),
+            ApiError::UnsupportedMediaType(m) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", m.clone())
+            }
+            ApiError::NotAvailable(m) => (StatusCode::NOT_IMPLEMENTED, "not_available", m.clone()),
+            ApiError::Store(e) => {
+                let what = match e {
+                    crate::store::StoreError::Write(_) => "the audit trail could not be written; nothing was recorded",
+                    crate::store::StoreError::Invalid(_) => "an audit row is invalid",
+                    _ => "the audit trail could not be read",
+                };
+                (StatusCode::INTERNAL_SERVER_ERROR, "audit_failed", format!("{what}; the server log has details"))
+            }
             ApiError::Warehouse(WarehouseError::Cancelled) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "cancelled", "the query was cancelled".into())
             }
@@ -94,25 +120,6 @@ impl From<tokio::task::JoinError> for ApiError {
     }
 }
 
-/// The body of every error response.
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    /// The HTTP status again.
-    pub status: u16,
-    /// Stable and machine-readable: bad_request, not_found, too_large,
-    /// timeout, unavailable, loading, cancelled, not_authorised,
-    /// table_unavailable, bad_data, warehouse_error, internal, cross_site,
-    /// rate_limited.
-    pub code: String,
-    /// For a person: what is wrong and how to fix it.
-    pub message: String,
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
@@ -131,6 +138,17 @@ impl IntoResponse for ApiError {
             }
         }
         resp
+    }
+}
+
+/// An unknown service is a 404 (the request was well-formed), a malformed
+/// list a 400.
+impl From<crate::services::ServicesError> for ApiError {
+    fn from(e: crate::services::ServicesError) -> Self {
+        match e {
+            crate::services::ServicesError::Unknown(_) => ApiError::NotFound(e.to_string()),
+            crate::services::ServicesError::Bad(m) => ApiError::bad(m),
+        }
     }
 }
 

@@ -4,9 +4,9 @@
 
 mod anomalies;
 mod app;
+mod audit;
 pub mod data;
 pub mod error;
-pub use anomalies::score as anomalies_score;
 mod health;
 pub mod openapi;
 mod params;
@@ -92,6 +92,9 @@ pub struct AppState {
     /// Longest time one request may take ([`REQUEST_TIMEOUT`]; tests
     /// shorten it).
     pub request_timeout: Duration,
+    /// The audit trail ([`crate::open_store`]); None where the build has
+    /// none, and `/api/audit` says so.
+    pub store: Option<Arc<dyn crate::store::Store>>,
 }
 
 impl AppState {
@@ -120,6 +123,7 @@ impl AppState {
             ready: Cache::new(health::READY_FOR, 1, ABANDON_AFTER),
             snapshot_wait: SNAPSHOT_WAIT,
             request_timeout: REQUEST_TIMEOUT,
+            store: None,
         }
     }
 
@@ -242,6 +246,7 @@ pub fn router(state: Arc<AppState>, base_path: &str) -> anyhow::Result<Router> {
         .merge(health::routes())
         .merge(data::routes())
         .merge(anomalies::routes())
+        .merge(audit::routes())
         .merge(openapi::routes())
         // Any other /api path is a JSON 404, not the app's page.
         .route("/api", axum::routing::any(not_found))

@@ -4,7 +4,7 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use utoipa::openapi::schema::{Schema, SchemaType, Type};
+use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
@@ -20,6 +20,8 @@ use utoipa::{Modify, OpenApi};
         super::data::refresh,
         super::data::progress,
         super::anomalies::anomalies,
+        super::audit::audit,
+        super::audit::record,
     ),
     modifiers(&NonEmptyParams)
 )]
@@ -36,19 +38,33 @@ impl Modify for NonEmptyParams {
             let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
             for op in ops.into_iter().flatten() {
                 for param in op.parameters.iter_mut().flatten() {
-                    if let Some(RefOr::T(Schema::Object(o))) = &mut param.schema {
-                        let text = match &o.schema_type {
-                            SchemaType::Type(t) => *t == Type::String,
-                            SchemaType::Array(ts) => ts.contains(&Type::String),
-                            SchemaType::AnyValue => false,
-                        };
-                        if text && o.enum_values.is_none() {
-                            o.min_length = Some(1);
+                    match &mut param.schema {
+                        Some(RefOr::T(Schema::Object(o))) => non_empty(o),
+                        // A repeated parameter (`services`): each value.
+                        Some(RefOr::T(Schema::Array(a))) => {
+                            if let ArrayItems::RefOrSchema(items) = &mut a.items {
+                                if let RefOr::T(Schema::Object(o)) = items.as_mut() {
+                                    non_empty(o);
+                                }
+                            }
                         }
+                        _ => {}
                     }
                 }
             }
         }
+    }
+}
+
+/// `minLength: 1` on a text schema without an enum.
+fn non_empty(o: &mut utoipa::openapi::schema::Object) {
+    let text = match &o.schema_type {
+        SchemaType::Type(t) => *t == Type::String,
+        SchemaType::Array(ts) => ts.contains(&Type::String),
+        SchemaType::AnyValue => false,
+    };
+    if text && o.enum_values.is_none() {
+        o.min_length = Some(1);
     }
 }
 

@@ -19,7 +19,7 @@ const REPEATABLE: &[&str] = &["services"];
 
 /// Parameters holding service names, taken exactly as sent: a stored name
 /// may have padding (CHAR columns) or be blanks only.
-const EXACT: &[&str] = &["services", "orderservice"];
+const EXACT: &[&str] = &["services", "orderservice", "series"];
 
 /// `%XX` and `+` decoded, as browsers encode query strings.
 fn decode(s: &str) -> String {

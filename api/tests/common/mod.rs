@@ -31,6 +31,29 @@ pub async fn start(data: &Path, base_path: &str, extra: Layer) -> Server {
     serve_state(warehouse, config, base_path).await
 }
 
+/// A path for an audit trail that does not exist yet.
+pub fn fresh_audit_db(name: &str) -> PathBuf {
+    let db = temp_dir(name).join("audit.sqlite3");
+    let _ = std::fs::remove_file(&db);
+    db
+}
+
+/// [`start`] with the audit trail in the SQLite file `db`.
+pub async fn start_audited(data: &Path, db: &Path, mut extra: Layer) -> Server {
+    extra.audit_db = Some(db.to_path_buf());
+    let layer = Layer {
+        warehouse: WarehouseLayer { data: Some(data.to_path_buf()), ..Default::default() },
+        ..Layer::default()
+    };
+    let config = Config::from_layers(&[extra, layer]).unwrap();
+    let warehouse = servicewatch::open_warehouse(&config).await.unwrap();
+    let store = servicewatch::open_store(&config).unwrap();
+    assert!(store.is_some(), "built with the sqlite feature");
+    let mut state = AppState::new(warehouse, config, PathBuf::from("no-dist-here"));
+    state.store = store;
+    serve_app(state, "").await
+}
+
 /// A real server on 127.0.0.1 for a warehouse and config made by the test.
 pub async fn serve_state(
     warehouse: Arc<dyn servicewatch::warehouse::Warehouse>,

@@ -12,7 +12,6 @@ use plotly::{Layout, Plot, Scatter};
 use servicewatch_shared::{Anomaly, Scores, Status};
 
 use super::table::common_move;
-use crate::app::flag_params;
 use crate::state::Controls;
 
 const CHART_ID: &str = "sw-chart";
@@ -30,10 +29,9 @@ pub fn chart_service(scores: &Scores, c: &Controls, top: Option<&str>) -> Option
 }
 
 /// Flagged days of service `s` under the controls (the chart's red points):
-/// the engine's own flags, asked for that service only.
+/// the engine's own answer, asked for that service only.
 fn flagged(scores: &Scores, s: usize, c: &Controls) -> Vec<Anomaly> {
-    let flags = scores.flag(&flag_params(c, Some(vec![s])));
-    flags.hits.iter().map(|&i| scores.point(i as usize)).collect()
+    scores.anomalies(&c.flag_params(Some(vec![s])), usize::MAX).anomalies
 }
 
 fn plot(scores: &Scores, s: usize, c: &Controls) -> (Plot, usize) {

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::app::Summary;
+use crate::summary::Summary;
 
 /// `885388` as `885,388`.
 pub fn grouped(n: u64) -> String {

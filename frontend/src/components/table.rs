@@ -6,8 +6,8 @@ use leptos::prelude::*;
 
 use servicewatch_shared::Anomaly;
 
-use crate::app::Summary;
 use crate::state::Controls;
+use crate::summary::Summary;
 
 const PAGE: usize = 25;
 
@@ -107,18 +107,7 @@ pub fn AnomalyTable(
     };
     let empty_reason = move || {
         let s = summary.get()?;
-        if !s.rows.is_empty() {
-            return None;
-        }
-        let c = controls.get();
-        Some(if s.services > 0 && s.eligible_services == 0 {
-            format!("No service has {} days of history in this range: lower the minimum history.", c.min_days)
-        } else {
-            format!(
-                "Nothing reaches |z| ≥ {} with at least {} transactions: lower the threshold or the minimum count.",
-                c.z, c.min_count
-            )
-        })
+        controls.with(|c| s.empty_reason(&c.flag_params(None)))
     };
     view! {
         <section class="table">

@@ -1,0 +1,110 @@
+//! What the page shows for the current controls: the cheap stage's output,
+//! one engine call ([`Scores::anomalies`]) plus the engine's count of the
+//! services it can flag. Pure (no browser), so it is tested natively.
+
+use servicewatch_shared::{Anomaly, FlagParams, Metrics, Scores};
+
+/// The most rows the table pages through (sorted by |z| first).
+pub const TABLE_ROWS: usize = 1000;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub metrics: Metrics,
+    pub rows: Vec<Anomaly>,
+    /// Selected services the flags can reach under these controls (scored,
+    /// with enough history).
+    pub eligible_services: usize,
+    /// Selected services.
+    pub services: usize,
+    /// Milliseconds the engine took for this summary (flags and ranking),
+    /// shown to timing scripts as `data-engine-ms` (set by the caller,
+    /// which has the clock).
+    pub engine_ms: f64,
+}
+
+impl Summary {
+    /// The answer to `params`: metrics, the `limit` most unusual flagged
+    /// days, and how many of the selected services could be flagged.
+    pub fn new(scores: &Scores, params: &FlagParams, limit: usize) -> Summary {
+        let answer = scores.anomalies(params, limit);
+        let counts = scores.service_counts(params);
+        Summary {
+            metrics: answer.metrics,
+            rows: answer.anomalies,
+            eligible_services: counts.flaggable,
+            services: counts.selected,
+            engine_ms: 0.0,
+        }
+    }
+
+    /// Why nothing is flagged, naming the setting that holds flags back;
+    /// `None` when there are rows.
+    pub fn empty_reason(&self, params: &FlagParams) -> Option<String> {
+        if !self.rows.is_empty() {
+            return None;
+        }
+        Some(if self.services > 0 && self.eligible_services == 0 {
+            format!("No service has {} days of history in this range: lower the minimum history.", params.min_days)
+        } else {
+            format!(
+                "Nothing reaches |z| ≥ {} with at least {} transactions: lower the threshold or the minimum count.",
+                params.z, params.min_count
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use servicewatch_shared::{BaselineParams, Day, Method, Panel};
+
+    fn scores() -> Scores {
+        let mut b = Panel::builder();
+        let days: Vec<Day> = (0..60).map(Day).collect();
+        let mut spiky: Vec<u64> = (0..60).map(|i| 40 + (i * 7 % 11)).collect();
+        spiky[45] = 200;
+        b.push("flat", &days, &[5; 60]).unwrap();
+        b.push("spiky", &days, &spiky).unwrap();
+        b.push("short", &days[..12], &spiky[..12]).unwrap();
+        Scores::compute(&b.build(), &BaselineParams { method: Method::Classic, ..Default::default() })
+    }
+
+    #[test]
+    fn the_summary_is_the_engines_answer() {
+        let s = scores();
+        for services in [None, Some(vec![1]), Some(vec![0, 2])] {
+            for z in [1.0, 3.0, 9.0] {
+                let p = FlagParams { z, services: services.clone(), ..FlagParams::default() };
+                let sum = Summary::new(&s, &p, TABLE_ROWS);
+                let answer = s.anomalies(&p, TABLE_ROWS);
+                assert_eq!((sum.metrics, sum.rows), (answer.metrics, answer.anomalies), "{p:?}");
+            }
+        }
+        let all = Summary::new(&s, &FlagParams::default(), TABLE_ROWS);
+        assert_eq!(all.rows[0].key, "spiky");
+        assert_eq!(all.rows[0].date, Day(45));
+        // The flat service has the history but no baseline to flag against.
+        assert_eq!((all.services, all.eligible_services), (3, 2));
+        let picked = Summary::new(&s, &FlagParams { services: Some(vec![0]), ..FlagParams::default() }, 10);
+        assert_eq!((picked.services, picked.eligible_services), (1, 0));
+    }
+
+    #[test]
+    fn the_empty_state_names_the_setting_that_holds_flags_back() {
+        let s = scores();
+        let p = FlagParams::default();
+        assert_eq!(Summary::new(&s, &p, TABLE_ROWS).empty_reason(&p), None);
+        let history = FlagParams { min_days: 365, ..FlagParams::default() };
+        let why = Summary::new(&s, &history, TABLE_ROWS).empty_reason(&history).unwrap();
+        assert_eq!(why, "No service has 365 days of history in this range: lower the minimum history.");
+        let high = FlagParams { z: 50.0, min_count: 3, ..FlagParams::default() };
+        let why = Summary::new(&s, &high, TABLE_ROWS).empty_reason(&high).unwrap();
+        assert!(why.starts_with("Nothing reaches |z| ≥ 50 with at least 3 transactions"), "{why}");
+        // Only the flat service selected: nothing can be flagged, and the
+        // engine's count says so.
+        let flat = FlagParams { services: Some(vec![0]), ..FlagParams::default() };
+        let why = Summary::new(&s, &flat, TABLE_ROWS).empty_reason(&flat).unwrap();
+        assert!(why.contains("minimum history"), "{why}");
+    }
+}
