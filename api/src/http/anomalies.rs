@@ -32,7 +32,7 @@ const PARAMS: &[&str] =
         ("to" = Option<String>, Query, format = Date, description = "Last day"),
         ("z" = Option<f64>, Query, minimum = 0, maximum = 1000, description = "Threshold, 0 to 1000 (default 3)"),
         ("min_days" = Option<u32>, Query, maximum = 1000000, description = "Minimum days of history (default 7)"),
-        ("min_count" = Option<u64>, Query, maximum = 9007199254740992_u64, description = "Minimum daily count, 0 to 2^53 (default 0)"),
+        ("min_count" = Option<u64>, Query, maximum = 1000000000000000_u64, description = "Minimum daily count, 0 to 10^15 (default 0)"),
         ("direction" = inline(Option<Direction>), Query, description = "Which side of the baseline counts (default both)"),
         ("method" = inline(Option<Method>), Query, description = "How baselines are estimated (default robust)"),
         ("weekly" = Option<bool>, Query, description = "Divide out the day-of-week pattern (robust; default true)"),
@@ -65,8 +65,9 @@ pub async fn anomalies(
     let flag = FlagParams {
         z: q.number("z", f.z, 0.0, 1000.0)?,
         min_days: q.number("min_days", f.min_days, 0, 1_000_000)?,
-        // Counts are at most 2^53 (the engine's exact f64 range).
-        min_count: q.number("min_count", f.min_count, 0, 1 << 53)?,
+        // Counts stay far below 2^53 (the engine's exact f64 range); a
+        // round bound a JSON number can state exactly.
+        min_count: q.number("min_count", f.min_count, 0, 1_000_000_000_000_000)?,
         direction: q.choice("direction", f.direction)?,
         services: services(&q, &snap)?,
     };
