@@ -120,6 +120,22 @@ impl From<tokio::task::JoinError> for ApiError {
     }
 }
 
+/// An error and its causes, for the log: each source's text after the
+/// last, unless the text above already says it.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
@@ -128,7 +144,7 @@ impl IntoResponse for ApiError {
             _ => "2".into(),
         };
         if status.is_server_error() {
-            tracing::error!(error = %format!("{self:#}"), code, "request failed");
+            tracing::error!(error = %chain(&self), code, "request failed");
         }
         let body = ErrorBody { error: ErrorDetail { status: status.as_u16(), code: code.into(), message } };
         let mut resp = (status, Json(body)).into_response();
@@ -154,11 +170,25 @@ impl From<crate::services::ServicesError> for ApiError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn warehouse_errors_keep_their_causes_for_the_log_only() {
+        use crate::warehouse::Failure;
+        let io = std::io::Error::other("disk on fire");
+        let e = ApiError::from(WarehouseError::query(Failure::with("reading part-0001.parquet", io)));
+        // The cause is a source, not text pasted into the message...
+        // (ApiError::Warehouse is transparent: its source is the failure.)
+        let source = std::error::Error::source(&e).and_then(|failure| failure.source());
+        assert_eq!(source.map(|s| s.to_string()).as_deref(), Some("disk on fire"));
+        // ...the log line has the whole chain, the client none of it.
+        assert_eq!(chain(&e), "warehouse query failed: reading part-0001.parquet: disk on fire");
+        assert!(!e.parts().2.contains("disk"));
+    }
+
     use super::*;
 
     #[test]
     fn internals_never_reach_the_client() {
-        let e = ApiError::Warehouse(WarehouseError::Query("SELECT secret FROM x: boom".into()));
+        let e = ApiError::Warehouse(WarehouseError::query("SELECT secret FROM x: boom"));
         let (status, code, message) = e.parts();
         assert_eq!(status, StatusCode::BAD_GATEWAY);
         assert_eq!(code, "warehouse_error");

@@ -21,11 +21,11 @@ use servicewatch_shared::{Day, Panel};
 use super::{Bounds, Rows, WarehouseError};
 
 fn data_err(e: impl std::fmt::Display) -> WarehouseError {
-    WarehouseError::Data(e.to_string())
+    WarehouseError::data(e.to_string())
 }
 
 fn unexpected(what: &str, ty: &DataType) -> WarehouseError {
-    WarehouseError::Data(format!("{what}: unexpected column type {ty}"))
+    WarehouseError::data(format!("{what}: unexpected column type {ty}"))
 }
 
 /// Row `i` of a string column, whatever its layout.

@@ -214,10 +214,65 @@ pub enum WarehouseError {
     Unavailable(String),
     /// The table's content cannot be read as expected (e.g. missing column).
     #[error("the table cannot be read: {0}")]
-    Data(String),
+    Data(#[source] Failure),
     /// Anything else the engine reported; logged, never sent to clients.
     #[error("warehouse query failed: {0}")]
-    Query(String),
+    Query(#[source] Failure),
+}
+
+impl WarehouseError {
+    pub fn data(f: impl Into<Failure>) -> WarehouseError {
+        WarehouseError::Data(f.into())
+    }
+
+    pub fn query(f: impl Into<Failure>) -> WarehouseError {
+        WarehouseError::Query(f.into())
+    }
+}
+
+/// What a failed read says for the log: a message, and the error behind it
+/// when there is one, kept whole (not flattened into text) so the log can
+/// show its chain.
+#[derive(Debug)]
+pub struct Failure {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Failure {
+    /// `message` about `cause`.
+    pub fn with(message: impl Into<String>, cause: impl std::error::Error + Send + Sync + 'static) -> Failure {
+        Failure { message: message.into(), source: Some(Box::new(cause)) }
+    }
+
+    /// `cause` itself, its text as the message.
+    pub fn of(cause: impl std::error::Error + Send + Sync + 'static) -> Failure {
+        Failure { message: cause.to_string(), source: Some(Box::new(cause)) }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure { message, source: None }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Failure {
+        message.to_string().into()
+    }
 }
 
 #[async_trait]

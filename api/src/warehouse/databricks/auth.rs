@@ -155,7 +155,7 @@ impl Auth {
         let answer: TokenAnswer = resp
             .json()
             .await
-            .map_err(|e| WarehouseError::Query(format!("{url}: unexpected answer: {}", without_url(&e))))?;
+            .map_err(|e| WarehouseError::query(format!("{url}: unexpected answer: {}", without_url(&e))))?;
         // At most a day, whatever the endpoint says (and no overflow).
         let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600).min(86_400));
         // Renew a minute early (half the lifetime for short-lived tokens).

@@ -53,7 +53,7 @@ impl Column {
             "TIMESTAMP_NTZ" => DataType::Timestamp(TimeUnit::Microsecond, None),
             "DECIMAL" => {
                 let (p, s) = self.decimal_digits().ok_or_else(|| {
-                    WarehouseError::Data(format!("column `{}`: DECIMAL without precision and scale", self.name))
+                    WarehouseError::data(format!("column `{}`: DECIMAL without precision and scale", self.name))
                 })?;
                 DataType::Decimal128(p, s)
             }
@@ -76,7 +76,7 @@ impl Column {
 /// Rows of strings (or nulls) into one batch typed by `columns`.
 pub fn to_batch(columns: &[Column], rows: &[Vec<Option<String>>]) -> Result<RecordBatch, WarehouseError> {
     if let Some(bad) = rows.iter().position(|r| r.len() != columns.len()) {
-        return Err(WarehouseError::Data(format!(
+        return Err(WarehouseError::data(format!(
             "row {bad} has {} values for {} columns",
             rows[bad].len(),
             columns.len()
@@ -88,14 +88,15 @@ pub fn to_batch(columns: &[Column], rows: &[Vec<Option<String>>]) -> Result<Reco
         let ty = col.arrow_type()?;
         let values = rows.iter().map(|r| r[i].as_deref());
         let typed = parse_column(&ty, values).map_err(|bad| {
-            WarehouseError::Data(format!("column `{}` ({ty}): `{bad}` is not a valid value", col.name))
+            WarehouseError::data(format!("column `{}` ({ty}): `{bad}` is not a valid value", col.name))
         })?;
         fields.push(Field::new(&col.name, ty, true));
         arrays.push(typed);
     }
     let schema = Arc::new(Schema::new(fields));
     let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(rows.len()));
-    RecordBatch::try_new_with_options(schema, arrays, &options).map_err(|e| WarehouseError::Data(e.to_string()))
+    RecordBatch::try_new_with_options(schema, arrays, &options)
+        .map_err(|e| WarehouseError::data(crate::warehouse::Failure::of(e)))
 }
 
 /// Parses every value of a column as `ty`; the first value that does not

@@ -37,7 +37,7 @@ use super::auth::{without_url, Auth, Secret};
 use super::json_array::{self, Column};
 use super::retry::{retry_after, Backoff, RetryPolicy};
 use crate::warehouse::sql::{Param, Placeholder, Statement};
-use crate::warehouse::{Caller, Progress, Stage, WarehouseError};
+use crate::warehouse::{Caller, Failure, Progress, Stage, WarehouseError};
 
 /// How a result is fetched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +119,7 @@ impl Manifest {
         let got: usize = batches.iter().map(RecordBatch::num_rows).sum();
         match self.total_row_count {
             Some(want) if want != got as u64 => {
-                Err(WarehouseError::Data(format!("the result announced {want} rows and {got} arrived")))
+                Err(WarehouseError::data(format!("the result announced {want} rows and {got} arrived")))
             }
             _ => Ok(()),
         }
@@ -291,7 +291,7 @@ impl Client {
                 return resp
                     .json::<T>()
                     .await
-                    .map_err(|e| WarehouseError::Query(format!("{path}: unexpected answer: {}", without_url(&e))));
+                    .map_err(|e| WarehouseError::query(format!("{path}: unexpected answer: {}", without_url(&e))));
             }
             let wait = retry_after(resp.headers());
             let text = resp.text().await.unwrap_or_default();
@@ -323,7 +323,7 @@ impl Client {
                     )));
                 }
                 StatusCode::NOT_FOUND => {
-                    return Err(WarehouseError::Query(format!("{path}: the statement no longer exists")));
+                    return Err(WarehouseError::query(format!("{path}: the statement no longer exists")));
                 }
                 // A statement refused outright (its SQL, a missing table):
                 // the same mapping as a statement that FAILED.
@@ -331,7 +331,7 @@ impl Client {
                     let error: Option<ServiceError> = serde_json::from_str(&text).ok();
                     return Err(failure(Status { state: "FAILED".into(), error, sql_state: None }));
                 }
-                _ => return Err(WarehouseError::Query(format!("{path}: {status}: {}", body_message(&text)))),
+                _ => return Err(WarehouseError::query(format!("{path}: {status}: {}", body_message(&text)))),
             }
         }
     }
@@ -378,9 +378,10 @@ impl Client {
                 if matches!(state, "SUCCEEDED" | "FAILED" | "CANCELED" | "CLOSED") {
                     return Ok((resp, None));
                 }
-                let id = resp.statement_id.as_deref().filter(|id| valid_id(id)).ok_or_else(|| {
-                    WarehouseError::Query("the statement API answered without a valid statement_id".into())
-                })?;
+                let id =
+                    resp.statement_id.as_deref().filter(|id| valid_id(id)).ok_or_else(|| {
+                        WarehouseError::query("the statement API answered without a valid statement_id")
+                    })?;
                 let running = Running::new(&this, id, this.auth.bearer(&who).await?);
                 Ok::<_, WarehouseError>((resp, Some(running)))
             }
@@ -388,7 +389,7 @@ impl Client {
         let (mut resp, running) = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Err(WarehouseError::Cancelled),
-            r = submit => r.map_err(|e| WarehouseError::Query(format!("the submit task failed: {e}")))??,
+            r = submit => r.map_err(|e| WarehouseError::query(Failure::with("the submit task failed", e)))??,
         };
         // From here on, leaving early (an error, a cancel, the caller gone)
         // cancels the statement on the warehouse.
@@ -409,13 +410,13 @@ impl Client {
                     running.finished();
                     // Not ours (we would have stopped waiting): the warehouse's
                     // statement timeout, or an admin.
-                    return Err(WarehouseError::Query("the warehouse cancelled the statement".into()));
+                    return Err(WarehouseError::query("the warehouse cancelled the statement"));
                 }
                 "CLOSED" => {
                     running.finished();
-                    return Err(WarehouseError::Query("the statement was closed before its result was read".into()));
+                    return Err(WarehouseError::query("the statement was closed before its result was read"));
                 }
-                other => return Err(WarehouseError::Query(format!("unknown statement state `{other}`"))),
+                other => return Err(WarehouseError::query(format!("unknown statement state `{other}`"))),
             }
             tokio::select! {
                 biased;
@@ -435,10 +436,10 @@ impl Client {
         let query_ms = started.elapsed().as_millis() as u64;
         let manifest = resp.manifest.take().unwrap_or_default();
         if manifest.truncated == Some(true) {
-            return Err(WarehouseError::Data("the warehouse truncated the result".into()));
+            return Err(WarehouseError::data("the warehouse truncated the result"));
         }
         if manifest.format.as_deref().is_some_and(|f| f != format) {
-            return Err(WarehouseError::Data(format!("asked for {format}, got {:?}", manifest.format)));
+            return Err(WarehouseError::data(format!("asked for {format}, got {:?}", manifest.format)));
         }
         let first = resp.result.take();
         progress.set_stage(Stage::Downloading);
@@ -468,7 +469,7 @@ impl Client {
 
     async fn chunk(&self, id: &str, index: u32, caller: &Caller) -> Result<Chunk, WarehouseError> {
         if id.is_empty() {
-            return Err(WarehouseError::Data(format!("chunk {index} is needed but the answer had no statement_id")));
+            return Err(WarehouseError::data(format!("chunk {index} is needed but the answer had no statement_id")));
         }
         self.call(Method::GET, &format!("/api/2.0/sql/statements/{id}/result/chunks/{index}"), None, caller).await
     }
@@ -499,7 +500,7 @@ impl Client {
                 break;
             };
             if next <= at || manifest.total_chunk_count.is_some_and(|n| seen >= n) || seen > MAX_CHUNKS {
-                return Err(WarehouseError::Data(format!("chunk {next} does not follow the chunks read")));
+                return Err(WarehouseError::data(format!("chunk {next} does not follow the chunks read")));
             }
             at = next;
             chunk = self.chunk(id, next, caller).await?;
@@ -521,7 +522,7 @@ impl Client {
         let mut known: HashMap<u32, ExternalLink> = HashMap::new();
         for l in first.and_then(|c| c.external_links).unwrap_or_default() {
             if known.insert(l.chunk_index, l).is_some() {
-                return Err(WarehouseError::Data("two links for one chunk".into()));
+                return Err(WarehouseError::data("two links for one chunk"));
             }
         }
         if known.is_empty() && manifest.has_rows() {
@@ -535,7 +536,7 @@ impl Client {
                 let mut next = known.get(&0).map(ExternalLink::next);
                 while let Some(Some(i)) = next {
                     if i <= n || i > MAX_CHUNKS {
-                        return Err(WarehouseError::Data("chunk indices do not increase".into()));
+                        return Err(WarehouseError::data("chunk indices do not increase"));
                     }
                     n = i;
                     let link = self.link(id, i, caller).await?;
@@ -578,7 +579,7 @@ impl Client {
             .unwrap_or_default()
             .into_iter()
             .find(|l| l.chunk_index == index)
-            .ok_or_else(|| WarehouseError::Data(format!("chunk {index} came without a link")))
+            .ok_or_else(|| WarehouseError::data(format!("chunk {index} came without a link")))
     }
 
     /// Downloads one chunk (no Authorization header), renewing its link
@@ -625,7 +626,8 @@ impl Client {
             let status = resp.status();
             if status.is_success() {
                 let bytes = resp.bytes().await.map_err(|e| failed(&e))?;
-                return read_ipc(&bytes).map_err(|e| WarehouseError::Data(format!("result chunk {index}: {e}")));
+                return read_ipc(&bytes)
+                    .map_err(|e| WarehouseError::data(Failure::with(format!("result chunk {index}"), e)));
             }
             match status {
                 // Expired or otherwise refused: a new link, a few times.
@@ -647,7 +649,7 @@ impl Client {
                     }
                 }
                 _ => {
-                    return Err(WarehouseError::Query(format!("the result store answered {status} for chunk {index}")))
+                    return Err(WarehouseError::query(format!("the result store answered {status} for chunk {index}")))
                 }
             }
         }
@@ -682,9 +684,9 @@ fn failure(status: Status) -> WarehouseError {
         return WarehouseError::TableUnavailable(String::new());
     }
     if sql_state == "42703" || has("UNRESOLVED_COLUMN") {
-        return WarehouseError::Data(message);
+        return WarehouseError::data(message);
     }
-    WarehouseError::Query(format!("statement failed ({code}, SQLSTATE {sql_state}): {message}"))
+    WarehouseError::query(format!("statement failed ({code}, SQLSTATE {sql_state}): {message}"))
 }
 
 /// A submitted statement; dropped before [`Running::finished`], it asks the

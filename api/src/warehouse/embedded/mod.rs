@@ -16,7 +16,7 @@ use servicewatch_shared::{Day, Panel};
 use tokio_util::sync::CancellationToken;
 
 use super::sql::{Param, Placeholder, Source, Statement};
-use super::{batches, Bounds, Caller, DailyQuery, Progress, Rows, Warehouse, WarehouseError};
+use super::{batches, Bounds, Caller, DailyQuery, Failure, Progress, Rows, Warehouse, WarehouseError};
 
 /// DataFusion over a file or a folder of files.
 pub struct Embedded {
@@ -186,11 +186,11 @@ fn classify(e: datafusion::error::DataFusionError) -> WarehouseError {
     use datafusion::error::DataFusionError as E;
     match e {
         E::ArrowError(..) | E::ParquetError(..) | E::SchemaError(..) | E::IoError(..) => {
-            WarehouseError::Data(e.to_string())
+            WarehouseError::data(Failure::of(e))
         }
         other => match other.find_root() {
-            E::ArrowError(..) => WarehouseError::Data(other.to_string()),
-            _ => WarehouseError::Query(other.to_string()),
+            E::ArrowError(..) => WarehouseError::data(Failure::of(other)),
+            _ => WarehouseError::query(Failure::of(other)),
         },
     }
 }
