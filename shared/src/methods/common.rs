@@ -100,16 +100,18 @@ pub fn apply(points: &mut Columns, from: Day, factor: &[f64], neighbours: &[u32]
     if factor.iter().all(|f| *f == 1.0) {
         return;
     }
+    // Each service's calibration once, not once per re-scored day.
+    let calibration: Vec<Option<tail::Calibration>> =
+        neighbours.iter().map(|&n| (n > 0).then(|| tail::Calibration::new(n as usize))).collect();
     for i in 0..points.len() {
         let f = factor.get((points.day[i].0 - from.0) as usize).copied().unwrap_or(1.0);
-        let n = neighbours.get(points.svc[i] as usize).copied().unwrap_or(0);
-        if f == 1.0 || n == 0 || !points.z[i].is_finite() {
-            continue;
-        }
+        let cal = calibration.get(points.svc[i] as usize).copied().flatten();
+        let Some(cal) = cal.filter(|_| f != 1.0 && points.z[i].is_finite()) else { continue };
         let center = points.center[i] * f;
-        let spread = (points.spread[i] * f).max(noise_floor(center));
+        let floor = noise_floor(center);
+        let spread = (points.spread[i] * f).max(floor);
         points.center[i] = center;
         points.spread[i] = spread;
-        points.z[i] = tail::z(points.count[i] as f64, center, spread, n as usize);
+        points.z[i] = cal.z(points.count[i] as f64, center, spread, floor);
     }
 }

@@ -203,13 +203,29 @@ fn deviance(x: f64, c: f64, excess: f64) -> f64 {
     if c <= 0.0 {
         return x - c;
     }
-    let own = if x > 0.0 { x * ln(x / c) } else { 0.0 };
-    let d2 = if excess > 0.0 {
+    let (ratio, nb) = logs(x, c, excess);
+    signed_root(x, c, ratio, nb)
+}
+
+/// The logarithms a deviance (and its slope) needs, each taken once:
+/// ln(x / c) (0 for x = 0, where x ln x vanishes) and, with over-dispersion,
+/// k = c² / excess and ln((x + k) / (c + k)) (by ln_1p: when k is huge,
+/// almost Poisson, the ratio is almost 1). `c` is positive.
+fn logs(x: f64, c: f64, excess: f64) -> (f64, Option<(f64, f64)>) {
+    let ratio = if x > 0.0 { ln(x / c) } else { 0.0 };
+    let nb = (excess > 0.0).then(|| {
         let k = c * c / excess;
-        // ln_1p: when k is huge (almost Poisson) the ratio is almost 1.
-        2.0 * (own - (x + k) * ln_1p((x - c) / (c + k)))
-    } else {
-        2.0 * (own - (x - c))
+        (k, ln_1p((x - c) / (c + k)))
+    });
+    (ratio, nb)
+}
+
+/// The signed deviance residual from [`logs`].
+fn signed_root(x: f64, c: f64, ratio: f64, nb: Option<(f64, f64)>) -> f64 {
+    let own = x * ratio;
+    let d2 = match nb {
+        Some((k, l)) => 2.0 * (own - (x + k) * l),
+        None => 2.0 * (own - (x - c)),
     };
     d2.max(0.0).sqrt().copysign(x - c)
 }
@@ -222,17 +238,12 @@ fn deviance_and_slope(x: f64, c: f64, excess: f64) -> (f64, f64) {
     if c <= 0.0 {
         return (x - c, 1.0);
     }
-    let d = deviance(x, c, excess);
+    let (ratio, nb) = logs(x, c, excess);
+    let d = signed_root(x, c, ratio, nb);
     if d == 0.0 || x <= 0.0 {
         return (d, 1.0 / (c + excess.max(0.0)).sqrt());
     }
-    let ratio = ln(x / c);
-    let dd = if excess > 0.0 {
-        let k = c * c / excess;
-        2.0 * (ratio - ln_1p((x - c) / (c + k)))
-    } else {
-        2.0 * ratio
-    };
+    let dd = 2.0 * (ratio - nb.map_or(0.0, |(_, l)| l));
     (d, dd.abs() / (2.0 * d.abs()))
 }
 
