@@ -287,3 +287,79 @@ pub struct AuditRecorded {
     pub recorded: u64,
     pub flagged: u64,
 }
+
+/// What an analyst says about a flagged series-day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum MarkKind {
+    /// Explained and not a problem (a promotion, a known outage): left out
+    /// of the series' baseline, and never alerted.
+    Expected,
+    /// A real anomaly (fraud): left out of the series' baseline, so it does
+    /// not teach the baseline that fraud is normal.
+    Confirmed,
+    /// The mark taken back: the day is an ordinary day again.
+    Cleared,
+}
+
+impl MarkKind {
+    /// Whether a day with this mark is left out of its series' baseline.
+    pub fn excludes(self) -> bool {
+        matches!(self, MarkKind::Expected | MarkKind::Confirmed)
+    }
+}
+
+/// `POST /api/marks`: mark a series-day (or clear its mark).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MarkRequest {
+    pub series: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub date: Day,
+    pub kind: MarkKind,
+    /// Why (required in spirit for `expected`; at most 2,000 characters).
+    #[serde(default)]
+    pub note: String,
+}
+
+/// One mark event as stored: marks are never overwritten, so a series-day's
+/// history can be read back; its current mark is its newest event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Mark {
+    pub series: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub date: Day,
+    pub kind: MarkKind,
+    pub note: String,
+    pub marked_by: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub marked_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `GET /api/marks`: the current marks (cleared ones left out), or with
+/// `history=true` every event, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Marks {
+    pub marks: Vec<Mark>,
+}
+
+/// What `servicewatch scan --alert URL` posts to a webhook, one per new
+/// anomaly: Slack-compatible (`text`), with the row itself for machines and
+/// an idempotency key (also sent as the `Idempotency-Key` header) so a
+/// receiver can drop a repeat after a retry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Alert {
+    pub idempotency_key: String,
+    /// One line for people (Slack shows it).
+    pub text: String,
+    pub anomaly: Anomaly,
+    /// `classic`, `robust` or `robust+weekly`, as in the audit trail.
+    pub method: String,
+    /// The flag parameters, as in the audit trail.
+    pub params: String,
+}
