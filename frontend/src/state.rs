@@ -42,7 +42,14 @@ impl Controls {
     /// The expensive stage's parameters: range, method, weekly, and the
     /// days the data covers only in part.
     pub fn baseline_params(&self, partial: Vec<Day>) -> BaselineParams {
-        BaselineParams { from: self.from, to: self.to, method: self.method, weekly: self.weekly, partial }
+        BaselineParams {
+            from: self.from,
+            to: self.to,
+            method: self.method,
+            weekly: self.weekly,
+            partial,
+            ..Default::default()
+        }
     }
 
     /// The cheap stage's parameters, for `services` (panel indices; `None`

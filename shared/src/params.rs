@@ -3,6 +3,7 @@
 //! already-scored days are flagged, so moving a slider among the latter
 //! never recomputes a baseline.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -94,6 +95,12 @@ pub struct BaselineParams {
     /// original app's logic, scores them like any other day.
     #[serde(default)]
     pub partial: Vec<Day>,
+    /// Days left out of their series' baseline, by service key: the days
+    /// an analyst marked expected or confirmed (`wire::MarkKind::excludes`).
+    /// They are still scored (against neighbours that never include them),
+    /// but no other day's baseline learns from them. Both methods.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exclude: BTreeMap<String, Vec<Day>>,
 }
 
 impl BaselineParams {
@@ -109,6 +116,7 @@ impl Default for BaselineParams {
             method: Method::default(),
             weekly: BaselineParams::DEFAULT_WEEKLY,
             partial: Vec::new(),
+            exclude: BTreeMap::new(),
         }
     }
 }

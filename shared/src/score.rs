@@ -176,13 +176,20 @@ impl Scores {
             .sum();
         self.points.reserve(needed);
         let out = &mut self.points;
+        let mut excluded = Vec::new();
         for s in 0..panel.len() {
             let (days, counts) = panel.window(s, from, to);
             let start = out.len();
             let svc = s as u32;
+            excluded.clear();
+            if let Some(marked) = params.exclude.get(panel.key(s)) {
+                excluded.extend(marked.iter().copied().filter(|d| (from..=to).contains(d)));
+                excluded.sort_unstable();
+                excluded.dedup();
+            }
             let verdict = match params.method {
-                Method::Classic => classic::score(svc, days, counts, out),
-                Method::Robust => robust::score(svc, days, counts, params.weekly, out),
+                Method::Classic => classic::score(svc, days, counts, &excluded, out),
+                Method::Robust => robust::score(svc, days, counts, params.weekly, &excluded, out),
             };
             let end = out.len();
             if params.method == Method::Robust && !params.partial.is_empty() {

@@ -45,7 +45,7 @@
 //! let days: Vec<Day> = (0..12).filter(|d| *d != 8).map(Day).collect();
 //! let counts = [100, 100, 100, 100, 100, 160, 100, 100, 100, 100, 100];
 //! let mut out = Columns::default();
-//! let v = robust::score(0, &days, &counts, false, &mut out);
+//! let v = robust::score(0, &days, &counts, false, &[], &mut out);
 //! assert_eq!(v.status, Status::Scored);
 //! assert_eq!(v.history, 12); // the gap counts as a day
 //! assert_eq!(out.center[5], 100.0); // the spike is not in its own baseline
@@ -80,7 +80,12 @@ pub fn noise_floor(centre: f64) -> f64 {
     1.0 + centre.sqrt()
 }
 
-pub fn score(svc: u32, days: &[Day], counts: &[u64], weekly: bool, out: &mut Columns) -> Verdict {
+/// Scores one service's days (`days` ascending, `counts` beside them) and
+/// appends every calendar day from its first to its last to `out`.
+/// `excluded` (sorted) are days an analyst marked: left out of every
+/// baseline, the weekly pattern and the over-dispersion, and still scored
+/// against the neighbours around them.
+pub fn score(svc: u32, days: &[Day], counts: &[u64], weekly: bool, excluded: &[Day], out: &mut Columns) -> Verdict {
     let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
         return Verdict { status: Status::TooFewDays, history: 0, z_ceiling: None, neighbours: 0 };
     };
@@ -89,27 +94,49 @@ pub fn score(svc: u32, days: &[Day], counts: &[u64], weekly: bool, out: &mut Col
     for (d, &c) in days.iter().zip(counts) {
         x[(d.0 - first.0) as usize] = c as f64;
     }
-    let factor = if weekly { weekday_factors(first, &x) } else { [1.0; 7] };
+    let mut skip = Vec::new();
+    for d in excluded.iter().filter(|d| (first..=last).contains(d)) {
+        skip.resize(n, false);
+        skip[(d.0 - first.0) as usize] = true;
+    }
+    let skipped = |i: usize| skip.get(i).copied().unwrap_or(false);
+    let factor = if weekly { weekday_factors(first, &x, &skip) } else { [1.0; 7] };
     let weekday = |i: usize| (first.weekday() + i) % 7;
 
-    // Days whose weekday has a zero factor carry no information about level:
-    // they are left out of the neighbourhoods (`y` holds the others).
-    let all_informative = factor.iter().all(|f| *f > 0.0);
-    let informative: Vec<usize> =
-        if all_informative { Vec::new() } else { (0..n).filter(|&i| factor[weekday(i)] > 0.0).collect() };
+    // Days whose weekday has a zero factor carry no information about level,
+    // and marked days must not teach the baseline: both are left out of the
+    // neighbourhoods (`y` holds the others).
+    let all_informative = factor.iter().all(|f| *f > 0.0) && skip.is_empty();
+    let informative: Vec<usize> = if all_informative {
+        Vec::new()
+    } else {
+        (0..n).filter(|&i| factor[weekday(i)] > 0.0 && !skipped(i)).collect()
+    };
     let y: Vec<f64> = if all_informative {
         (0..n).map(|i| x[i] / factor[weekday(i)]).collect()
     } else {
         informative.iter().map(|&i| x[i] / factor[weekday(i)]).collect()
     };
+    // A marked day is judged against the window of the informative days
+    // around it: its insertion point among them.
+    let marked: Vec<usize> =
+        if skip.is_empty() { Vec::new() } else { (0..n).filter(|&i| skipped(i) && factor[weekday(i)] > 0.0).collect() };
+    let at: Vec<usize> = marked.iter().map(|&i| informative.partition_point(|&j| j < i)).collect();
     let enough = y.len() > MIN_NEIGHBOURS;
-    let stats = if enough { neighbourhood(&y, NEIGHBOURS) } else { vec![(0.0, 0.0); y.len()] };
+    let (stats, marked_stats) = if enough {
+        neighbourhood(&y, NEIGHBOURS, &at)
+    } else {
+        (vec![(0.0, 0.0); y.len()], vec![(0.0, 0.0); at.len()])
+    };
     let base: Vec<(f64, f64)> = if all_informative {
         stats
     } else {
         let mut base = vec![(0.0, 0.0); n];
         for (j, st) in stats.into_iter().enumerate() {
             base[informative[j]] = st;
+        }
+        for (&i, st) in marked.iter().zip(marked_stats) {
+            base[i] = st;
         }
         base
     };
@@ -119,21 +146,24 @@ pub fn score(svc: u32, days: &[Day], counts: &[u64], weekly: bool, out: &mut Col
     // 0.4 is judged against 0.4, not against nothing.
     let (mut wsum, mut wdays) = ([0.0f64; 7], [0usize; 7]);
     if !all_informative {
-        for (i, &xi) in x.iter().enumerate() {
+        for (i, &xi) in x.iter().enumerate().filter(|(i, _)| !skipped(*i)) {
             wsum[weekday(i)] += xi;
             wdays[weekday(i)] += 1;
         }
     }
     let neighbours = y.len().min(NEIGHBOURS + 1).saturating_sub(1);
     let calibration = tail::Calibration::new(neighbours);
-    let phi = if enough { over_dispersion(&base, |i| factor[weekday(i)]) } else { 0.0 };
+    let phi = if enough { over_dispersion(&base, |i| if skipped(i) { 0.0 } else { factor[weekday(i)] }) } else { 0.0 };
     for (i, (&(med, sd), &xi)) in base.iter().zip(&x).enumerate() {
         let w = weekday(i);
         let f = factor[w];
+        // The weekday's mean without the day itself (a marked day is not in
+        // the sums to begin with).
+        let (others, sum) = if skipped(i) { (wdays[w], wsum[w]) } else { (wdays[w].saturating_sub(1), wsum[w] - xi) };
         let center = if f > 0.0 {
             f * med
-        } else if wdays[w] > 1 {
-            (wsum[w] - xi) / (wdays[w] - 1) as f64
+        } else if others > 0 {
+            sum / others as f64
         } else {
             0.0
         };
@@ -189,8 +219,10 @@ fn over_dispersion(base: &[(f64, f64)], factor: impl Fn(usize) -> f64) -> f64 {
 /// weekdays do not differ; the pattern is divided out only above
 /// [`WEEKLY_CHI2`], and only with [`MIN_WEEKS`] of every weekday: a
 /// pattern read into a few noisy weeks moves baselines the wrong way.
-fn weekday_factors(first: Day, x: &[f64]) -> [f64; 7] {
-    let mut all = x.to_vec();
+fn weekday_factors(first: Day, x: &[f64], skip: &[bool]) -> [f64; 7] {
+    let kept = |i: &usize| !skip.get(*i).copied().unwrap_or(false);
+    let mut all: Vec<f64> =
+        if skip.is_empty() { x.to_vec() } else { (0..x.len()).filter(kept).map(|i| x[i]).collect() };
     let overall = median_select(&mut all);
     let mut factor = [1.0; 7];
     if overall <= 0.0 {
@@ -207,7 +239,7 @@ fn weekday_factors(first: Day, x: &[f64]) -> [f64; 7] {
     let mut group = Vec::with_capacity(x.len() / 7 + 1);
     for w in 0..7 {
         group.clear();
-        group.extend(x.iter().skip((w + 7 - w0) % 7).step_by(7));
+        group.extend(((w + 7 - w0) % 7..x.len()).step_by(7).filter(kept).map(|i| x[i]));
         sizes[w] = group.len();
         if group.len() < MIN_WEEKS {
             return factor;
@@ -239,12 +271,17 @@ fn weekday_factors(first: Day, x: &[f64]) -> [f64; 7] {
 /// yields its median, MAD and the sums of the values inside the clip. Per
 /// day, leaving the day out is O(1): the median moves by at most half a rank
 /// (one comparison tells which way) and the day's own term leaves the sums.
-fn neighbourhood(y: &[f64], k: usize) -> Vec<(f64, f64)> {
+///
+/// `extra` (ascending insertion points into `y`) asks for the same of days
+/// that are not in `y` (marked days): the window of the block they fall
+/// in, all of it, since they are not in it to leave out.
+fn neighbourhood(y: &[f64], k: usize, extra: &[usize]) -> (Vec<Stat>, Vec<Stat>) {
     let n = y.len();
     let m = (k + 1).min(n); // window size, the day itself included
     let mut win = Window::new(&y[..m]);
     let mut start = 0;
     let mut out = Vec::with_capacity(n);
+    let mut out_extra = Vec::with_capacity(extra.len());
     for b0 in (0..n).step_by(BLOCK) {
         let target = (b0 + BLOCK / 2).saturating_sub(k / 2).min(n - m);
         while start < target {
@@ -252,6 +289,15 @@ fn neighbourhood(y: &[f64], k: usize) -> Vec<(f64, f64)> {
             start += 1;
         }
         let clip = win.clip();
+        while extra.get(out_extra.len()).is_some_and(|&j| j.min(n - 1) < b0 + BLOCK) {
+            let centre = if clip.median < SPARSE_MEDIAN && clip.kept > 0 {
+                (clip.median + clip.s1 / clip.kept as f64).max(0.0)
+            } else {
+                clip.median
+            };
+            let sd = if clip.kept >= 2 { (clip.s2.max(0.0) / (clip.kept - 1) as f64).sqrt() } else { 0.0 };
+            out_extra.push((centre, sd));
+        }
         for &yi in &y[b0..(b0 + BLOCK).min(n)] {
             let med = win.median_without(yi);
             let (mut s1, mut s2, mut kept) = (clip.s1, clip.s2, clip.kept);
@@ -272,8 +318,12 @@ fn neighbourhood(y: &[f64], k: usize) -> Vec<(f64, f64)> {
             out.push((centre, sd));
         }
     }
-    out
+    (out, out_extra)
 }
+
+/// A day's baseline before scaling: the neighbours' centre and clipped
+/// standard deviation.
+type Stat = (f64, f64);
 
 /// Days that share one neighbourhood window.
 pub const BLOCK: usize = 7;
@@ -374,26 +424,29 @@ mod tests {
 
     const MONDAY: Day = Day(4); // 1970-01-05
 
+    fn factors(x: &[f64]) -> [f64; 7] {
+        weekday_factors(MONDAY, x, &[])
+    }
+
     #[test]
     fn a_weekly_pattern_is_used_only_where_it_stands_out() {
         let flat = [1.0; 7];
         let weekend = [1.0, 1.0, 1.0, 1.0, 1.0, 0.3, 0.3];
         assert_eq!(MONDAY.weekday(), 0);
         // Noise alone, however long: no pattern.
-        assert_eq!(weekday_factors(MONDAY, &series(52, 100.0, flat)), [1.0; 7]);
+        assert_eq!(factors(&series(52, 100.0, flat)), [1.0; 7]);
         // A clear weekend dip over enough weeks: used.
-        let f = weekday_factors(MONDAY, &series(12, 100.0, weekend));
+        let f = factors(&series(12, 100.0, weekend));
         assert!(f[5] < 0.4 && f[6] < 0.4 && (f[0] - 1.0).abs() < 0.1, "{f:?}");
         // The same dip in too few weeks to tell: left alone.
-        assert_eq!(weekday_factors(MONDAY, &series(MIN_WEEKS - 1, 100.0, weekend)), [1.0; 7]);
+        assert_eq!(factors(&series(MIN_WEEKS - 1, 100.0, weekend)), [1.0; 7]);
         // A small dip lost in the noise of small counts: left alone.
         let slight = [1.0, 1.0, 1.0, 1.0, 1.0, 0.9, 0.9];
-        assert_eq!(weekday_factors(MONDAY, &series(8, 12.0, slight)), [1.0; 7]);
+        assert_eq!(factors(&series(8, 12.0, slight)), [1.0; 7]);
         // A service closed on Sundays: the zero weekday is kept.
         let closed = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0];
         assert_eq!(
-            weekday_factors(
-                MONDAY,
+            factors(
                 &series(10, 100.0, closed)
                     .iter()
                     .enumerate()
