@@ -167,50 +167,60 @@ impl Scores {
         self.range = Some((from, to));
         // Reserve exactly once: classic scores days with rows, robust every
         // calendar day between a service's first and last.
-        let needed: usize = (0..panel.len())
+        let sizes: Vec<usize> = (0..panel.len())
             .map(|s| match (params.method, panel.window(s, from, to).0) {
                 (Method::Classic, days) => days.len(),
                 (Method::Robust, [first, .., last]) => (last.0 - first.0) as usize + 1,
                 (Method::Robust, days) => days.len(),
             })
-            .sum();
+            .collect();
+        let needed: usize = sizes.iter().sum();
         self.points.reserve(needed);
-        let out = &mut self.points;
-        let mut excluded = Vec::new();
-        for s in 0..panel.len() {
-            let (days, counts) = panel.window(s, from, to);
-            let start = out.len();
-            let svc = s as u32;
-            excluded.clear();
-            if let Some(marked) = params.exclude.get(panel.key(s)) {
-                excluded.extend(marked.iter().copied().filter(|d| (from..=to).contains(d)));
-                excluded.sort_unstable();
-                excluded.dedup();
-            }
-            let verdict = match params.method {
-                Method::Classic => classic::score(svc, days, counts, &excluded, out),
-                Method::Robust => robust::score(svc, days, counts, params.weekly, &excluded, out),
-            };
-            let end = out.len();
-            if params.method == Method::Robust && !params.partial.is_empty() {
-                // Partial days keep their baseline (the chart draws it) but
-                // get no score, so no threshold flags them.
-                for i in start..end {
-                    if params.partial.contains(&out.day[i]) {
-                        out.z[i] = f64::NAN;
-                    }
+        self.services.reserve(panel.len());
+        let (from_to, out, infos, sizes) = ((from, to), &mut self.points, &mut self.services, &sizes[..]);
+        match parts(sizes, needed) {
+            None => score_services(panel, params, from_to, 0..panel.len(), out, infos),
+            #[cfg(not(target_arch = "wasm32"))]
+            Some(ranges) => {
+                // Services are independent until the common factor: each
+                // core scores a contiguous share into its own columns, and
+                // the shares are appended in order (the same points, in the
+                // same order, as one core gives).
+                let (first, rest) = ranges.split_first().expect("at least two parts");
+                let shares: Vec<(Columns, Vec<ServiceInfo>)> = std::thread::scope(|scope| {
+                    let handles: Vec<_> = rest
+                        .iter()
+                        .map(|r| {
+                            let r = r.clone();
+                            scope.spawn(move || {
+                                let n = sizes[r.clone()].iter().sum();
+                                let (mut out, mut infos) = (Columns::default(), Vec::with_capacity(r.len()));
+                                out.reserve(n);
+                                score_services(panel, params, from_to, r, &mut out, &mut infos);
+                                (out, infos)
+                            })
+                        })
+                        .collect();
+                    score_services(panel, params, from_to, first.clone(), out, infos);
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                        .collect()
+                });
+                for (share, share_infos) in shares {
+                    let offset = out.len();
+                    out.append(&share);
+                    infos.extend(share_infos.into_iter().map(|i| ServiceInfo {
+                        start: i.start + offset,
+                        end: i.end + offset,
+                        ..i
+                    }));
                 }
             }
-            self.services.push(ServiceInfo {
-                key: panel.key(s).to_string(),
-                verdict,
-                total: counts.iter().sum(),
-                max_z: 0.0,
-                min_z: 0.0,
-                start,
-                end,
-            });
+            #[cfg(target_arch = "wasm32")]
+            Some(_) => unreachable!("one part in the browser"),
         }
+        let out = &mut self.points;
         if params.method == Method::Robust && params.weekly {
             // Days the whole business shares are scored against the day's
             // common level (holidays, business-wide outages). Only on top
@@ -453,5 +463,139 @@ impl Scores {
             spread: &p.spread[r.clone()],
             z: &p.z[r],
         }
+    }
+}
+
+/// Below this many points one core scores faster than two can start.
+#[cfg(not(target_arch = "wasm32"))]
+const PARALLEL_FROM: usize = 100_000;
+
+/// Contiguous ranges of services of about equal points, one per core, when
+/// splitting pays (native builds with several cores and many points); None
+/// to score on this thread alone.
+fn parts(sizes: &[usize], needed: usize) -> Option<Vec<std::ops::Range<usize>>> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        if cores < 2 || needed < PARALLEL_FROM || sizes.len() < 2 {
+            return None;
+        }
+        let mut ranges = Vec::with_capacity(cores);
+        let (mut start, mut acc) = (0, 0);
+        for (s, &n) in sizes.iter().enumerate() {
+            acc += n;
+            // Cut after the service that passes the next k/cores share.
+            if acc * cores >= needed * (ranges.len() + 1) && ranges.len() + 1 < cores {
+                ranges.push(start..s + 1);
+                start = s + 1;
+            }
+        }
+        ranges.push(start..sizes.len());
+        ranges.retain(|r| !r.is_empty());
+        (ranges.len() > 1).then_some(ranges)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = (sizes, needed);
+        None
+    }
+}
+
+/// Scores services `range` of `panel` into `out` and `infos` (positions
+/// relative to `out`).
+fn score_services(
+    panel: &Panel,
+    params: &BaselineParams,
+    (from, to): (Day, Day),
+    range: std::ops::Range<usize>,
+    out: &mut Columns,
+    infos: &mut Vec<ServiceInfo>,
+) {
+    let mut excluded = Vec::new();
+    for s in range {
+        let (days, counts) = panel.window(s, from, to);
+        let start = out.len();
+        let svc = s as u32;
+        excluded.clear();
+        if let Some(marked) = params.exclude.get(panel.key(s)) {
+            excluded.extend(marked.iter().copied().filter(|d| (from..=to).contains(d)));
+            excluded.sort_unstable();
+            excluded.dedup();
+        }
+        let verdict = match params.method {
+            Method::Classic => classic::score(svc, days, counts, &excluded, out),
+            Method::Robust => robust::score(svc, days, counts, params.weekly, &excluded, out),
+        };
+        let end = out.len();
+        if params.method == Method::Robust && !params.partial.is_empty() {
+            // Partial days keep their baseline (the chart draws it) but
+            // get no score, so no threshold flags them.
+            for i in start..end {
+                if params.partial.contains(&out.day[i]) {
+                    out.z[i] = f64::NAN;
+                }
+            }
+        }
+        infos.push(ServiceInfo {
+            key: panel.key(s).to_string(),
+            verdict,
+            total: counts.iter().sum(),
+            max_z: 0.0,
+            min_z: 0.0,
+            start,
+            end,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scoring on several cores gives what one core gives, point for point
+    /// and bit for bit, common factor included.
+    #[test]
+    fn both_cores_score_as_one() {
+        let mut b = Panel::builder();
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        for s in 0..260 {
+            let level = 5 + s % 90;
+            let days: Vec<Day> = (0..500).filter(|d| (d * 7 + s) % 11 != 0).map(|d| Day(d as i32)).collect();
+            let counts: Vec<u64> =
+                days.iter().map(|d| level + next() % (level / 2 + 3) + (d.0 % 7 == 5) as u64 * level).collect();
+            b.push(&format!("svc-{s:03}"), &days, &counts).unwrap();
+        }
+        let panel = b.build();
+        for (method, weekly) in [(Method::Classic, false), (Method::Robust, false), (Method::Robust, true)] {
+            let params = BaselineParams { method, weekly, ..Default::default() };
+            let (from, to) = panel.bounds().unwrap();
+            let sizes: Vec<usize> = (0..panel.len()).map(|s| panel.window(s, from, to).0.len()).collect();
+            assert!(parts(&sizes, sizes.iter().sum()).is_some_and(|p| p.len() > 1) || num_cores() < 2);
+            let many = Scores::compute(&panel, &params);
+            // One core: the same services scored on this thread alone.
+            let (mut out, mut infos) = (Columns::default(), Vec::new());
+            score_services(&panel, &params, (from, to), 0..panel.len(), &mut out, &mut infos);
+            if method == Method::Robust && weekly {
+                let days = (to.0 - from.0) as usize + 1;
+                let factor = common::factors(&out, from, days);
+                let neighbours: Vec<u32> = infos.iter().map(|s| s.verdict.neighbours).collect();
+                common::apply(&mut out, from, &factor, &neighbours);
+                assert_eq!(factor, many.day_factor);
+            }
+            let bits =
+                |c: &Columns| c.z.iter().chain(&c.center).chain(&c.spread).map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!((&out.svc, &out.day, &out.count), (&many.points.svc, &many.points.day, &many.points.count));
+            assert_eq!(bits(&out), bits(&many.points), "{method} weekly={weekly}");
+            let spans: Vec<_> = infos.iter().map(|i| (i.start, i.end, i.verdict)).collect();
+            assert_eq!(spans, many.services.iter().map(|i| (i.start, i.end, i.verdict)).collect::<Vec<_>>());
+        }
+    }
+
+    fn num_cores() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 }

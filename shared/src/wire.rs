@@ -347,6 +347,30 @@ pub struct Marks {
     pub marks: Vec<Mark>,
 }
 
+/// The days current marks take out of each series' baseline, for
+/// [`crate::BaselineParams::exclude`]: the kinds that exclude
+/// ([`MarkKind::excludes`]), by series, sorted.
+///
+/// ```
+/// use servicewatch_shared::wire::{exclusions, Mark, MarkKind};
+/// use servicewatch_shared::Day;
+/// let m = |kind, d| Mark { series: "a".into(), date: Day(d), kind, note: String::new(),
+///     marked_by: "x".into(), marked_at: chrono::DateTime::UNIX_EPOCH };
+/// let ex = exclusions(&[m(MarkKind::Expected, 3), m(MarkKind::Cleared, 4), m(MarkKind::Confirmed, 1)]);
+/// assert_eq!(ex["a"], vec![Day(1), Day(3)]);
+/// ```
+pub fn exclusions(marks: &[Mark]) -> std::collections::BTreeMap<String, Vec<Day>> {
+    let mut out: std::collections::BTreeMap<String, Vec<Day>> = Default::default();
+    for m in marks.iter().filter(|m| m.kind.excludes()) {
+        out.entry(m.series.clone()).or_default().push(m.date);
+    }
+    for days in out.values_mut() {
+        days.sort_unstable();
+        days.dedup();
+    }
+    out
+}
+
 /// What `servicewatch scan --alert URL` posts to a webhook, one per new
 /// anomaly: Slack-compatible (`text`), with the row itself for machines and
 /// an idempotency key (also sent as the `Idempotency-Key` header) so a

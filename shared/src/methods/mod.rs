@@ -47,6 +47,16 @@ impl Columns {
         self.z.reserve(n);
     }
 
+    /// Appends `other`'s points after these.
+    pub(crate) fn append(&mut self, other: &Columns) {
+        self.svc.extend_from_slice(&other.svc);
+        self.day.extend_from_slice(&other.day);
+        self.count.extend_from_slice(&other.count);
+        self.center.extend_from_slice(&other.center);
+        self.spread.extend_from_slice(&other.spread);
+        self.z.extend_from_slice(&other.z);
+    }
+
     #[inline]
     pub fn push(&mut self, svc: u32, day: Day, count: u64, center: f64, spread: f64, z: f64) {
         self.svc.push(svc);
