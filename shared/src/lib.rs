@@ -38,5 +38,5 @@ pub mod synth;
 pub use day::{BadDate, Day};
 pub use methods::Status;
 pub use panel::{Panel, PanelBuilder, PanelError};
-pub use params::{BaselineParams, Direction, FlagParams, Method};
+pub use params::{BaselineParams, Dimension, Direction, FlagParams, Method, Metric};
 pub use score::{Anomaly, Flags, Metrics, Scores, SeriesView, ServiceCounts, ServiceInfo};

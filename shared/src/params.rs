@@ -58,6 +58,40 @@ impl Direction {
     }
 }
 
+/// What each series-day's value is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    /// Transactions.
+    #[default]
+    Count,
+    /// The sum of the amount column (`columns.amount`) over the
+    /// transactions with an amount of 0 or more, in minor units (cents when
+    /// `amount_decimals` is 2): exact integers, never drifting floats.
+    Amount,
+}
+
+/// A column that splits each service into one series per value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    /// `columns.segment`: the customer segment.
+    Segment,
+    /// `columns.channel`: where the order came in.
+    Channel,
+    /// `columns.payment_method`.
+    PaymentMethod,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 3] = [Dimension::Segment, Dimension::Channel, Dimension::PaymentMethod];
+}
+
+/// Between a service and a dimension's value in a split series' key.
+pub const SPLIT_SEPARATOR: &str = " · ";
+
 macro_rules! text_enum {
     ($t:ty, $what:literal, $($v:ident = $s:literal),+) => {
         impl fmt::Display for $t {
@@ -77,6 +111,8 @@ macro_rules! text_enum {
 }
 text_enum!(Method, "method", Classic = "classic", Robust = "robust");
 text_enum!(Direction, "direction", Both = "both", Spikes = "spikes", Drops = "drops");
+text_enum!(Metric, "metric", Count = "count", Amount = "amount");
+text_enum!(Dimension, "dimension", Segment = "segment", Channel = "channel", PaymentMethod = "payment_method");
 
 /// Inputs that shape the baselines. Changing any of these rescoring from
 /// scratch ([`crate::Scores::compute`]).
@@ -89,6 +125,10 @@ pub struct BaselineParams {
     pub method: Method,
     /// Divide out each service's day-of-week pattern first (robust only).
     pub weekly: bool,
+    /// What the panel's values are: counts, or amounts in minor units (the
+    /// robust method's spread floor depends on it).
+    #[serde(default)]
+    pub metric: Metric,
     /// Days the extract covers only in part (its first day when it starts
     /// mid-day, its last while that day is still running). The robust
     /// method never flags them: a half day is not a drop. Classic, the
@@ -115,6 +155,7 @@ impl Default for BaselineParams {
             to: None,
             method: Method::default(),
             weekly: BaselineParams::DEFAULT_WEEKLY,
+            metric: Metric::Count,
             partial: Vec::new(),
             exclude: BTreeMap::new(),
         }

@@ -12,10 +12,10 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use crate::methods::robust::noise_floor;
+use crate::methods::robust::spread_floor;
 use crate::methods::{classic, common, robust, tail, Columns, Status, Verdict};
 use crate::stats::normal_tail;
-use crate::{wire, BaselineParams, Day, Direction, FlagParams, Method, Panel};
+use crate::{wire, BaselineParams, Day, Direction, FlagParams, Method, Metric, Panel};
 
 /// One service's place in [`Scores`] and what it needs to be scorable.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,6 +54,7 @@ pub struct Scores {
     pub range: Option<(Day, Day)>,
     pub method: Method,
     pub weekly: bool,
+    pub metric: Metric,
     /// The business-wide factor of each day in range (robust only; 1 on
     /// ordinary days): see [`crate::methods::common`].
     pub day_factor: Vec<f64>,
@@ -159,6 +160,7 @@ impl Scores {
         let to = params.to.or(bounds.map(|b| b.1));
         self.method = params.method;
         self.weekly = params.weekly;
+        self.metric = params.metric;
         self.services.clear();
         self.points.clear();
         self.day_factor.clear();
@@ -234,7 +236,7 @@ impl Scores {
                 .iter()
                 .map(|s| if s.verdict.status == Status::Scored { s.verdict.neighbours } else { 0 })
                 .collect();
-            common::apply(out, from, &self.day_factor, &neighbours);
+            common::apply(out, from, &self.day_factor, &neighbours, params.metric);
         }
         for info in &mut self.services {
             let z = &out.z[info.start..info.end];
@@ -446,7 +448,7 @@ impl Scores {
             .iter()
             .zip(v.spread)
             .map(|(&c, &sd)| {
-                let floor = noise_floor(c);
+                let floor = spread_floor(self.metric, c);
                 (cal.count_at(-threshold, c, sd, floor), cal.count_at(threshold, c, sd, floor))
             })
             .unzip()
@@ -524,7 +526,7 @@ fn score_services(
         }
         let verdict = match params.method {
             Method::Classic => classic::score(svc, days, counts, &excluded, out),
-            Method::Robust => robust::score(svc, days, counts, params.weekly, &excluded, out),
+            Method::Robust => robust::score(svc, days, counts, (params.weekly, params.metric), &excluded, out),
         };
         let end = out.len();
         if params.method == Method::Robust && !params.partial.is_empty() {
@@ -583,7 +585,7 @@ mod tests {
                 let days = (to.0 - from.0) as usize + 1;
                 let factor = common::factors(&out, from, days);
                 let neighbours: Vec<u32> = infos.iter().map(|s| s.verdict.neighbours).collect();
-                common::apply(&mut out, from, &factor, &neighbours);
+                common::apply(&mut out, from, &factor, &neighbours, Metric::Count);
                 assert_eq!(factor, many.day_factor);
             }
             let bits =

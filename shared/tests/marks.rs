@@ -122,3 +122,19 @@ fn a_marked_burst_no_longer_widens_its_neighbours_robust_spread() {
     assert!(marked.series(0).spread[100] < plain.series(0).spread[100]);
     assert!(marked.series(0).z[100] > plain.series(0).z[100]);
 }
+
+#[test]
+fn amounts_have_no_count_noise_floor() {
+    // Daily sums of 10,000 cents give or take 20: a count of 10,000 would
+    // have a Poisson noise of 100, an amount has only what the days show.
+    let mut sums: Vec<u64> = (0..120).map(|i| 10_000 + (i * 37 % 41) - 20).collect();
+    sums[100] = 10_150;
+    let p = panel(&[("a", sums)]);
+    let score = |metric| {
+        let params = BaselineParams { weekly: false, metric, ..Default::default() };
+        Scores::compute(&p, &params).series(0).z[100]
+    };
+    let (as_count, as_amount) = (score(servicewatch_shared::Metric::Count), score(servicewatch_shared::Metric::Amount));
+    assert!(as_count < 3.0, "as a count, 150 more is noise: {as_count}");
+    assert!(as_amount > 5.0, "as an amount, 150 cents more than ever is unusual: {as_amount}");
+}

@@ -15,7 +15,7 @@
 //!
 //! ```
 //! use servicewatch_shared::methods::{common, Columns};
-//! use servicewatch_shared::Day;
+//! use servicewatch_shared::{Day, Metric};
 //! let mut c = Columns::default();
 //! // Five services with a baseline of 100 on day 0; four sold 30, one 100.
 //! for (s, n) in [30, 30, 30, 30, 100].into_iter().enumerate() {
@@ -23,15 +23,15 @@
 //! }
 //! let f = common::factors(&c, Day(0), 1);
 //! assert_eq!(f, vec![0.3]);
-//! common::apply(&mut c, Day(0), &f, &[90; 5]);
+//! common::apply(&mut c, Day(0), &f, &[90; 5], Metric::Count);
 //! assert_eq!(c.center[0], 30.0); // everyone was at 30 %: ordinary
 //! assert_eq!(c.z[0], 0.0);
 //! assert!(c.z[4] > 5.0); // the one that stayed at 100 stands out
 //! ```
 
-use super::{robust::noise_floor, tail, Columns};
+use super::{robust::spread_floor, tail, Columns};
 use crate::stats::{median_select, MAD_TO_SD, MEDIAN_SE};
-use crate::Day;
+use crate::{Day, Metric};
 
 /// Services whose baseline is below this say little about a day's level.
 pub const MIN_CENTRE: f64 = 5.0;
@@ -94,9 +94,9 @@ pub fn factors(points: &Columns, from: Day, days: usize) -> Vec<f64> {
 
 /// Scales the baselines of scored services by their day's factor and
 /// re-scores: centre × f, spread × f (at least the count-noise floor
-/// 1 + √centre), z from those ([`tail::z`], with the service's
+/// of the metric), z from those ([`tail::z`], with the service's
 /// `neighbours[svc]`; 0 = not scored, left as it is).
-pub fn apply(points: &mut Columns, from: Day, factor: &[f64], neighbours: &[u32]) {
+pub fn apply(points: &mut Columns, from: Day, factor: &[f64], neighbours: &[u32], metric: Metric) {
     if factor.iter().all(|f| *f == 1.0) {
         return;
     }
@@ -108,7 +108,7 @@ pub fn apply(points: &mut Columns, from: Day, factor: &[f64], neighbours: &[u32]
         let cal = calibration.get(points.svc[i] as usize).copied().flatten();
         let Some(cal) = cal.filter(|_| f != 1.0 && points.z[i].is_finite()) else { continue };
         let center = points.center[i] * f;
-        let floor = noise_floor(center);
+        let floor = spread_floor(metric, center);
         let spread = (points.spread[i] * f).max(floor);
         points.center[i] = center;
         points.spread[i] = spread;
