@@ -11,6 +11,7 @@
 //! partial_day_gap_minutes = 60          # a first day starting later than this into it is not scored
 //! audit_db = "/var/lib/servicewatch/audit.sqlite3"   # the audit trail (default in ~/.local/share)
 //! user = "servicewatch"                 # who recorded rows are by (behind the Apps proxy: the signed-in user)
+//! # store_schema = "main.servicewatch"  # Databricks only: marks, audit trail and alerts in tables of this schema
 //! [columns]
 //! timestamp = "transaction_timestamp"
 //! service = "orderservice"
@@ -77,6 +78,10 @@ pub struct Config {
     /// takes the signed-in user's X-Forwarded-Email first, behind the
     /// Apps proxy ([`Config::user`]).
     pub user: Option<String>,
+    /// Databricks only: keep marks, the audit trail and the alert outbox
+    /// in tables of this schema (`catalog.schema`, which must exist)
+    /// instead of the SQLite file ([`crate::store::delta`]).
+    pub store_schema: Option<TableName>,
     /// Runs behind the Databricks Apps proxy: its X-Forwarded-* headers
     /// are the signed-in user's (anyone could send them otherwise).
     pub behind_apps_proxy: bool,
@@ -131,6 +136,8 @@ pub struct Layer {
     pub audit_db: Option<PathBuf>,
     /// Who recorded rows are by when no proxy says.
     pub user: Option<String>,
+    /// The Databricks schema of the store's tables.
+    pub store_schema: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -250,6 +257,10 @@ pub struct ConfigArgs {
     /// the signed-in user's X-Forwarded-Email instead.
     #[arg(long, env = "SERVICEWATCH_USER")]
     pub user: Option<String>,
+    /// Databricks only: keep marks, the audit trail and alerts in tables of
+    /// this schema (catalog.schema, which must exist) instead of a SQLite file.
+    #[arg(long = "store-schema", env = "SERVICEWATCH_STORE_SCHEMA")]
+    pub store_schema: Option<String>,
 }
 
 impl ConfigArgs {
@@ -274,6 +285,7 @@ impl ConfigArgs {
             partial_day_gap_minutes: self.partial_day_gap_minutes,
             audit_db: self.audit_db.clone(),
             user: self.user.clone(),
+            store_schema: self.store_schema.clone(),
             ..Layer::default()
         }
     }
@@ -380,6 +392,19 @@ impl Config {
             }
         }
         let behind_apps_proxy = pick(layers, |l| l.warehouse.behind_apps_proxy).unwrap_or(false);
+        let store_schema = match pick(layers, |l| l.store_schema.clone()) {
+            None => None,
+            Some(s) => {
+                let schema = TableName::parse(&s)
+                    .ok()
+                    .filter(|t| t.0.len() == 2)
+                    .ok_or_else(|| anyhow::anyhow!("setting `store_schema`: `{s}` is not `catalog.schema`"))?;
+                if !matches!(warehouse, WarehouseConfig::Databricks(_)) {
+                    bail!("setting `store_schema` keeps the store in Databricks tables: it needs the Databricks warehouse");
+                }
+                Some(schema)
+            }
+        };
         Ok(Config {
             table,
             columns,
@@ -392,6 +417,7 @@ impl Config {
             partial_day_gap: chrono::TimeDelta::minutes(gap.into()),
             audit_db,
             user,
+            store_schema,
             behind_apps_proxy,
         })
     }
@@ -550,6 +576,22 @@ impl Config {
                  audit trail in; set it",
             ),
         }
+    }
+
+    /// Where the store is, for messages: the Databricks schema, else the
+    /// SQLite file.
+    pub fn store_place(&self) -> String {
+        match (&self.store_schema, self.audit_path()) {
+            (Some(schema), _) => format!("the tables of {}", schema.plain()),
+            (None, Ok(path)) => path.display().to_string(),
+            (None, Err(_)) => "the store".to_string(),
+        }
+    }
+
+    /// Whether a store is configured or already there: `scan` then reads
+    /// analysts' marks from it (and never creates one just to read).
+    pub fn has_store(&self) -> bool {
+        self.store_schema.is_some() || self.audit_db.is_some() || self.audit_path().is_ok_and(|p| p.exists())
     }
 
     /// Who a row recorded now is by: the signed-in user behind the Apps

@@ -7,11 +7,13 @@
 //!   default) and the Databricks SQL warehouse.
 //! - [`cache`]: TTL, size bound and single flight for warehouse results.
 //! - [`http`]: routes, errors and the server.
-//! - [`store`]: the audit trail (a SQLite file, cargo feature `sqlite`).
+//! - [`store`]: the audit trail, marks and alert outbox (a SQLite file,
+//!   cargo feature `sqlite`); [`alerts`]: `scan --alert`'s webhook delivery.
 //! - [`services`]: service names to panel indices, for the API and `scan`.
 //! - [`sample`], [`scan`], [`evaluate`]: the other subcommands; [`terminal`]:
 //!   their progress bars.
 
+pub mod alerts;
 #[cfg(feature = "embedded")]
 pub mod bench;
 pub mod cache;
@@ -62,26 +64,38 @@ pub async fn open_warehouse(config: &Config) -> anyhow::Result<Arc<dyn Warehouse
     }
 }
 
-/// Opens the audit trail at `audit_db` (else the user's data folder),
-/// creating the file and its folder. Blocking. None in a build without a
-/// store (the Databricks App build), whose audit endpoints then say so.
-#[cfg(feature = "sqlite")]
+/// Opens the store (audit trail, marks, alert outbox): Databricks tables
+/// when `store_schema` is set, else the SQLite file `audit_db` (else in
+/// the user's data folder), creating the file and its folder. Blocking;
+/// call it inside the runtime (the Databricks store runs its statements
+/// on it). None in a build without SQLite and no `store_schema` (the
+/// Databricks App build unconfigured), whose endpoints then say so.
 pub fn open_store(config: &Config) -> anyhow::Result<Option<Arc<dyn store::Store>>> {
     use anyhow::Context;
-    let path = config.audit_path()?;
-    let setting = "setting `audit_db` (--audit-db, SERVICEWATCH_AUDIT_DB)";
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("{setting}: cannot create the folder {}", dir.display()))?;
+    if let Some(schema) = &config.store_schema {
+        let WarehouseConfig::Databricks(settings) = &config.warehouse else {
+            anyhow::bail!("setting `store_schema` needs the Databricks warehouse");
+        };
+        let client = Databricks::new(settings, config.source())?.client();
+        let runtime = tokio::runtime::Handle::try_current().context("the Databricks store runs inside the runtime")?;
+        return Ok(Some(Arc::new(store::delta::Delta::new(client, schema.clone(), runtime))));
     }
-    let store = store::sqlite::Sqlite::open(&path).with_context(|| setting.to_string())?;
-    Ok(Some(Arc::new(store)))
-}
-
-#[cfg(not(feature = "sqlite"))]
-pub fn open_store(config: &Config) -> anyhow::Result<Option<Arc<dyn store::Store>>> {
-    if config.audit_db.is_some() {
-        tracing::warn!("setting `audit_db` is ignored: this build has no audit store (no `sqlite` feature)");
+    #[cfg(feature = "sqlite")]
+    {
+        let path = config.audit_path()?;
+        let setting = "setting `audit_db` (--audit-db, SERVICEWATCH_AUDIT_DB)";
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("{setting}: cannot create the folder {}", dir.display()))?;
+        }
+        let store = store::sqlite::Sqlite::open(&path).with_context(|| setting.to_string())?;
+        Ok(Some(Arc::new(store)))
     }
-    Ok(None)
+    #[cfg(not(feature = "sqlite"))]
+    {
+        if config.audit_db.is_some() {
+            tracing::warn!("setting `audit_db` is ignored: this build has no SQLite store (set `store_schema`)");
+        }
+        Ok(None)
+    }
 }

@@ -73,6 +73,8 @@ pub struct Args {
     /// $USER, else "servicewatch"). Where: `--audit-db` (`audit_db`).
     #[arg(long = "recorded-by", env = "SERVICEWATCH_RECORDED_BY")]
     pub recorded_by: Option<String>,
+    #[command(flatten)]
+    pub alert: crate::alerts::AlertArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -88,6 +90,33 @@ fn parse_day(s: &str) -> Result<Day, String> {
 pub async fn run(args: &Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.z.is_finite() && args.z >= 0.0, "--z must be a number >= 0");
     let config = args.config.load()?;
+    // One store for marks, the trail and the outbox, opened before the
+    // scan (which can take minutes) so that a missing one fails at once.
+    let wanted = args.record || args.alert.url.is_some();
+    let store = if wanted || config.has_store() {
+        let c = config.clone();
+        let store = tokio::task::spawn_blocking(move || crate::open_store(&c)).await.context("opening the store")??;
+        if store.is_none() && wanted {
+            anyhow::bail!(
+                "--record and --alert need a store: this build has no SQLite; set `store_schema` (--store-schema) to \
+                 keep it in Databricks tables"
+            );
+        }
+        store
+    } else {
+        None
+    };
+    // Days analysts marked leave their baselines, as in the app.
+    let exclude = match &store {
+        Some(s) => {
+            let s = s.clone();
+            let marks = tokio::task::spawn_blocking(move || s.marks(&Default::default()))
+                .await
+                .context("reading analysts' marks")??;
+            servicewatch_shared::wire::exclusions(&marks)
+        }
+        None => Default::default(),
+    };
     let warehouse = crate::open_warehouse(&config).await?;
     let caller = Caller::default();
     let cancel = CancellationToken::new();
@@ -126,6 +155,8 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         method: args.method,
         weekly: args.weekly,
         partial: partial.iter().map(|p| p.0).collect(),
+        exclude,
+        ..Default::default()
     };
     // Only the robust method leaves partial days unscored.
     let unscored: Vec<Unscored> = partial
@@ -142,14 +173,32 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     };
     let limit = if args.limit == 0 { usize::MAX } else { args.limit };
     let mut result = Scores::compute(&panel, &baseline).anomalies(&flag, usize::MAX);
-    if args.record {
-        record(args, &config, &result.anomalies).await?;
+    if let Some(store) = store.as_ref().filter(|_| args.record) {
+        record(args, &config, store, &result.anomalies).await?;
     }
+    // Every flagged day is alerted, whatever `--limit` prints.
+    let outbox = store.filter(|_| args.alert.url.is_some());
+    let flagged = outbox.is_some().then(|| result.anomalies.clone());
     result.anomalies.truncate(limit);
+    print(args, &config, &result, unscored)?;
+    if let (Some(store), Some(flagged)) = (outbox, flagged) {
+        let method = crate::store::method_text(args.method, args.weekly);
+        crate::alerts::run(&args.alert, &store, &config, &flagged, &method, &flag_text(args)).await?;
+    }
+    Ok(())
+}
+
+/// The rows on stdout (CSV or JSON); the unscored days on stderr with CSV.
+fn print(
+    args: &Args,
+    config: &crate::config::Config,
+    result: &servicewatch_shared::wire::Anomalies,
+    unscored: Vec<Unscored>,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &Output { result: &result, unscored_days: unscored })?;
+            serde_json::to_writer_pretty(&mut out, &Output { result, unscored_days: unscored })?;
             writeln!(out)?;
         }
         Format::Csv => {
@@ -160,41 +209,30 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
             out.write_all(servicewatch_shared::wire::csv(&result.anomalies).as_bytes())?
         }
     }
-    Ok(())
+    Ok(out.flush()?)
 }
 
 /// `--record`: the flagged days into the audit trail. A failed write fails
 /// the scan (a scheduler sees the exit code), never just a log line.
-#[cfg(feature = "sqlite")]
 async fn record(
     args: &Args,
     config: &crate::config::Config,
+    store: &std::sync::Arc<dyn crate::store::Store>,
     flagged: &[servicewatch_shared::Anomaly],
 ) -> anyhow::Result<()> {
-    let path = config.audit_path()?;
     // A person at a terminal is $USER; the server's default is its own name.
     let by = (args.recorded_by.clone().or_else(|| config.user.clone()).or_else(|| std::env::var("USER").ok()))
         .unwrap_or_else(|| config.recorder(None));
     let rows = crate::store::records(flagged, args.method, args.weekly, &flag_text(args), chrono::Utc::now(), &by);
     let total = rows.len();
-    let config = config.clone();
-    let added = tokio::task::spawn_blocking(move || {
-        let store = crate::open_store(&config)?.context("no audit store")?;
-        anyhow::Ok(store.record(&rows)?)
-    })
-    .await
-    .context("recording the audit trail")??;
-    eprintln!("scan: recorded {added} new of {total} flagged days in {}", path.display());
+    let store = store.clone();
+    let added =
+        tokio::task::spawn_blocking(move || store.record(&rows)).await.context("recording the audit trail")??;
+    eprintln!("scan: recorded {added} new of {total} flagged days in {}", config.store_place());
     Ok(())
 }
 
-#[cfg(not(feature = "sqlite"))]
-async fn record(_: &Args, _: &crate::config::Config, _: &[servicewatch_shared::Anomaly]) -> anyhow::Result<()> {
-    anyhow::bail!("--record needs the audit store: this build has none (built without the `sqlite` feature)")
-}
-
-/// The flag parameters as the audit trail keys them.
-#[cfg(feature = "sqlite")]
+/// The flag parameters as the audit trail and alerts name them.
 fn flag_text(args: &Args) -> String {
     crate::store::params_text(args.z, args.min_days, args.min_count, args.direction)
 }

@@ -450,3 +450,45 @@ async fn a_load_longer_than_a_request_may_wait_answers_loading_then_the_data() {
     assert_eq!(status, 200, "{meta}");
     assert_eq!(stats("wh-slow").await["statements"], 2, "one load, however often it was asked for");
 }
+
+#[path = "common/store.rs"]
+mod store_conformance;
+
+/// Marks, the audit trail and the outbox in Databricks tables, written and
+/// read through the statement API on real Spark, keep the guarantees the
+/// SQLite file keeps (the same checks run against both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_in_databricks_tables_keeps_what_the_sqlite_file_keeps() {
+    user("tok-store", "servicewatch-app").await;
+    warehouse("wh-store", json!({})).await;
+    // The schema exists (an admin creates it; the app creates its tables).
+    let created = reqwest::Client::new()
+        .post(format!("{}/api/2.0/sql/statements", spark()))
+        .bearer_auth("tok-store")
+        .json(&json!({"statement": "CREATE DATABASE IF NOT EXISTS sw_store", "warehouse_id": "wh-store", "wait_timeout": "30s"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    let mut config = databricks_config("sw_store.unused", None, "wh-store", pat("tok-store"), false);
+    let missing = Config { store_schema: Some(schema("spark_catalog.sw_absent")), ..config.clone() };
+    config.store_schema = Some(schema("spark_catalog.sw_store"));
+    tokio::task::spawn_blocking(move || {
+        let store = servicewatch::open_store(&config).unwrap().expect("a store");
+        store_conformance::conformance(store.as_ref());
+        // A schema that does not exist is an error that names the setting.
+        let store = servicewatch::open_store(&missing).unwrap().expect("a store");
+        let err = store.marks(&Default::default()).unwrap_err().to_string();
+        assert!(err.contains("store_schema") && err.contains("sw_absent"), "{err}");
+    })
+    .await
+    .unwrap();
+    // The SQLite file passes the same checks.
+    let db = common::fresh_audit_db("store-conformance");
+    let sqlite = servicewatch::store::sqlite::Sqlite::open(&db).unwrap();
+    store_conformance::conformance(&sqlite);
+}
+
+fn schema(s: &str) -> servicewatch::warehouse::sql::TableName {
+    servicewatch::warehouse::sql::TableName::parse(s).unwrap()
+}

@@ -148,6 +148,7 @@ async fn daily_is_exact_and_anomalies_equal_the_engine() {
             method,
             weekly,
             partial: partial.clone(),
+            ..Default::default()
         };
         let f = FlagParams { z, min_days, min_count, direction, services: None };
         let want = Scores::compute(&panel, &b).anomalies(&f, usize::MAX);

@@ -61,6 +61,9 @@ pub async fn anomalies(
         method: q.choice("method", b.method)?,
         weekly: q.flag("weekly", b.weekly)?,
         partial: snap.bounds.partial_days(state.config.time_zone, state.config.partial_day_gap, snap.complete_until),
+        // Marked days leave their baselines here as in the app.
+        exclude: super::marks::exclusions(&state).await?,
+        ..Default::default()
     };
     let flag = FlagParams {
         z: q.number("z", f.z, 0.0, 1000.0)?,
@@ -80,9 +83,17 @@ pub async fn anomalies(
     // days): computed once per snapshot and setting, then only re-flagged,
     // as the browser does. Both steps run off the async threads.
     let scope = state.warehouse.cache_scope(&who);
-    let key_bytes = scope.capacity();
-    let key =
-        ScoresKey { scope, fetched_at: snap.fetched_at, from, to, method: baseline.method, weekly: baseline.weekly };
+    let key_bytes =
+        scope.capacity() + baseline.exclude.iter().map(|(k, d)| k.capacity() + d.capacity() * 4).sum::<usize>();
+    let key = ScoresKey {
+        scope,
+        fetched_at: snap.fetched_at,
+        from,
+        to,
+        method: baseline.method,
+        weekly: baseline.weekly,
+        exclude: baseline.exclude.clone(),
+    };
     let (scores, _) = state
         .scores
         .get_or_fetch(
@@ -103,4 +114,6 @@ pub struct ScoresKey {
     to: servicewatch_shared::Day,
     method: Method,
     weekly: bool,
+    /// The marked days left out (a new mark is a new set of baselines).
+    exclude: std::collections::BTreeMap<String, Vec<servicewatch_shared::Day>>,
 }

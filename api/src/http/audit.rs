@@ -31,10 +31,28 @@ pub fn routes() -> Router<Arc<AppState>> {
 const PARAMS: &[&str] = &["since", "until", "series", "limit"];
 
 /// The store, or why there is none.
-fn store(state: &AppState) -> Result<Arc<dyn Store>, ApiError> {
+pub(super) fn store(state: &AppState) -> Result<Arc<dyn Store>, ApiError> {
     state.store.clone().ok_or_else(|| {
-        ApiError::NotAvailable("the audit trail is not available in this build (it has no audit store)".into())
+        ApiError::NotAvailable("the audit trail and marks are not available in this build (it has no store)".into())
     })
+}
+
+/// Writes take JSON only, which a cross-site form cannot send without a
+/// preflight this server never grants: that is the CSRF defence.
+pub(super) fn json_only(headers: &HeaderMap, what: &str, hint: &str) -> Result<(), ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "{what} takes a JSON body: send `Content-Type: application/json`{hint}"
+        )))
+    }
+}
+
+/// A JSON body read as `T`; one that does not fit is a 400.
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("the body is not valid: {e}")))
 }
 
 /// A time parameter: RFC 3339, or a day in the configured zone (its
@@ -144,17 +162,9 @@ pub async fn record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<AuditRecorded>, ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json") {
-        return Err(ApiError::UnsupportedMediaType(
-            "POST /api/audit takes a JSON body: send `Content-Type: application/json` (`{}` for the defaults)".into(),
-        ));
-    }
-    let req: RecordRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        RecordRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad(format!("the body is not valid: {e}")))?
-    };
+    json_only(&headers, "POST /api/audit", " (`{}` for the defaults)")?;
+    let req: RecordRequest =
+        if body.iter().all(u8::is_ascii_whitespace) { RecordRequest::default() } else { parse_json(&body)? };
     let (b, f) = (BaselineParams::default(), FlagParams::default());
     let z = req.z.unwrap_or(f.z);
     if !(0.0..=1000.0).contains(&z) {
@@ -183,6 +193,8 @@ pub async fn record(
         method,
         weekly,
         partial: snap.bounds.partial_days(state.config.time_zone, state.config.partial_day_gap, snap.complete_until),
+        exclude: super::marks::exclusions(&state).await?,
+        ..Default::default()
     };
     let flag = FlagParams { z, min_days, min_count, direction, services };
     // Every flagged day, not a page of them; rare enough not to cache.

@@ -77,9 +77,11 @@ impl ApiError {
             ApiError::NotAvailable(m) => (StatusCode::NOT_IMPLEMENTED, "not_available", m.clone()),
             ApiError::Store(e) => {
                 let what = match e {
-                    crate::store::StoreError::Write(_) => "the audit trail could not be written; nothing was recorded",
-                    crate::store::StoreError::Invalid(_) => "an audit row is invalid",
-                    _ => "the audit trail could not be read",
+                    crate::store::StoreError::Write(_) => {
+                        "the store (audit trail, marks) could not be written; nothing was saved"
+                    }
+                    crate::store::StoreError::Invalid(_) => "a stored row is invalid",
+                    _ => "the store (audit trail, marks) could not be read",
                 };
                 (StatusCode::INTERNAL_SERVER_ERROR, "audit_failed", format!("{what}; the server log has details"))
             }

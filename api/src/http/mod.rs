@@ -8,6 +8,7 @@ mod audit;
 pub mod data;
 pub mod error;
 mod health;
+pub mod marks;
 pub mod openapi;
 mod params;
 mod security;
@@ -95,6 +96,13 @@ pub struct AppState {
     /// The audit trail ([`crate::open_store`]); None where the build has
     /// none, and `/api/audit` says so.
     pub store: Option<Arc<dyn crate::store::Store>>,
+    /// The current marks' exclusions, read from the store at most every
+    /// [`marks::MARKS_FOR`] (a Databricks store answers in a statement,
+    /// not a file read) and forgotten when this server writes a mark.
+    pub exclusions: std::sync::Mutex<Option<(std::time::Instant, Arc<marks::Exclusions>)>>,
+    /// Marks written by this server: a read that began before a write is
+    /// not cached after it.
+    pub marks_written: std::sync::atomic::AtomicU64,
 }
 
 impl AppState {
@@ -124,6 +132,8 @@ impl AppState {
             snapshot_wait: SNAPSHOT_WAIT,
             request_timeout: REQUEST_TIMEOUT,
             store: None,
+            exclusions: Default::default(),
+            marks_written: Default::default(),
         }
     }
 
@@ -247,6 +257,7 @@ pub fn router(state: Arc<AppState>, base_path: &str) -> anyhow::Result<Router> {
         .merge(data::routes())
         .merge(anomalies::routes())
         .merge(audit::routes())
+        .merge(marks::routes())
         .merge(openapi::routes())
         // Any other /api path is a JSON 404, not the app's page.
         .route("/api", axum::routing::any(not_found))

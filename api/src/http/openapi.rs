@@ -22,6 +22,8 @@ use utoipa::{Modify, OpenApi};
         super::anomalies::anomalies,
         super::audit::audit,
         super::audit::record,
+        super::marks::marks,
+        super::marks::mark,
     ),
     modifiers(&NonEmptyParams)
 )]

@@ -1,6 +1,6 @@
-//! Where the audit trail lives (and, next, analysts' marks): one small
-//! trait, so that an embedded deployment keeps it in a SQLite file and a
-//! Databricks one in Delta tables, with the same guarantees:
+//! Where the audit trail, analysts' marks and the alert outbox live: one
+//! small trait, so that an embedded deployment keeps them in a SQLite file
+//! and a Databricks one in Delta tables, with the same guarantees:
 //!
 //! - **Idempotent.** A flagged series-day is recorded once per (series,
 //!   day, method, parameters): re-running the same scan adds nothing.
@@ -8,14 +8,22 @@
 //!   sees (`scan --record` exits non-zero, the API answers 5xx), never a
 //!   log line.
 //!
-//! The rows themselves are a wire type (`servicewatch_shared::wire::AuditRecord`),
-//! so the API can return them as stored.
+//! - **History kept.** A mark is never overwritten: each one is a new
+//!   event, and a series-day's current mark is its newest.
+//! - **At least once.** An alert is queued before it is sent and stays
+//!   pending until a delivery succeeds (its idempotency key lets a receiver
+//!   drop a repeat).
+//!
+//! The rows themselves are wire types (`servicewatch_shared::wire::AuditRecord`,
+//! `Mark`, `Alert`), so the API can return them as stored.
 
+pub mod delta;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};
-use servicewatch_shared::wire::AuditRecord;
+use servicewatch_shared::wire::{Alert, AuditRecord, Mark};
+use servicewatch_shared::Day;
 
 /// Which recorded rows to read back.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -30,22 +38,34 @@ pub struct AuditQuery {
     pub limit: usize,
 }
 
+/// Which marks to read back.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MarkQuery {
+    /// One series only.
+    pub series: Option<String>,
+    /// One day only.
+    pub date: Option<Day>,
+    /// Every event, oldest first, instead of each series-day's current mark.
+    pub history: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the audit store at {path}: {source}")]
     Open { path: String, source: Box<dyn std::error::Error + Send + Sync> },
     #[error("the audit store at {path} has schema version {found}, newer than this build's {supported}: upgrade servicewatch")]
     Newer { path: String, found: i64, supported: i64 },
-    #[error("cannot write the audit trail: {0}")]
+    #[error("cannot write the audit store: {0}")]
     Write(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("cannot read the audit trail: {0}")]
+    #[error("cannot read the audit store: {0}")]
     Read(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("invalid audit row: {0}")]
+    #[error("invalid row: {0}")]
     Invalid(String),
 }
 
-/// The audit trail. Calls block (SQLite is a file; the Databricks store
-/// waits on statements): call them from blocking contexts.
+/// The audit trail, marks and alert outbox. Calls block (SQLite is a file;
+/// the Databricks store waits on statements): call them from blocking
+/// contexts.
 pub trait Store: Send + Sync {
     /// Adds the rows not recorded yet (same series, day, method and
     /// parameters) in one transaction; returns how many were new.
@@ -53,6 +73,34 @@ pub trait Store: Send + Sync {
 
     /// Recorded rows matching `q`, by time recorded, then series and day.
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Appends one mark event (marks are never overwritten: history is kept).
+    fn add_mark(&self, mark: &Mark) -> Result<(), StoreError>;
+
+    /// Marks matching `q`: with `q.history == false` the current mark of each series-day
+    /// (its newest event), cleared ones left out; with `true` every event, oldest first.
+    fn marks(&self, q: &MarkQuery) -> Result<Vec<Mark>, StoreError>;
+
+    /// Queues alerts not queued before (by idempotency key); returns how many were new.
+    fn enqueue_alerts(&self, alerts: &[Alert], at: DateTime<Utc>) -> Result<usize, StoreError>;
+
+    /// Alerts queued and not yet delivered, oldest first.
+    fn pending_alerts(&self) -> Result<Vec<Alert>, StoreError>;
+
+    /// Delivery succeeded.
+    fn alert_delivered(&self, key: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Delivery failed (kept pending; attempts counted, last error kept).
+    fn alert_failed(&self, key: &str, at: DateTime<Utc>, error: &str) -> Result<(), StoreError>;
+}
+
+/// The method as the trail and alerts name it: `classic`, `robust` or
+/// `robust+weekly`.
+pub fn method_text(method: servicewatch_shared::Method, weekly: bool) -> String {
+    match (method, weekly) {
+        (servicewatch_shared::Method::Robust, true) => "robust+weekly".to_string(),
+        (m, _) => m.to_string(),
+    }
 }
 
 /// The audit rows for `flagged` days under one method and parameters.
@@ -64,10 +112,7 @@ pub fn records(
     at: DateTime<Utc>,
     by: &str,
 ) -> Vec<AuditRecord> {
-    let method = match (method, weekly) {
-        (servicewatch_shared::Method::Robust, true) => "robust+weekly".to_string(),
-        (m, _) => m.to_string(),
-    };
+    let method = method_text(method, weekly);
     flagged
         .iter()
         .map(|a| AuditRecord {

@@ -128,6 +128,13 @@ pub enum Placeholder {
 }
 
 impl Statement {
+    /// A statement from SQL text with `:name` parameters. The text must be
+    /// built only from validated identifiers and constants; every value
+    /// goes in `params`.
+    pub fn new(sql: String, params: Vec<(String, Param)>) -> Statement {
+        Statement { sql, params }
+    }
+
     /// The SQL with parameters spelled for an engine. Only the statement's
     /// own parameter names are rewritten; they are generated here.
     pub fn render(&self, style: Placeholder) -> String {

@@ -77,6 +77,12 @@ impl Databricks {
         Ok(Databricks { client: std::sync::Arc::new(client), source })
     }
 
+    /// The statement client, for the Delta-table store
+    /// ([`crate::store::delta`]), which writes through the same warehouse.
+    pub fn client(&self) -> std::sync::Arc<Client> {
+        self.client.clone()
+    }
+
     /// Test hook: how long 429/503 retries may wait in all.
     pub fn with_retry(mut self, retry: retry::RetryPolicy) -> Databricks {
         if let Some(client) = std::sync::Arc::get_mut(&mut self.client) {
