@@ -1,12 +1,14 @@
-//! The two requests the app makes before it scores anything. URLs are
-//! relative, so the app works under any base path its page is served from.
+//! The requests the app makes: the three it needs before it scores
+//! anything (meta, daily counts, marks), and the ones a person asks for
+//! (a day's transactions, a mark). URLs are relative, so the app works
+//! under any base path its page is served from.
 
 use std::sync::Arc;
 
 use gloo_net::http::Request;
 use servicewatch_shared::codec::{decode_panel, MEDIA_TYPE};
-use servicewatch_shared::wire::{DataSource, ErrorBody};
-pub use servicewatch_shared::wire::{LoadProgress, Meta, Transactions};
+use servicewatch_shared::wire::{DataSource, ErrorBody, ErrorDetail};
+pub use servicewatch_shared::wire::{LoadProgress, Mark, MarkKind, MarkRequest, Marks, Meta, Transactions};
 use servicewatch_shared::{Day, Panel};
 
 /// One line on where the numbers come from and how fresh they are: sample
@@ -48,24 +50,40 @@ async fn sleep(ms: i32) {
 /// table (a cold Databricks warehouse takes minutes) whether or not we wait.
 const NOT_YET: &str = "loading";
 
+/// A request that failed: the server's error when it sent one.
+struct Failure {
+    detail: Option<ErrorDetail>,
+    text: String,
+}
+
 /// A successful response to the request `make` builds, or the server's
-/// error as text. While the server says it is still loading, asks again
-/// every second (the loading bar shows why).
-async fn fetch(make: impl Fn() -> gloo_net::http::RequestBuilder) -> Result<gloo_net::http::Response, String> {
+/// error. While the server says it is still loading, asks again every
+/// second (the loading bar shows why).
+async fn send(make: impl Fn() -> Result<gloo_net::http::Request, String>) -> Result<gloo_net::http::Response, Failure> {
     loop {
-        let resp = make().send().await.map_err(|e| format!("cannot reach the server: {e}"))?;
+        let request = make().map_err(|text| Failure { detail: None, text })?;
+        let resp = request
+            .send()
+            .await
+            .map_err(|e| Failure { detail: None, text: format!("cannot reach the server: {e}") })?;
         if resp.ok() {
             return Ok(resp);
         }
         let status = resp.status();
-        let error = resp.json::<ErrorBody>().await.ok().map(|b| b.error);
-        if status == 503 && error.as_ref().is_some_and(|e| e.code == NOT_YET) {
+        let detail = resp.json::<ErrorBody>().await.ok().map(|b| b.error);
+        if status == 503 && detail.as_ref().is_some_and(|e| e.code == NOT_YET) {
             sleep(1000).await;
             continue;
         }
-        let message = error.map(|e| e.message);
-        return Err(format!("{status}: {}", message.unwrap_or_else(|| resp.status_text())));
+        let message = detail.as_ref().map(|e| e.message.clone());
+        let text = format!("{status}: {}", message.unwrap_or_else(|| resp.status_text()));
+        return Err(Failure { detail, text });
     }
+}
+
+/// [`send`] for a GET built by `make`, its failure as text.
+async fn fetch(make: impl Fn() -> gloo_net::http::RequestBuilder) -> Result<gloo_net::http::Response, String> {
+    send(|| make().build().map_err(|e| format!("cannot build the request: {e}"))).await.map_err(|f| f.text)
 }
 
 /// A JSON route's answer.
@@ -97,6 +115,33 @@ pub async fn transactions(service: String, date: Day, limit: u32) -> Result<Tran
     let service = String::from(js_sys::encode_uri_component(&service));
     let url = format!("api/transactions?orderservice={service}&date={date}&limit={limit}");
     json(&url).await
+}
+
+/// The error code of a server that keeps no marks (`servicewatch serve`
+/// built without a store): the app hides its mark controls.
+const NOT_AVAILABLE: &str = "not_available";
+
+/// The current marks (cleared ones left out); `None` when this server
+/// keeps none.
+pub async fn marks() -> Result<Option<Vec<Mark>>, String> {
+    match send(|| Request::get("api/marks").build().map_err(|e| format!("cannot build the request: {e}"))).await {
+        Ok(resp) => {
+            let body: Marks = resp.json().await.map_err(|e| format!("unexpected answer from /api/marks: {e}"))?;
+            Ok(Some(body.marks))
+        }
+        Err(f) if f.detail.as_ref().is_some_and(|d| d.code == NOT_AVAILABLE) => Ok(None),
+        Err(f) => Err(format!("cannot read the marks: {}", f.text)),
+    }
+}
+
+/// Marks a series-day (`MarkKind::Cleared` takes its mark back): the
+/// stored mark, or why nothing was saved.
+pub async fn post_mark(request: MarkRequest) -> Result<Mark, String> {
+    let what = format!("{} on {}", request.series, request.date);
+    let resp = send(|| Request::post("api/marks").json(&request).map_err(|e| format!("cannot encode the mark: {e}")))
+        .await
+        .map_err(|f| format!("the mark of {what} was not saved: {}", f.text))?;
+    resp.json().await.map_err(|e| format!("unexpected answer from /api/marks: {e}"))
 }
 
 /// `/api/progress`: how far the server's read of the table has got.

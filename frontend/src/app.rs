@@ -7,8 +7,8 @@ use servicewatch_shared::{wire, Scores};
 
 use crate::api;
 use crate::components::{
-    chart::Chart, controls::ControlsPanel, drilldown::Drilldown, loading::Loading, metrics::MetricsBar,
-    table::AnomalyTable,
+    chart::Chart, controls::ControlsPanel, drilldown::Drilldown, loading::Loading, marks::MarkStore,
+    metrics::MetricsBar, table::AnomalyTable,
 };
 use crate::state::{self, Controls};
 use crate::summary::{Summary, TABLE_ROWS};
@@ -32,13 +32,26 @@ pub fn App() -> impl IntoView {
         async move { api::daily(from, to).await.map(|panel| ((from, to), panel)) }
     });
 
-    // Stage 1 (expensive): baselines, only when range, method or weekly change.
-    // Waits for /api/meta, which names the partial edge days, so the first
-    // scoring is the only one.
+    // The analysts' marks, read once with the data; a stored mark updates
+    // them here, and the scores follow without asking the server.
+    let marks = MarkStore::new();
+    let marks_read = LocalResource::new(api::marks);
+    Effect::new(move |_| {
+        if let Some(read) = marks_read.get() {
+            marks.loaded(read);
+        }
+    });
+
+    // Stage 1 (expensive): baselines, only when range, method, weekly or
+    // the marked days change. Waits for /api/meta, which names the partial
+    // edge days, and for the marks, so the first scoring is the only one.
     let partial = Memo::new(move |_| meta.get().and_then(|m| m.ok()).map(|m| m.partial_days));
     let baseline = Memo::new(move |_| {
         let partial = partial.get()?;
-        Some(controls.with(|c| c.baseline_params(partial)))
+        marks.current.with(|m| {
+            let m = m.as_deref()?;
+            Some(controls.with(|c| c.baseline_params(partial, m)))
+        })
     });
     let scores = Memo::new_with_compare(
         move |_| {
@@ -91,12 +104,19 @@ pub fn App() -> impl IntoView {
         Some(Err(e)) => Some(e),
         _ => match meta.get() {
             Some(Err(e)) => Some(e),
-            _ => None,
+            // Scored without marks meanwhile: say so.
+            _ => match marks_read.get() {
+                Some(Err(e)) => Some(format!("{e} (no marked day is left out of the baselines)")),
+                _ => None,
+            },
         },
     };
     let retry = move |_| {
         daily.refetch();
         meta.refetch();
+        if matches!(marks_read.get_untracked(), Some(Err(_))) {
+            marks_read.refetch();
+        }
     };
 
     view! {
@@ -121,9 +141,9 @@ pub fn App() -> impl IntoView {
                 fallback=move || view! { <Loading /> }
             >
                 <MetricsBar summary=summary />
-                <Chart scores=scores controls=controls top=top />
+                <Chart scores=scores controls=controls top=top marks=marks />
                 <Drilldown pick=pick />
-                <AnomalyTable summary=summary controls=controls export=export pick=pick />
+                <AnomalyTable summary=summary controls=controls export=export pick=pick marks=marks />
             </Show>
         </div>
     }

@@ -2,7 +2,10 @@
 //! string so a copied link reopens the same view (names match the API's
 //! parameters), and the engine parameters they stand for. Starts from the
 //! engine's defaults ([`FlagParams::default`], [`BaselineParams::default`]).
+//! Also the analysts' marks: which days they leave out of their series'
+//! baselines, and the current marks after one more is stored.
 
+use servicewatch_shared::wire::{exclusions, Mark};
 use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -39,15 +42,18 @@ impl Default for Controls {
 }
 
 impl Controls {
-    /// The expensive stage's parameters: range, method, weekly, and the
-    /// days the data covers only in part.
-    pub fn baseline_params(&self, partial: Vec<Day>) -> BaselineParams {
+    /// The expensive stage's parameters: range, method, weekly, the days
+    /// the data covers only in part, and the days analysts marked (left out
+    /// of their series' baselines).
+    pub fn baseline_params(&self, partial: Vec<Day>, marks: &[Mark]) -> BaselineParams {
         BaselineParams {
             from: self.from,
             to: self.to,
             method: self.method,
             weekly: self.weekly,
             partial,
+            // As the server leaves them out for /api/anomalies.
+            exclude: exclusions(marks),
             ..Default::default()
         }
     }
@@ -142,6 +148,21 @@ impl Controls {
     }
 }
 
+/// The current mark of a series-day, if it has one.
+pub fn mark_of<'a>(marks: &'a [Mark], series: &str, date: Day) -> Option<&'a Mark> {
+    marks.iter().find(|m| m.series == series && m.date == date)
+}
+
+/// The current marks once `mark` is stored: it replaces that series-day's
+/// mark, and a cleared one leaves the day unmarked (as `GET /api/marks`
+/// lists them).
+pub fn apply_mark(marks: &mut Vec<Mark>, mark: Mark) {
+    marks.retain(|m| !(m.series == mark.series && m.date == mark.date));
+    if mark.kind.excludes() {
+        marks.push(mark);
+    }
+}
+
 /// The page's query string (`?a=1&b=2`, or empty).
 pub fn location_search() -> String {
     web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
@@ -202,6 +223,8 @@ fn encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use servicewatch_shared::wire::MarkKind;
+    use std::collections::BTreeMap;
 
     #[test]
     fn query_round_trip() {
@@ -254,14 +277,63 @@ mod tests {
     fn parameters_start_from_the_engines_defaults() {
         let c = Controls::default();
         assert_eq!(c.flag_params(None), FlagParams::default());
-        assert_eq!(c.baseline_params(Vec::new()), BaselineParams::default());
+        assert_eq!(c.baseline_params(Vec::new(), &[]), BaselineParams::default());
         let c = Controls::from_query("?z=2.5&min_days=30&min_count=4&direction=drops&method=classic&weekly=0");
         let f = c.flag_params(Some(vec![2]));
         assert_eq!(
             (f.z, f.min_days, f.min_count, f.direction, f.services),
             (2.5, 30, 4, Direction::Drops, Some(vec![2]))
         );
-        let b = c.baseline_params(vec![Day(5)]);
+        let b = c.baseline_params(vec![Day(5)], &[]);
         assert_eq!((b.method, b.weekly, b.partial), (Method::Classic, false, vec![Day(5)]));
+    }
+
+    /// A mark as the server answers it.
+    fn mark(series: &str, date: &str, kind: &str) -> Mark {
+        serde_json::from_value(serde_json::json!({
+            "series": series, "date": date, "kind": kind, "note": "why",
+            "marked_by": "ana", "marked_at": "2026-11-25T10:00:00Z",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn marked_days_leave_their_series_baseline() {
+        let marks = [
+            mark("tyres", "2024-03-09", "confirmed"),
+            mark("brakes", "2024-03-02", "expected"),
+            mark("tyres", "2024-03-01", "expected"),
+            mark("tyres", "2024-03-09", "expected"), // twice: once
+            mark("oil", "2024-03-05", "cleared"),    // an ordinary day again
+        ];
+        let d = |s| Day::parse(s).unwrap();
+        let want = BTreeMap::from([
+            ("brakes".to_string(), vec![d("2024-03-02")]),
+            ("tyres".to_string(), vec![d("2024-03-01"), d("2024-03-09")]),
+        ]);
+        assert_eq!(exclusions(&marks), want);
+        assert_eq!(Controls::default().baseline_params(Vec::new(), &marks).exclude, want);
+        // No marks, or only cleared ones: the engine's defaults exactly.
+        assert!(exclusions(&[]).is_empty() && exclusions(&marks[4..]).is_empty());
+        assert_eq!(Controls::default().baseline_params(Vec::new(), &marks[4..]), BaselineParams::default());
+    }
+
+    #[test]
+    fn a_stored_mark_replaces_the_days_mark_and_cleared_takes_it_back() {
+        let d = |s| Day::parse(s).unwrap();
+        let mut marks = vec![mark("tyres", "2024-03-09", "expected"), mark("brakes", "2024-03-02", "confirmed")];
+        apply_mark(&mut marks, mark("tyres", "2024-03-09", "confirmed"));
+        assert_eq!(marks.len(), 2);
+        assert_eq!(mark_of(&marks, "tyres", d("2024-03-09")).map(|m| m.kind), Some(MarkKind::Confirmed));
+        apply_mark(&mut marks, mark("oil", "2024-03-09", "expected"));
+        assert_eq!(marks.len(), 3);
+        apply_mark(&mut marks, mark("tyres", "2024-03-09", "cleared"));
+        assert!(mark_of(&marks, "tyres", d("2024-03-09")).is_none());
+        assert_eq!(mark_of(&marks, "brakes", d("2024-03-02")).map(|m| m.kind), Some(MarkKind::Confirmed));
+        // Clearing an unmarked day changes nothing; the same day of another series is its own.
+        apply_mark(&mut marks, mark("tyres", "2024-03-09", "cleared"));
+        assert_eq!(marks.len(), 2);
+        assert!(mark_of(&marks, "oil", d("2024-03-02")).is_none());
+        assert_eq!(exclusions(&marks).len(), 2);
     }
 }

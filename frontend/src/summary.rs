@@ -91,6 +91,38 @@ mod tests {
     }
 
     #[test]
+    fn a_mark_rescores_and_its_undo_gives_the_same_answer_back() {
+        use crate::state::{apply_mark, Controls};
+        let mut b = Panel::builder();
+        let days: Vec<Day> = (0..90).map(Day).collect();
+        let mut spiky: Vec<u64> = (0..90).map(|i| 40 + (i * 7 % 11)).collect();
+        spiky[45] = 200;
+        spiky[47] = 190;
+        b.push("spiky", &days, &spiky).unwrap();
+        let panel = b.build();
+        let c = Controls::default();
+        let answer = |marks: &[servicewatch_shared::wire::Mark]| {
+            let s = Scores::compute(&panel, &c.baseline_params(Vec::new(), marks));
+            Summary::new(&s, &c.flag_params(None), TABLE_ROWS)
+        };
+        let mark = |kind: &str| {
+            serde_json::from_value(serde_json::json!({
+                "series": "spiky", "date": Day(45).to_string(), "kind": kind, "note": "promotion",
+                "marked_by": "ana", "marked_at": "2026-11-25T10:00:00Z",
+            }))
+            .unwrap()
+        };
+        let before = answer(&[]);
+        let mut marks = Vec::new();
+        apply_mark(&mut marks, mark("expected"));
+        let marked = answer(&marks);
+        assert_ne!(marked.rows, before.rows, "the day left out moves the other days' baselines");
+        apply_mark(&mut marks, mark("cleared"));
+        assert!(marks.is_empty());
+        assert_eq!(answer(&marks), before);
+    }
+
+    #[test]
     fn the_empty_state_names_the_setting_that_holds_flags_back() {
         let s = scores();
         let p = FlagParams::default();

@@ -1,6 +1,7 @@
 // Starts `servicewatch serve` on 127.0.0.1 (a free port) over a generated
 // sample file (passed with --data: the server never makes data up itself),
-// serving the built app from dist/.
+// serving the built app from dist/, with its own audit trail and marks in
+// the temporary folder (never the user's store).
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,7 +28,8 @@ export async function startServer({ services = 20, days = 200, seed = 11, basePa
     execFileSync(bin, ['sample', '--out', data, '--services', String(services), '--days', String(days), '--seed', String(seed)], { stdio: 'ignore' });
   }
   const port = await freePort();
-  const args = ['serve', '--bind', `127.0.0.1:${port}`, '--dist', path.join(root, 'dist')];
+  const args = ['serve', '--bind', `127.0.0.1:${port}`, '--dist', path.join(root, 'dist'),
+    '--audit-db', path.join(dir, 'audit.sqlite3')];
   if (data) args.push('--data', data);
   if (basePath) args.push('--base-path', basePath);
   const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...(env ?? {}) } });

@@ -1,7 +1,7 @@
 //! Daily counts of one service with its usual range (the counts the
 //! threshold does not flag, `Scores::band`), the flagged days highlighted,
-//! partial edge days and days the whole business moved together marked,
-//! drawn by plotly.js.
+//! partial edge days, days the whole business moved together and days an
+//! analyst marked (expected or confirmed) marked, drawn by plotly.js.
 
 use std::sync::Arc;
 
@@ -9,8 +9,10 @@ use leptos::prelude::*;
 use plotly::common::{DashType, Fill, Line, Marker, Mode};
 use plotly::layout::{Axis, Legend};
 use plotly::{Layout, Plot, Scatter};
+use servicewatch_shared::wire::{Mark, MarkKind};
 use servicewatch_shared::{Anomaly, Scores, Status};
 
+use super::marks::MarkStore;
 use super::table::common_move;
 use crate::state::Controls;
 
@@ -34,7 +36,32 @@ fn flagged(scores: &Scores, s: usize, c: &Controls) -> Vec<Anomaly> {
     scores.anomalies(&c.flag_params(Some(vec![s])), usize::MAX).anomalies
 }
 
-fn plot(scores: &Scores, s: usize, c: &Controls) -> (Plot, usize) {
+/// The marker of each kind of mark: its legend name, colour and symbol.
+const MARKED: [(MarkKind, &str, &str, plotly::common::MarkerSymbol); 2] = [
+    (MarkKind::Expected, "marked expected", "#2e8b57", plotly::common::MarkerSymbol::Square),
+    (MarkKind::Confirmed, "marked confirmed", "#6a1b9a", plotly::common::MarkerSymbol::X),
+];
+
+/// The days of the series (`days`, sorted) marked `kind`, as indices into
+/// it, with each mark's note; marks of other series or outside the range
+/// left out.
+pub fn marked_days(
+    marks: &[Mark],
+    series: &str,
+    days: &[servicewatch_shared::Day],
+    kind: MarkKind,
+) -> Vec<(usize, String)> {
+    let mut out: Vec<(usize, String)> = marks
+        .iter()
+        .filter(|m| m.kind == kind && m.series == series)
+        .filter_map(|m| days.binary_search(&m.date).ok().map(|i| (i, m.note.clone())))
+        .collect();
+    out.sort_by_key(|(i, _)| *i);
+    out.dedup_by_key(|(i, _)| *i);
+    out
+}
+
+fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark]) -> (Plot, usize) {
     let v = scores.series(s);
     let x: Vec<String> = v.day.iter().map(|d| d.to_string()).collect();
     // Where the threshold flags, day by day (the calibrated z is not
@@ -91,6 +118,21 @@ fn plot(scores: &Scores, s: usize, c: &Controls) -> (Plot, usize) {
             .text_array(common.iter().map(|&i| label(i)).collect())
             .name("all services moved together"),
     );
+    // Days an analyst marked: left out of the baseline, drawn on the count.
+    for (kind, name, colour, symbol) in MARKED {
+        let days = marked_days(marks, &scores.services()[s].key, v.day, kind);
+        let text = |note: &str| if note.is_empty() { name.to_string() } else { format!("{name}: {note}") };
+        p.add_trace(
+            Scatter::new(
+                days.iter().map(|(i, _)| x[*i].clone()).collect(),
+                days.iter().map(|(i, _)| v.count[*i]).collect(),
+            )
+            .mode(Mode::Markers)
+            .marker(Marker::new().color(colour).size(12).symbol(symbol))
+            .text_array(days.iter().map(|(_, note)| text(note)).collect())
+            .name(name),
+        );
+    }
     let title = format!("{} — daily transactions", scores.services()[s].key);
     p.set_layout(
         Layout::new()
@@ -107,13 +149,14 @@ pub fn Chart(
     scores: Memo<Option<Arc<Scores>>>,
     controls: RwSignal<Controls>,
     top: Signal<Option<String>>,
+    marks: MarkStore,
 ) -> impl IntoView {
     let drawn = RwSignal::new((String::new(), 0usize));
     Effect::new(move |_| {
         let Some(s) = scores.get() else { return };
         let c = controls.get();
         let Some(idx) = chart_service(&s, &c, top.get().as_deref()) else { return };
-        let (p, hits) = plot(&s, idx, &c);
+        let (p, hits) = marks.current.with(|m| plot(&s, idx, &c, m.as_deref().unwrap_or_default()));
         let key = s.services()[idx].key.clone();
         leptos::task::spawn_local(async move {
             // plotly.js exists only in the browser; native builds (tests,
@@ -137,5 +180,36 @@ pub fn Chart(
             <div id=CHART_ID data-testid="chart"
                 data-service=move || drawn.get().0 data-anomalies=move || drawn.get().1.to_string()></div>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use servicewatch_shared::Day;
+
+    #[test]
+    fn marked_days_are_those_of_the_series_and_kind_in_range() {
+        let mark = |series: &str, date: Day, kind: &str, note: &str| -> Mark {
+            serde_json::from_value(serde_json::json!({
+                "series": series, "date": date.to_string(), "kind": kind, "note": note,
+                "marked_by": "ana", "marked_at": "2026-11-25T10:00:00Z",
+            }))
+            .unwrap()
+        };
+        let days: Vec<Day> = (10..20).map(Day).collect();
+        let marks = [
+            mark("tyres", Day(15), "expected", "promotion"),
+            mark("tyres", Day(12), "expected", ""),
+            mark("tyres", Day(13), "confirmed", "fraud"),
+            mark("brakes", Day(14), "expected", "other series"),
+            mark("tyres", Day(25), "expected", "outside the range"),
+        ];
+        assert_eq!(
+            marked_days(&marks, "tyres", &days, MarkKind::Expected),
+            [(2, String::new()), (5, "promotion".to_string())]
+        );
+        assert_eq!(marked_days(&marks, "tyres", &days, MarkKind::Confirmed), [(3, "fraud".to_string())]);
+        assert!(marked_days(&marks, "oil", &days, MarkKind::Expected).is_empty());
     }
 }

@@ -4,5 +4,6 @@ pub mod chart;
 pub mod controls;
 pub mod drilldown;
 pub mod loading;
+pub mod marks;
 pub mod metrics;
 pub mod table;

@@ -1,11 +1,13 @@
 //! The top anomalous service-days: most unusual first, sortable by any
-//! column, paged, downloadable as CSV; and an empty state that says which
-//! setting is holding flags back.
+//! column, paged, downloadable as CSV, each with its analyst's mark and the
+//! actions that set it; and an empty state that says which setting is
+//! holding flags back.
 
 use leptos::prelude::*;
 
 use servicewatch_shared::Anomaly;
 
+use super::marks::{MarkCell, MarkError, MarkStore};
 use crate::state::Controls;
 use crate::summary::Summary;
 
@@ -60,6 +62,7 @@ pub fn AnomalyTable(
     controls: RwSignal<Controls>,
     export: impl Fn() -> Option<String> + Send + Sync + 'static,
     pick: RwSignal<Option<(String, servicewatch_shared::Day)>>,
+    marks: MarkStore,
 ) -> impl IntoView {
     let sort_by = RwSignal::new(None::<(Column, bool)>);
     let page = RwSignal::new(0usize);
@@ -109,8 +112,10 @@ pub fn AnomalyTable(
         let s = summary.get()?;
         controls.with(|c| s.empty_reason(&c.flag_params(None)))
     };
+    let marking = move || marks.available.get();
     view! {
         <section class="table">
+            <MarkError store=marks />
             <Show when=move || empty_reason().is_some()>
                 <p class="empty" data-testid="empty-state">{move || empty_reason().unwrap_or_default()}</p>
             </Show>
@@ -124,10 +129,17 @@ pub fn AnomalyTable(
                         <th scope="col" class="num">"Spread"</th>
                         <th scope="col" class="num" title="How all services together did that day, when they moved together (a holiday, a business-wide outage); the baseline already includes it">"All services"</th>
                         {header("z", Column::Z, true)}
+                        <Show when=marking>
+                            <th scope="col" title="An analyst's mark: expected (explained) or confirmed (a real anomaly); marked days are left out of their service's baseline">
+                                "Mark"
+                            </th>
+                        </Show>
                     </tr>
                 </thead>
                 <tbody>
-                    <For each=move || rows().into_iter().enumerate() key=|(i, a)| (*i, a.key.clone(), a.date) let:item>
+                    // Keyed by the numbers too: a mark re-scores, and a row that stays
+                    // in its place must show its new baseline and z.
+                    <For each=move || rows().into_iter().enumerate() key=row_key let:item>
                         <tr data-testid="anomaly-row" data-key=item.1.key.clone() data-date=item.1.date.to_string()
                             tabindex="0" title="Show this service in the chart and this day's transactions"
                             on:click={
@@ -152,7 +164,11 @@ pub fn AnomalyTable(
                             <td class="num" data-testid="day-factor" data-value=item.1.day_factor.to_string()>
                                 {common_move(item.1.day_factor)}
                             </td>
-                            <td class="num" data-value=item.1.z.to_string()>{format!("{:+.2}", item.1.z)}</td>
+                            <td class="num" data-testid="z" data-value=item.1.z.to_string()>{format!("{:+.2}", item.1.z)}</td>
+                            {
+                                let (k, d) = (item.1.key.clone(), item.1.date);
+                                move || marking().then(|| view! { <MarkCell store=marks series=k.clone() date=d /> })
+                            }
                         </tr>
                     </For>
                 </tbody>
@@ -171,6 +187,13 @@ pub fn AnomalyTable(
             </nav>
         </section>
     }
+}
+
+/// What identifies a shown row: its place, its service-day and its numbers.
+type RowKey = (usize, String, servicewatch_shared::Day, u64, [u64; 4]);
+
+fn row_key((i, a): &(usize, Anomaly)) -> RowKey {
+    (*i, a.key.clone(), a.date, a.value, [a.center, a.spread, a.z, a.day_factor].map(f64::to_bits))
 }
 
 /// A day's business-wide factor as a person reads it: "-70 %" when the
