@@ -28,7 +28,7 @@ pub struct AlertArgs {
     /// POST each newly flagged day (every one, whatever `--limit` prints)
     /// to this webhook as Slack-compatible JSON, once per series-day; days
     /// marked expected or confirmed are not alerted. The outbox is kept in
-    /// the store (`--audit-db`).
+    /// the store (`--audit-db`, or `--store-schema` on Databricks).
     #[arg(long = "alert", value_name = "URL", env = "SERVICEWATCH_ALERT_URL", hide_env_values = true, value_parser = parse_url)]
     pub url: Option<Url>,
     /// Seconds to wait for the webhook's answer to one request.

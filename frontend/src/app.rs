@@ -7,8 +7,8 @@ use servicewatch_shared::{wire, Scores};
 
 use crate::api;
 use crate::components::{
-    chart::Chart, controls::ControlsPanel, drilldown::Drilldown, loading::Loading, marks::MarkStore,
-    metrics::MetricsBar, table::AnomalyTable,
+    chart::Chart, controls::ControlsPanel, drilldown::Drilldown, loading::Loading, marked_list::MarkedDays,
+    marks::MarkStore, metrics::MetricsBar, table::AnomalyTable,
 };
 use crate::state::{self, Controls};
 use crate::summary::{Summary, TABLE_ROWS};
@@ -143,6 +143,8 @@ pub fn App() -> impl IntoView {
                 <MetricsBar summary=summary />
                 <Chart scores=scores controls=controls top=top marks=marks />
                 <Drilldown pick=pick />
+                // Marked days the table no longer shows can be undone here.
+                <MarkedDays store=marks controls=controls pick=pick />
                 <AnomalyTable summary=summary controls=controls export=export pick=pick marks=marks />
             </Show>
         </div>

@@ -4,7 +4,8 @@
 // wasm to the server's own answer, survives a reload, and its undo brings
 // the first scores back; confirmed works alike; the history keeps every
 // event; a failed save says so; a server without marks shows no controls;
-// marks work under a portal sub-path.
+// marks work under a portal sub-path; a marked day no longer flagged is
+// listed under Marked days, opens and undoes from there.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 import { launch } from './chromium.mjs';
@@ -174,6 +175,67 @@ test('a day marked confirmed shows its badge and its own marker, and the scores 
   assert.equal(new Set(looks).size, 2, looks.join(' | '));
   await row(page, other.key, other.date).getByTestId('mark-undo').click();
   await settles(page, original, 'undone');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a marked day the table no longer shows is listed under Marked days, opens from there and undoes there', async () => {
+  const { page, errors } = await open();
+  const original = await pageState(page);
+  assert.equal(await page.getByTestId('marked-days').count(), 0, 'no marks: no list');
+  // The least unusual flagged day (rows are ranked by |z|) of a service other
+  // than the top one: a threshold above it is within the slider's reach.
+  const { key, date } = original.rows.findLast((r) => r.key !== original.rows[0].key);
+  const cell = row(page, key, date).getByTestId('mark-cell');
+  await cell.getByTestId('mark-expected').click();
+  await cell.getByTestId('mark-note').fill('known outage');
+  await cell.getByTestId('mark-save').click();
+  await row(page, key, date).getByTestId('mark-badge').waitFor({ timeout: 10000 });
+  await settles(page, await apiState(), 'marked: the page is the server');
+  const [stored] = await marksOf();
+  assert.deepEqual([stored.series, stored.date, stored.kind], [key, date, 'expected']);
+
+  // Raised above the day's |z|: the day leaves the table, and stays marked.
+  const z = Math.abs(Number(await row(page, key, date).getByTestId('z').getAttribute('data-value')));
+  const threshold = (Math.floor(z * 10) + 2) / 10;
+  assert.ok(threshold <= 8, `|z| ${z} is within the slider's reach`);
+  await page.getByTestId('z-threshold').fill(String(threshold));
+  await row(page, key, date).waitFor({ state: 'detached', timeout: 10000 });
+  assert.equal(await page.getByTestId('z-threshold').inputValue(), String(threshold));
+
+  // Listed under Marked days, collapsed, the count in its summary.
+  const panel = page.getByTestId('marked-days');
+  assert.equal(await panel.getByTestId('marked-summary').innerText(), 'Marked days (1)');
+  assert.equal(await panel.evaluate((d) => d.open), false, 'collapsed');
+  await panel.getByTestId('marked-summary').click();
+  const listed = panel.getByTestId('marked-row');
+  assert.equal(await listed.count(), 1);
+  assert.deepEqual([await listed.getAttribute('data-key'), await listed.getAttribute('data-date')], [key, date]);
+  const badge = listed.getByTestId('mark-badge');
+  assert.deepEqual([await badge.innerText(), await badge.getAttribute('data-kind')], ['Expected', 'expected']);
+  assert.equal(await listed.getByTestId('marked-note').innerText(), 'known outage');
+  assert.equal(await listed.getByTestId('marked-by').innerText(), 'servicewatch');
+  assert.equal(Date.parse(await listed.getByTestId('marked-at').getAttribute('data-value')), Date.parse(stored.marked_at));
+  assert.match(await listed.getByTestId('marked-at').innerText(), /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+
+  // Clicking it opens the day as a table row does: its service in the chart, its transactions.
+  assert.equal(new URL(page.url()).searchParams.get('focus'), null);
+  await listed.locator('td').first().click();
+  await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, key);
+  assert.equal(new URL(page.url()).searchParams.get('focus'), key);
+  const drilldown = page.getByTestId('drilldown');
+  assert.equal(await drilldown.locator('h2').innerText(), `${key} on ${date}`);
+  await drilldown.getByRole('button', { name: 'Close' }).click();
+
+  // Undo there: the server forgets it, the list goes, the day opens nothing.
+  await listed.getByTestId('mark-undo').click();
+  await panel.waitFor({ state: 'detached', timeout: 10000 });
+  assert.equal(await page.getByTestId('drilldown').count(), 0, 'undo does not open the day');
+  assert.deepEqual(await marksOf(), []);
+  // Back at the default threshold, the first scores, the day unmarked.
+  await page.getByTestId('z-threshold').fill('3');
+  await settles(page, original, 'undone: the original scores');
+  await row(page, key, date).getByTestId('mark-expected').waitFor();
   assert.deepEqual(errors, []);
   await page.close();
 });

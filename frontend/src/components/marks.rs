@@ -1,7 +1,8 @@
 //! Analysts' marks on flagged days: a marked row's badge, the actions that
 //! mark a day expected (with why) or confirmed or take the mark back, and
-//! the error when the server did not save one. A stored mark changes the
-//! current marks, so the app re-scores in wasm: no round trip for scores.
+//! the error when the server did not save one (the list of every current
+//! mark is `marked_list`). A stored mark changes the current marks, so the
+//! app re-scores in wasm: no round trip for scores.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -62,6 +63,11 @@ impl MarkStore {
             self.saving.set(false);
         });
     }
+
+    /// Takes a series-day's mark back (`cleared`): an ordinary day again.
+    pub fn undo(self, series: String, date: Day) {
+        self.save(MarkRequest { series, date, kind: MarkKind::Cleared, note: String::new() }, || {});
+    }
 }
 
 /// The badge's word for a mark.
@@ -73,9 +79,14 @@ pub fn label(kind: MarkKind) -> &'static str {
     }
 }
 
+/// When a mark was set, as a person reads it.
+pub fn when(m: &Mark) -> String {
+    m.marked_at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
 /// What the badge's tooltip says: the note, who marked it and when.
 pub fn describe(m: &Mark) -> String {
-    let when = m.marked_at.format("%Y-%m-%d %H:%M UTC");
+    let when = when(m);
     let note = m.note.trim();
     if note.is_empty() {
         format!("{} · marked by {} on {when}", label(m.kind), m.marked_by)
@@ -93,12 +104,15 @@ pub fn MarkCell(store: MarkStore, series: String, date: Day) -> impl IntoView {
     };
     // The note being written for an `expected` mark (`None`: not writing).
     let note = RwSignal::new(None::<String>);
-    let save = move |kind: MarkKind, text: String| {
-        let request = MarkRequest { series: series.clone(), date, kind, note: text };
-        // The row may be gone (re-scored) by the time the answer comes.
-        store.save(request, move || {
-            let _ = note.try_set(None);
-        });
+    let save = {
+        let series = series.clone();
+        move |kind: MarkKind, text: String| {
+            let request = MarkRequest { series: series.clone(), date, kind, note: text };
+            // The row may be gone (re-scored) by the time the answer comes.
+            store.save(request, move || {
+                let _ = note.try_set(None);
+            });
+        }
     };
     let save_note = {
         let save = save.clone();
@@ -131,11 +145,7 @@ pub fn MarkCell(store: MarkStore, series: String, date: Day) -> impl IntoView {
             }
             .into_any()
         } else if current.with(|m| m.is_some()) {
-            view! {
-                <button type="button" data-testid="mark-undo" disabled=busy title="Take the mark back: an ordinary day again"
-                    on:click=move |_| save(MarkKind::Cleared, String::new())>"Undo"</button>
-            }
-            .into_any()
+            view! { <UndoButton store=store series=series.clone() date=date /> }.into_any()
         } else {
             view! {
                 <button type="button" data-testid="mark-expected" disabled=busy
@@ -153,17 +163,31 @@ pub fn MarkCell(store: MarkStore, series: String, date: Day) -> impl IntoView {
         <td class="mark" data-testid="mark-cell"
             on:click=|ev| ev.stop_propagation()
             on:keydown=|ev| ev.stop_propagation()>
-            {move || current.get().map(|m| {
-                let kind = m.kind;
-                view! {
-                    <span class="badge" class:expected=kind == MarkKind::Expected class:confirmed=kind == MarkKind::Confirmed
-                        data-testid="mark-badge" data-kind=format!("{kind:?}").to_lowercase()
-                        data-by=m.marked_by.clone() data-at=m.marked_at.to_rfc3339()
-                        title=describe(&m)>{label(kind)}</span>
-                }
-            })}
+            {move || current.get().map(|m| view! { <MarkBadge mark=m /> })}
             {actions}
         </td>
+    }
+}
+
+/// A mark's badge: its kind, with the note, who and when in its tooltip.
+#[component]
+pub fn MarkBadge(mark: Mark) -> impl IntoView {
+    let kind = mark.kind;
+    view! {
+        <span class="badge" class:expected=kind == MarkKind::Expected class:confirmed=kind == MarkKind::Confirmed
+            data-testid="mark-badge" data-kind=format!("{kind:?}").to_lowercase()
+            data-by=mark.marked_by.clone() data-at=mark.marked_at.to_rfc3339()
+            title=describe(&mark)>{label(kind)}</span>
+    }
+}
+
+/// Takes a series-day's mark back (the table's and the marked days' list).
+#[component]
+pub fn UndoButton(store: MarkStore, series: String, date: Day) -> impl IntoView {
+    view! {
+        <button type="button" data-testid="mark-undo" disabled=move || store.saving.get()
+            title="Take the mark back: an ordinary day again"
+            on:click=move |_| store.undo(series.clone(), date)>"Undo"</button>
     }
 }
 

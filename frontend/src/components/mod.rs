@@ -4,6 +4,7 @@ pub mod chart;
 pub mod controls;
 pub mod drilldown;
 pub mod loading;
+pub mod marked_list;
 pub mod marks;
 pub mod metrics;
 pub mod table;

@@ -98,11 +98,7 @@ pub fn AnomalyTable(
             </th>
         }
     };
-    // A row opens its service in the chart and its day's transactions.
-    let open = move |key: String, day: servicewatch_shared::Day| {
-        controls.update(|c| c.focus = Some(key.clone()));
-        pick.set(Some((key, day)));
-    };
+    let open = move |key: String, day: servicewatch_shared::Day| open_day(controls, pick, key, day);
     let csv = move |_| {
         if let Some(text) = export() {
             download("servicewatch-anomalies.csv", &text);
@@ -187,6 +183,18 @@ pub fn AnomalyTable(
             </nav>
         </section>
     }
+}
+
+/// Opens a service-day, as clicking its row does: its service in the chart
+/// and its day's transactions.
+pub fn open_day(
+    controls: RwSignal<Controls>,
+    pick: RwSignal<Option<(String, servicewatch_shared::Day)>>,
+    key: String,
+    day: servicewatch_shared::Day,
+) {
+    controls.update(|c| c.focus = Some(key.clone()));
+    pick.set(Some((key, day)));
 }
 
 /// What identifies a shown row: its place, its service-day and its numbers.
