@@ -40,7 +40,8 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         let wh = Embedded::open(&args.data, source.clone()).await?;
         let b = wh.bounds(&caller, &cancel, &Progress::default()).await?;
         let Some((from, to)) = b.days(config.time_zone) else { anyhow::bail!("the file has no rows") };
-        let panel = wh.daily(&DailyQuery { from, to, services: None }, &caller, &cancel, &Progress::default()).await?;
+        let q = DailyQuery { from, to, services: None, view: Default::default() };
+        let panel = wh.daily(&q, &caller, &cancel, &Progress::default()).await?.panel;
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         println!(
             "run {run}: {} rows -> {} service-days, {} services in {ms:.0} ms",

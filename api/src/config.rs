@@ -12,9 +12,14 @@
 //! audit_db = "/var/lib/servicewatch/audit.sqlite3"   # the audit trail (default in ~/.local/share)
 //! user = "servicewatch"                 # who recorded rows are by (behind the Apps proxy: the signed-in user)
 //! # store_schema = "main.servicewatch"  # Databricks only: marks, audit trail and alerts in tables of this schema
+//! amount_decimals = 2                   # amounts are summed in minor units: amount × 10^2 (cents)
 //! [columns]
 //! timestamp = "transaction_timestamp"
 //! service = "orderservice"
+//! amount = "amount"                     # optional columns: under their default names they are
+//! segment = "customer_segment"          # used when the table has them; named here, the table
+//! channel = "channel"                   # must have them (start or first load fails, naming
+//! payment_method = "payment_method"     # the setting)
 //! [warehouse]
 //! kind = "embedded"
 //! data = "/data/maintenanceservices/"   # a Parquet/CSV file or a folder of them
@@ -41,6 +46,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
+use servicewatch_shared::Dimension;
 
 use crate::warehouse::databricks::{self, Credentials, Secret};
 use crate::warehouse::sql::{Ident, Source, TableName};
@@ -85,13 +91,58 @@ pub struct Config {
     /// Runs behind the Databricks Apps proxy: its X-Forwarded-* headers
     /// are the signed-in user's (anyone could send them otherwise).
     pub behind_apps_proxy: bool,
+    /// Decimals of the amount's minor unit (0 to 6, default 2): amounts are
+    /// summed as whole minor units, amount × 10^decimals, rounded per row.
+    pub amount_decimals: u8,
 }
+
+/// The default `amount_decimals`: cents.
+pub const DEFAULT_AMOUNT_DECIMALS: u8 = 2;
+/// The most `amount_decimals`: at 10^6 minor units a unit, a day's sum of
+/// a billion units still fits the engine's exact range (2^53).
+pub const MAX_AMOUNT_DECIMALS: u8 = 6;
 
 /// Column names in the transactions table, validated identifiers.
 #[derive(Debug, Clone)]
 pub struct Columns {
     pub timestamp: Ident,
     pub service: Ident,
+    /// What each transaction was worth (`metric=amount`).
+    pub amount: OptionalColumn,
+    /// The customer segment, the channel and the payment method: the
+    /// dimensions a service's series can be split by or filtered on.
+    pub segment: OptionalColumn,
+    pub channel: OptionalColumn,
+    pub payment_method: OptionalColumn,
+}
+
+/// A column the table may lack: used when there under its default name,
+/// required when a setting names it (see [`crate::view::Available::resolve`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionalColumn {
+    pub name: Ident,
+    /// Named by a setting, not defaulted.
+    pub explicit: bool,
+}
+
+impl Columns {
+    /// The column of dimension `d`.
+    pub fn dimension(&self, d: Dimension) -> &OptionalColumn {
+        match d {
+            Dimension::Segment => &self.segment,
+            Dimension::Channel => &self.channel,
+            Dimension::PaymentMethod => &self.payment_method,
+        }
+    }
+
+    /// The setting naming dimension `d`'s column.
+    pub fn setting(d: Dimension) -> &'static str {
+        match d {
+            Dimension::Segment => "columns.segment",
+            Dimension::Channel => "columns.channel",
+            Dimension::PaymentMethod => "columns.payment_method",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +189,8 @@ pub struct Layer {
     pub user: Option<String>,
     /// The Databricks schema of the store's tables.
     pub store_schema: Option<String>,
+    /// Decimals of the amount's minor unit.
+    pub amount_decimals: Option<u8>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -145,6 +198,10 @@ pub struct Layer {
 pub struct ColumnsLayer {
     pub timestamp: Option<String>,
     pub service: Option<String>,
+    pub amount: Option<String>,
+    pub segment: Option<String>,
+    pub channel: Option<String>,
+    pub payment_method: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -206,6 +263,22 @@ pub struct ConfigArgs {
     /// Column holding the service.
     #[arg(long, env = "SERVICEWATCH_SERVICE_COLUMN")]
     pub service_column: Option<String>,
+    /// Column holding the amount (default `amount`, used when the table has it).
+    #[arg(long = "amount-column", env = "SERVICEWATCH_AMOUNT_COLUMN")]
+    pub amount_column: Option<String>,
+    /// Column holding the customer segment (default `customer_segment`, used when the table has it).
+    #[arg(long = "segment-column", env = "SERVICEWATCH_SEGMENT_COLUMN")]
+    pub segment_column: Option<String>,
+    /// Column holding the channel (default `channel`, used when the table has it).
+    #[arg(long = "channel-column", env = "SERVICEWATCH_CHANNEL_COLUMN")]
+    pub channel_column: Option<String>,
+    /// Column holding the payment method (default `payment_method`, used when the table has it).
+    #[arg(long = "payment-method-column", env = "SERVICEWATCH_PAYMENT_METHOD_COLUMN")]
+    pub payment_method_column: Option<String>,
+    /// Decimals of the amount's minor unit, 0 to 6 (default 2: amounts are
+    /// summed in cents).
+    #[arg(long = "amount-decimals", env = "SERVICEWATCH_AMOUNT_DECIMALS")]
+    pub amount_decimals: Option<u8>,
     /// Time zone whose calendar days are counted (IANA name, e.g. Europe/Paris).
     #[arg(long, env = "SERVICEWATCH_TIME_ZONE")]
     pub time_zone: Option<String>,
@@ -267,7 +340,14 @@ impl ConfigArgs {
     fn layer(&self) -> Layer {
         Layer {
             table: self.table.clone(),
-            columns: ColumnsLayer { timestamp: self.timestamp_column.clone(), service: self.service_column.clone() },
+            columns: ColumnsLayer {
+                timestamp: self.timestamp_column.clone(),
+                service: self.service_column.clone(),
+                amount: self.amount_column.clone(),
+                segment: self.segment_column.clone(),
+                channel: self.channel_column.clone(),
+                payment_method: self.payment_method_column.clone(),
+            },
             time_zone: self.time_zone.clone(),
             warehouse: WarehouseLayer {
                 kind: self.warehouse.clone(),
@@ -286,6 +366,7 @@ impl ConfigArgs {
             audit_db: self.audit_db.clone(),
             user: self.user.clone(),
             store_schema: self.store_schema.clone(),
+            amount_decimals: self.amount_decimals,
             ..Layer::default()
         }
     }
@@ -315,10 +396,27 @@ impl Config {
         let table = TableName::parse(&table).context("setting `table`")?;
         let ts = pick(layers, |l| l.columns.timestamp.clone()).unwrap_or_else(|| "transaction_timestamp".into());
         let svc = pick(layers, |l| l.columns.service.clone()).unwrap_or_else(|| "orderservice".into());
+        let optional = |get: fn(&ColumnsLayer) -> Option<String>, default: &str, setting: &str| {
+            let given = pick(layers, |l| get(&l.columns));
+            let name =
+                Ident::parse(given.as_deref().unwrap_or(default)).with_context(|| format!("setting `{setting}`"))?;
+            anyhow::Ok(OptionalColumn { name, explicit: given.is_some() })
+        };
         let columns = Columns {
             timestamp: Ident::parse(&ts).context("setting `columns.timestamp`")?,
             service: Ident::parse(&svc).context("setting `columns.service`")?,
+            amount: optional(|c| c.amount.clone(), "amount", "columns.amount")?,
+            segment: optional(|c| c.segment.clone(), "customer_segment", "columns.segment")?,
+            channel: optional(|c| c.channel.clone(), "channel", "columns.channel")?,
+            payment_method: optional(|c| c.payment_method.clone(), "payment_method", "columns.payment_method")?,
         };
+        let amount_decimals = pick(layers, |l| l.amount_decimals).unwrap_or(DEFAULT_AMOUNT_DECIMALS);
+        if amount_decimals > MAX_AMOUNT_DECIMALS {
+            bail!(
+                "setting `amount_decimals` (--amount-decimals, SERVICEWATCH_AMOUNT_DECIMALS) must be from 0 to \
+                 {MAX_AMOUNT_DECIMALS}, not {amount_decimals}"
+            );
+        }
         let time_zone = match pick(layers, |l| l.time_zone.clone()) {
             Some(name) => Zone::parse(&name).context("setting `time_zone`")?,
             None => Zone::UTC,
@@ -419,6 +517,7 @@ impl Config {
             user,
             store_schema,
             behind_apps_proxy,
+            amount_decimals,
         })
     }
 }
@@ -609,6 +708,11 @@ impl Config {
             timestamp: self.columns.timestamp.clone(),
             service: self.columns.service.clone(),
             zone: self.time_zone,
+            amount: self.columns.amount.name.clone(),
+            amount_decimals: self.amount_decimals,
+            segment: self.columns.segment.name.clone(),
+            channel: self.columns.channel.name.clone(),
+            payment_method: self.columns.payment_method.name.clone(),
         }
     }
 }
@@ -627,6 +731,36 @@ mod tests {
         let c = Config::from_layers(&[flags, file]).unwrap();
         assert_eq!(c.table.to_string(), "`a`.`b`");
         assert_eq!(c.columns.service.as_str(), "svc");
+    }
+
+    #[test]
+    fn optional_columns_default_to_the_sample_names_and_are_checked() {
+        let c = Config::from_layers(&[]).unwrap();
+        let names: Vec<(&str, bool)> =
+            [&c.columns.amount, &c.columns.segment, &c.columns.channel, &c.columns.payment_method]
+                .iter()
+                .map(|o| (o.name.as_str(), o.explicit))
+                .collect();
+        assert_eq!(
+            names,
+            [("amount", false), ("customer_segment", false), ("channel", false), ("payment_method", false)]
+        );
+        assert_eq!(c.amount_decimals, 2);
+        let file: Layer =
+            toml::from_str("amount_decimals = 0\n[columns]\namount = \"total\"\nchannel = \"chan\"").unwrap();
+        let flags =
+            Layer { columns: ColumnsLayer { channel: Some("via".into()), ..Default::default() }, ..Default::default() };
+        let c = Config::from_layers(&[flags, file]).unwrap();
+        assert_eq!((c.columns.amount.name.as_str(), c.columns.amount.explicit), ("total", true));
+        assert_eq!((c.columns.channel.name.as_str(), c.columns.channel.explicit), ("via", true), "flags first");
+        assert!(!c.columns.segment.explicit);
+        assert_eq!((c.amount_decimals, c.source().amount_decimals), (0, 0));
+        let bad = |text: &str| format!("{:#}", Config::from_layers(&[toml::from_str(text).unwrap()]).unwrap_err());
+        let e = bad("[columns]\npayment_method = \"pay method\"");
+        assert!(e.contains("setting `columns.payment_method`") && e.contains("not a valid identifier"), "{e}");
+        let e = bad("amount_decimals = 7");
+        assert!(e.contains("setting `amount_decimals`") && e.contains("from 0 to 6"), "{e}");
+        assert!(toml::from_str::<Layer>("[columns]\nsegmnt = \"x\"").is_err(), "typos in the file are errors");
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! - [`store`]: the audit trail, marks and alert outbox (a SQLite file,
 //!   cargo feature `sqlite`); [`alerts`]: `scan --alert`'s webhook delivery.
 //! - [`services`]: service names to panel indices, for the API and `scan`.
+//! - [`view`]: what a series is (count or amount; per service or split by
+//!   a dimension; filtered) and which views the table's columns allow.
 //! - [`sample`], [`scan`], [`evaluate`]: the other subcommands; [`terminal`]:
 //!   their progress bars.
 
@@ -27,6 +29,7 @@ pub mod scan;
 pub mod services;
 pub mod store;
 pub mod terminal;
+pub mod view;
 pub mod warehouse;
 
 use std::sync::Arc;
@@ -47,13 +50,11 @@ pub async fn open_warehouse(config: &Config) -> anyhow::Result<Arc<dyn Warehouse
              generated sample data"
         ),
         #[cfg(feature = "embedded")]
-        WarehouseConfig::Embedded { data: Some(path) } => {
-            Ok(Arc::new(warehouse::embedded::Embedded::open(path, source).await?))
-        }
+        WarehouseConfig::Embedded { data: Some(path) } => checked(config, path, source).await,
         #[cfg(feature = "embedded")]
         WarehouseConfig::Sample => {
             let path = tokio::task::spawn_blocking(sample::default_sample).await??;
-            Ok(Arc::new(warehouse::embedded::Embedded::open(&path, source).await?))
+            checked(config, &path, source).await
         }
         #[cfg(not(feature = "embedded"))]
         WarehouseConfig::Embedded { .. } | WarehouseConfig::Sample => anyhow::bail!(
@@ -62,6 +63,22 @@ pub async fn open_warehouse(config: &Config) -> anyhow::Result<Arc<dyn Warehouse
         ),
         WarehouseConfig::Databricks(settings) => Ok(Arc::new(Databricks::new(settings, source)?)),
     }
+}
+
+/// The embedded warehouse over `path`, its configured columns checked at
+/// once (local files cost nothing to look at): a column a setting names and
+/// the file lacks stops the start, naming both.
+#[cfg(feature = "embedded")]
+async fn checked(
+    config: &Config,
+    path: &std::path::Path,
+    source: warehouse::sql::Source,
+) -> anyhow::Result<Arc<dyn Warehouse>> {
+    use anyhow::Context;
+    let wh = warehouse::embedded::Embedded::open(path, source).await?;
+    let have = wh.columns(&Default::default(), &Default::default()).await?;
+    view::Available::resolve(&config.columns, &have).with_context(|| path.display().to_string())?;
+    Ok(Arc::new(wh))
 }
 
 /// Opens the store (audit trail, marks, alert outbox): Databricks tables

@@ -20,12 +20,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the browser app and the API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Write realistic sample transactions as Parquet.
     #[cfg(feature = "embedded")]
     Sample(sample::Args),
     /// Score from the command line and print the flagged days (CSV or JSON).
-    Scan(scan::Args),
+    Scan(Box<scan::Args>),
     /// Measure every method on labelled synthetic data (precision, recall, F1, AP).
     Evaluate(evaluate::Args),
     /// Time the cold daily aggregation of a file on the embedded warehouse.

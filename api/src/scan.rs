@@ -5,12 +5,13 @@
 use std::io::Write;
 
 use anyhow::Context;
-use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method, Scores};
+use servicewatch_shared::{BaselineParams, Day, Dimension, Direction, FlagParams, Method, Metric, Scores};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ConfigArgs;
 use crate::services::service_indices;
 use crate::terminal::{self, Bar};
+use crate::view::{Available, View};
 use crate::warehouse::{Caller, DailyQuery, Partial, Progress};
 
 /// A day in range the robust method left unscored, and why (in `--format json`).
@@ -20,12 +21,15 @@ struct Unscored {
     reason: Partial,
 }
 
-/// What `--format json` prints: the API's answer and the unscored days.
+/// What `--format json` prints: the API's answer and the unscored days
+/// (and with `--metric amount`, the rows left out of the sums).
 #[derive(serde::Serialize)]
 struct Output<'a> {
     #[serde(flatten)]
     result: &'a servicewatch_shared::wire::Anomalies,
     unscored_days: Vec<Unscored>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_summed: Option<u64>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -59,6 +63,24 @@ pub struct Args {
     /// into known names in exactly one way, as the API's `services`.
     #[arg(long, action = clap::ArgAction::Append)]
     pub services: Vec<String>,
+    /// What a day's value is: count (transactions) or amount (the sum of
+    /// the amount column in minor units, refunds and unreadable amounts
+    /// left out and counted), as the API's `metric`.
+    #[arg(long, default_value_t = Metric::default())]
+    pub metric: Metric,
+    /// One series per service and value of this dimension (segment,
+    /// channel or payment_method), keyed `{service} · {value}`.
+    #[arg(long)]
+    pub split: Option<Dimension>,
+    /// Only rows of this customer segment, exactly as stored; repeat for several.
+    #[arg(long, action = clap::ArgAction::Append)]
+    pub segment: Vec<String>,
+    /// Only rows of this channel, exactly as stored; repeat for several.
+    #[arg(long, action = clap::ArgAction::Append)]
+    pub channel: Vec<String>,
+    /// Only rows of this payment method, exactly as stored; repeat for several.
+    #[arg(long = "payment-method", action = clap::ArgAction::Append)]
+    pub payment_method: Vec<String>,
     /// Most rows to print (0 = all).
     #[arg(long, default_value_t = 0)]
     pub limit: usize,
@@ -87,8 +109,22 @@ fn parse_day(s: &str) -> Result<Day, String> {
     Day::parse(s).map_err(|e| e.to_string())
 }
 
+impl Args {
+    /// The view the flags ask for, as the API's parameters give it.
+    fn view(&self) -> anyhow::Result<View> {
+        let filters = [
+            (Dimension::Segment, &self.segment),
+            (Dimension::Channel, &self.channel),
+            (Dimension::PaymentMethod, &self.payment_method),
+        ];
+        let given = filters.into_iter().filter(|(_, v)| !v.is_empty()).map(|(d, v)| (d, v.clone()));
+        View::new(self.metric, self.split, given).map_err(anyhow::Error::msg)
+    }
+}
+
 pub async fn run(args: &Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.z.is_finite() && args.z >= 0.0, "--z must be a number >= 0");
+    let view = args.view()?;
     let config = args.config.load()?;
     // One store for marks, the trail and the outbox, opened before the
     // scan (which can take minutes) so that a missing one fails at once.
@@ -120,6 +156,8 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let warehouse = crate::open_warehouse(&config).await?;
     let caller = Caller::default();
     let cancel = CancellationToken::new();
+    let available = Available::resolve(&config.columns, &warehouse.columns(&caller, &cancel).await?)?;
+    available.check(&view, &config.columns).map_err(anyhow::Error::msg)?;
     // The load time decides whether the last day is still running.
     let loaded_at = chrono::Utc::now();
     let bounds = warehouse.bounds(&caller, &cancel, &Progress::default()).await?;
@@ -132,13 +170,14 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     // Every service is read, whatever `--services` says: the robust
     // method's common day factor comes from all of them (as in the API and
     // the app); the list only chooses which are flagged.
-    let q = DailyQuery { from, to, services: None };
+    let q = DailyQuery { from, to, services: None, view: view.clone() };
     let bar = std::sync::Arc::new(Bar::new("reading transactions"));
     let progress = Progress::default();
     let drawing = terminal::follow(bar.clone(), progress.clone());
     let panel = warehouse.daily(&q, &caller, &cancel, &progress).await;
     drawing.abort();
-    let panel = panel.context("aggregating daily counts")?;
+    let crate::warehouse::Aggregates { panel, not_summed } = panel.context("aggregating daily counts")?;
+    let not_summed = (view.metric == Metric::Amount).then_some(not_summed);
     bar.finish(&format!("{} rows into {} service-days", progress.get().0, panel.service_days()));
     let selected = match args.services.as_slice() {
         [] => None,
@@ -154,9 +193,9 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         to: Some(to),
         method: args.method,
         weekly: args.weekly,
+        metric: view.metric,
         partial: partial.iter().map(|p| p.0).collect(),
         exclude,
-        ..Default::default()
     };
     // Only the robust method leaves partial days unscored.
     let unscored: Vec<Unscored> = partial
@@ -180,7 +219,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let outbox = store.filter(|_| args.alert.url.is_some());
     let flagged = outbox.is_some().then(|| result.anomalies.clone());
     result.anomalies.truncate(limit);
-    print(args, &config, &result, unscored)?;
+    print(args, &config, &result, unscored, not_summed)?;
     if let (Some(store), Some(flagged)) = (outbox, flagged) {
         let method = crate::store::method_text(args.method, args.weekly);
         crate::alerts::run(&args.alert, &store, &config, &flagged, &method, &flag_text(args)).await?;
@@ -194,17 +233,21 @@ fn print(
     config: &crate::config::Config,
     result: &servicewatch_shared::wire::Anomalies,
     unscored: Vec<Unscored>,
+    not_summed: Option<u64>,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &Output { result, unscored_days: unscored })?;
+            serde_json::to_writer_pretty(&mut out, &Output { result, unscored_days: unscored, not_summed })?;
             writeln!(out)?;
         }
         Format::Csv => {
             // Stdout stays the plain CSV; a scheduler's log keeps this.
             for u in &unscored {
                 eprintln!("scan: {} left unscored: {}", u.date, u.reason.reason(config.partial_day_gap));
+            }
+            if let Some(n) = not_summed.filter(|n| *n > 0) {
+                eprintln!("scan: {n} rows left out of the amounts (negative, NULL or unreadable amount)");
             }
             out.write_all(servicewatch_shared::wire::csv(&result.anomalies).as_bytes())?
         }
@@ -223,7 +266,8 @@ async fn record(
     // A person at a terminal is $USER; the server's default is its own name.
     let by = (args.recorded_by.clone().or_else(|| config.user.clone()).or_else(|| std::env::var("USER").ok()))
         .unwrap_or_else(|| config.recorder(None));
-    let rows = crate::store::records(flagged, args.method, args.weekly, &flag_text(args), chrono::Utc::now(), &by);
+    let params = flag_text(args) + &args.view()?.params_suffix();
+    let rows = crate::store::records(flagged, args.method, args.weekly, &params, chrono::Utc::now(), &by);
     let total = rows.len();
     let store = store.clone();
     let added =

@@ -161,17 +161,17 @@ async fn answers_equal_the_embedded_engine_in_utc_and_in_a_dst_zone() {
         }
         let daily = get(&format!("{}/api/daily", remote.base)).await.1;
         assert!(daily["series"].as_array().unwrap().len() >= 40);
-        // Warm cache: one bounds and one daily statement for every range,
-        // filter and score, plus one per drill-down.
+        // Warm cache: one bounds, one columns and one daily statement for
+        // every range, filter and score, plus one per drill-down.
         let after = stats("wh-parity").await;
-        assert_eq!(after["statements"].as_u64().unwrap() - before, 2 + 2, "{after}");
+        assert_eq!(after["statements"].as_u64().unwrap() - before, 3 + 2, "{after}");
         assert_eq!(after["link_downloads_with_authorization"], 0, "presigned links never get the token");
         // Readiness probes within a few seconds share one statement.
         for _ in 0..3 {
             let (status, ready) = get(&format!("{}/readyz", remote.base)).await;
             assert_eq!((status, ready["rows"].clone()), (200, m1["rows"].clone()), "{ready}");
         }
-        assert_eq!(stats("wh-parity").await["statements"].as_u64().unwrap() - before, 2 + 2 + 1);
+        assert_eq!(stats("wh-parity").await["statements"].as_u64().unwrap() - before, 3 + 2 + 1);
     }
     assert!(stats("wh-parity").await["chunk_calls"].as_u64().unwrap() > 0, "several chunks were followed");
 }
@@ -247,7 +247,7 @@ async fn a_slow_starting_throttled_warehouse_with_expiring_links_still_answers_e
     assert!(s["throttled"].as_u64().unwrap() >= 3, "{s}");
     assert_eq!(s["link_downloads_with_authorization"], 0);
     assert!(s["link_downloads"].as_u64().unwrap() > 2, "refused links were renewed: {s}");
-    assert_eq!(s["statements"], 2, "retries of polls and chunks are not new statements: {s}");
+    assert_eq!(s["statements"], 3, "retries of polls and chunks are not new statements: {s}");
 }
 
 #[tokio::test]
@@ -350,7 +350,7 @@ async fn oauth_tokens_are_renewed_before_they_expire() {
     assert!(refreshed.status().is_success());
     let (status, body) = get(&format!("{}/api/meta", s.base)).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(stats("wh-oauth").await["statements_by_user"]["sp-app"], 4);
+    assert_eq!(stats("wh-oauth").await["statements_by_user"]["sp-app"], 6);
     // Wrong client secret: a clear error naming the settings.
     let bad = DatabricksSecrets {
         client_id: Some("sp-app".into()),
@@ -381,14 +381,14 @@ async fn each_user_has_their_own_cache_and_the_header_counts_only_behind_the_pro
         assert_eq!(get_as(&format!("{}/api/daily", s.base), who).await.0, 200);
     }
     let by_user = stats("wh-users").await["statements_by_user"].clone();
-    assert_eq!(by_user, json!({ "alice@example.com": 2, "bob@example.com": 2 }), "one cache entry per user");
+    assert_eq!(by_user, json!({ "alice@example.com": 3, "bob@example.com": 3 }), "one cache entry per user");
     // Without the proxy setting, the header is anyone's: ignored.
     let config = databricks_config(name, None, "wh-users", pat("tok-app"), false);
     let s = serve_state(servicewatch::open_warehouse(&config).await.unwrap(), config, "").await;
     assert_eq!(get_as(&format!("{}/api/daily", s.base), &alice).await.0, 200);
     let by_user = stats("wh-users").await["statements_by_user"].clone();
-    assert_eq!(by_user["app-principal"], 2, "{by_user}");
-    assert_eq!(by_user["alice@example.com"], 2, "{by_user}");
+    assert_eq!(by_user["app-principal"], 3, "{by_user}");
+    assert_eq!(by_user["alice@example.com"], 3, "{by_user}");
 }
 
 #[tokio::test]
@@ -403,7 +403,7 @@ async fn a_client_that_leaves_mid_load_does_not_restart_it_and_a_dropped_drilldo
     let (status, meta) = get(&format!("{}/api/meta", s.base)).await;
     assert_eq!(status, 200, "{meta}");
     let st = stats("wh-leave").await;
-    assert_eq!((st["statements"].as_u64(), st["cancels"].as_u64()), (Some(2), Some(0)), "one load: {st}");
+    assert_eq!((st["statements"].as_u64(), st["cancels"].as_u64()), (Some(3), Some(0)), "one load: {st}");
     // A drill-down whose client leaves is cancelled on the warehouse, even
     // while its submit still waits (the warehouse is slower than the submit's
     // wait_timeout here, so the id comes after the client has gone).
@@ -448,7 +448,54 @@ async fn a_load_longer_than_a_request_may_wait_answers_loading_then_the_data() {
         (status, meta) = get(&format!("{}/api/meta", s.base)).await;
     }
     assert_eq!(status, 200, "{meta}");
-    assert_eq!(stats("wh-slow").await["statements"], 2, "one load, however often it was asked for");
+    assert_eq!(stats("wh-slow").await["statements"], 3, "one load, however often it was asked for");
+}
+
+#[tokio::test]
+async fn views_equal_the_embedded_engine_on_spark() {
+    let name = "sw_views.maintenanceservices";
+    let file = table(name, 22, 12, 90).await;
+    user("tok-views", "analyst@example.com").await;
+    warehouse("wh-views", json!({ "chunk_rows": 500 })).await;
+    for zone in [None, Some("Europe/Paris")] {
+        let local = start(&file, "", layer(name, zone)).await;
+        let remote = databricks(name, zone, "wh-views", "tok-views").await;
+        for path in [
+            "/api/meta?metric=amount",
+            "/api/daily?metric=amount",
+            "/api/daily?split=payment_method",
+            "/api/daily?metric=amount&split=channel&segment=fleet&segment=retail",
+            "/api/meta?split=segment&payment_method=card_not_present",
+            "/api/daily?split=segment&payment_method=card_not_present&channel=web",
+            "/api/anomalies?metric=amount&limit=0",
+            "/api/anomalies?metric=amount&split=payment_method&z=2&limit=0",
+        ] {
+            let (a, b) = (get(&format!("{}{path}", local.base)).await, get(&format!("{}{path}", remote.base)).await);
+            assert_eq!(a.0, 200, "{path}: {}", a.1);
+            let (a, b) = (meta_essentials_if_meta(a.1), meta_essentials_if_meta(b.1));
+            assert_eq!(a, b, "{path} in {zone:?}");
+        }
+        let amounts = get(&format!("{}/api/meta?metric=amount", remote.base)).await.1;
+        assert!(amounts["not_summed"].as_u64().unwrap() > 0, "refunds are counted on Spark too: {amounts}");
+    }
+    // A column a setting names and the table lacks: said, on the first load.
+    let mut config = databricks_config(name, None, "wh-views", pat("tok-views"), false);
+    config.columns.payment_method.name = servicewatch::warehouse::sql::Ident::parse("payment").unwrap();
+    config.columns.payment_method.explicit = true;
+    let s = serve_state(servicewatch::open_warehouse(&config).await.unwrap(), config, "").await;
+    let (status, body) = get(&format!("{}/api/meta", s.base)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (502, Some("missing_column")), "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("the table has no column `payment` (setting `columns.payment_method`)"), "{message}");
+}
+
+/// [`meta_essentials`] of a `/api/meta` body; other bodies as they are.
+fn meta_essentials_if_meta(v: Value) -> Value {
+    if v.get("fetched_at").is_some() {
+        meta_essentials(v)
+    } else {
+        v
+    }
 }
 
 #[path = "common/store.rs"]

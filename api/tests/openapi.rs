@@ -113,6 +113,10 @@ async fn responses_match_the_description() {
         ("/api/transactions", "/api/transactions?date=2024-01-10", 400),
         ("/api/audit", "/api/audit?since=2024-01-01", 200),
         ("/api/audit", "/api/audit?since=nope", 400),
+        ("/api/meta", "/api/meta?metric=amount&split=channel&segment=fleet", 200),
+        ("/api/meta", "/api/meta?split=nope", 400),
+        ("/api/daily", "/api/daily?metric=amount&split=payment_method&from=2024-01-01&to=2024-01-20", 200),
+        ("/api/anomalies", "/api/anomalies?metric=amount&channel=web&channel=app&z=2&limit=20", 200),
     ];
     for (route, url, status) in calls {
         let resp = reqwest::get(format!("{base}{url}")).await.unwrap();
@@ -132,9 +136,18 @@ async fn responses_match_the_description() {
     };
     let op = &doc["paths"]["/api/audit"]["post"];
     assert!(op["requestBody"]["content"]["application/json"]["schema"].is_object(), "{op}");
-    for (body, content_type, status) in
-        [("{\"z\":2}", "application/json", 200), ("{\"z\":-1}", "application/json", 400), ("z=2", "text/plain", 415)]
-    {
+    for (body, content_type, status) in [
+        ("{\"z\":2}", "application/json", 200),
+        ("{\"z\":-1}", "application/json", 400),
+        ("z=2", "text/plain", 415),
+        (
+            "{\"z\":2,\"metric\":\"amount\",\"split\":\"channel\",\"payment_method\":[\"card\"]}",
+            "application/json",
+            200,
+        ),
+        ("{\"split\":\"colour\"}", "application/json", 400),
+        ("{\"segment\":[]}", "application/json", 400),
+    ] {
         let resp = post(body, content_type).await.unwrap();
         assert_eq!(resp.status().as_u16(), status, "{body}");
         let value: Value = resp.json().await.unwrap();
@@ -212,7 +225,12 @@ async fn parameters_are_described_as_the_server_checks_them() {
     assert!(params.len() >= 15, "{params:?}");
 
     // Enums list their values; each is accepted, and nothing else.
-    for (name, want) in [("method", vec!["classic", "robust"]), ("direction", vec!["both", "drops", "spikes"])] {
+    for (name, want) in [
+        ("method", vec!["classic", "robust"]),
+        ("direction", vec!["both", "drops", "spikes"]),
+        ("metric", vec!["amount", "count"]),
+        ("split", vec!["channel", "payment_method", "segment"]),
+    ] {
         let (_, p) = params.iter().find(|(path, p)| path == "/api/anomalies" && p["name"] == name).unwrap();
         let mut values = enum_values(&p["schema"]);
         values.sort();

@@ -19,7 +19,7 @@ async fn scan_prints_what_the_api_returns() {
     let file = common::sample_file("scan", 9, 10, 150);
     let data = file.to_str().unwrap();
     let srv = common::start(&file, "", Layer::default()).await;
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["--z", "2.5"], "z=2.5"),
         // A service list chooses what is flagged; baselines (and the common
         // day factor) still come from every service, as in the API.
@@ -32,6 +32,12 @@ async fn scan_prints_what_the_api_returns() {
             &["--weekly", "false", "--min-count", "20", "--from", "2024-02-01", "--to", "2024-04-30"],
             "weekly=false&min_count=20&from=2024-02-01&to=2024-04-30",
         ),
+        // Views, as the API's parameters.
+        (&["--metric", "amount", "--z", "2.5"], "metric=amount&z=2.5"),
+        (
+            &["--split", "channel", "--payment-method", "card", "--payment-method", "wallet", "--z", "2"],
+            "split=channel&payment_method=wallet&payment_method=card&z=2",
+        ),
     ];
     for (flags, query) in cases {
         let url = format!("{}/api/anomalies?limit=100000&{query}", srv.base);
@@ -41,6 +47,14 @@ async fn scan_prints_what_the_api_returns() {
         let (ok, out, err) = scan(&[&["--data", data, "--format", "json"], flags].concat());
         assert!(ok, "{err}");
         assert_eq!(serde_json::from_str::<Anomalies>(&out).unwrap(), api, "{query}");
+        // Amounts say what they left out, as /api/meta of the view does.
+        let view = ["metric=", "split=", "segment=", "channel=", "payment_method="];
+        let view: Vec<&str> = query.split('&').filter(|p| view.iter().any(|v| p.starts_with(v))).collect();
+        let meta = reqwest::get(format!("{}/api/meta?{}", srv.base, view.join("&"))).await.unwrap();
+        assert_eq!(meta.status(), 200, "{query}");
+        let meta: serde_json::Value = meta.json().await.unwrap();
+        let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(json.get("not_summed"), meta.get("not_summed"), "{query}");
         assert!(!err.contains('\r'), "no progress bar when piped: {err:?}");
 
         let (ok, out, err) = scan(&[&["--data", data], flags].concat());
@@ -80,6 +94,23 @@ fn scan_json(data: &str, flags: &[&str]) -> serde_json::Value {
     let (ok, out, err) = scan(&[&["--data", data, "--format", "json"], flags].concat());
     assert!(ok, "{flags:?}: {err}");
     serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn a_view_the_table_cannot_give_is_refused_naming_the_setting() {
+    let file = common::messy_csv("scan-views");
+    let data = file.to_str().unwrap();
+    for (flags, says) in [
+        (&["--metric", "amount"][..], "the table has no column `amount` (setting `columns.amount`)"),
+        (&["--split", "payment_method"], "the table has no column `payment_method` (setting `columns.payment_method`)"),
+        (&["--channel", "web"], "the table has no column `channel` (setting `columns.channel`)"),
+        (&["--split", "colour"], "invalid value 'colour'"),
+        (&["--channel-column", "via"], "the table has no column `via` (setting `columns.channel`)"),
+    ] {
+        let (ok, out, err) = scan(&[&["--data", data], flags].concat());
+        assert!(!ok && out.is_empty(), "{flags:?} should fail");
+        assert!(err.contains(says), "{flags:?}: {err}");
+    }
 }
 
 #[test]
@@ -172,9 +203,15 @@ fn a_recorded_scan_run_twice_adds_one_set() {
     assert_eq!((row.value, row.z, row.center), (top.value, top.z, top.center));
     assert_eq!((row.method.as_str(), row.recorded_by.as_str()), ("robust+weekly", "nightly"));
     assert_eq!(row.params, "z=2.5;min_days=7;min_count=0;direction=both");
-    // Another threshold is another record set.
+    // Another threshold is another record set, and so is another view.
     let (ok, _, err) = scan(&["--data", data, "--z", "3", "--record", "--audit-db", audit]);
     assert!(ok && !err.contains("recorded 0 new"), "{err}");
+    let (_, err) = run(&["--metric", "amount", "--channel", "web"]);
+    assert!(!err.contains("recorded 0 new"), "{err}");
+    let rows = Sqlite::open(&db).unwrap().audit(&AuditQuery { limit: 100_000, ..Default::default() }).unwrap();
+    let amounts =
+        rows.iter().filter(|r| r.params == "z=2.5;min_days=7;min_count=0;direction=both;metric=amount;channel=web");
+    assert!(amounts.count() > 0, "{:?}", rows.iter().map(|r| &r.params).collect::<std::collections::BTreeSet<_>>());
     // A trail that cannot be written fails the scan.
     let (ok, _, err) = scan(&["--data", data, "--record", "--audit-db", "/proc/servicewatch/audit.sqlite3"]);
     assert!(!ok && err.contains("audit"), "{err}");

@@ -522,7 +522,14 @@ impl servicewatch::warehouse::Warehouse for Hanging {
         _: &servicewatch::warehouse::Caller,
         _: &tokio_util::sync::CancellationToken,
         _: &servicewatch::warehouse::Progress,
-    ) -> Result<servicewatch_shared::Panel, servicewatch::warehouse::WarehouseError> {
+    ) -> Result<servicewatch::warehouse::Aggregates, servicewatch::warehouse::WarehouseError> {
+        std::future::pending().await
+    }
+    async fn columns(
+        &self,
+        _: &servicewatch::warehouse::Caller,
+        _: &tokio_util::sync::CancellationToken,
+    ) -> Result<Vec<String>, servicewatch::warehouse::WarehouseError> {
         std::future::pending().await
     }
     async fn bounds(
@@ -631,8 +638,15 @@ impl servicewatch::warehouse::Warehouse for CountingDrill {
         who: &servicewatch::warehouse::Caller,
         cancel: &tokio_util::sync::CancellationToken,
         progress: &servicewatch::warehouse::Progress,
-    ) -> Result<servicewatch_shared::Panel, servicewatch::warehouse::WarehouseError> {
+    ) -> Result<servicewatch::warehouse::Aggregates, servicewatch::warehouse::WarehouseError> {
         self.inner.daily(q, who, cancel, progress).await
+    }
+    async fn columns(
+        &self,
+        who: &servicewatch::warehouse::Caller,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<Vec<String>, servicewatch::warehouse::WarehouseError> {
+        self.inner.columns(who, cancel).await
     }
     async fn bounds(
         &self,
@@ -964,4 +978,189 @@ async fn a_snapshot_larger_than_the_cache_limit_is_read_once() {
         let again = state.snapshot(&who).await.unwrap();
         assert!(std::sync::Arc::ptr_eq(&first, &again), "read again");
     }
+}
+
+/// The (series, date) pairs `/api/anomalies` flags with `query`.
+async fn flagged(base: &str, query: &str) -> std::collections::HashSet<(String, String)> {
+    let (status, body) = get(&format!("{base}/api/anomalies?limit=100000&{query}")).await;
+    assert_eq!(status, 200, "{query}: {body}");
+    let got: Anomalies = serde_json::from_value(body).unwrap();
+    got.anomalies.into_iter().map(|a| (a.key, a.date.to_string())).collect()
+}
+
+#[tokio::test]
+async fn amount_and_payment_anomalies_show_in_their_views_and_not_in_the_counts() {
+    let (file, labels) = common::labelled_sample("views", 4, 20, 240);
+    let kind = |k: &str| labels.iter().filter(|l| l[2] == k).cloned().collect::<Vec<_>>();
+    let (jumps, bursts) = (kind("amount_jump"), kind("card_not_present_burst"));
+    assert_eq!((jumps.len(), bursts.len()), (2, 3), "{labels:?}");
+    assert!(jumps.iter().all(|l| l[3..] == ["amount", "", ""]), "{jumps:?}");
+    assert!(bursts.iter().all(|l| l[3..] == ["count", "payment_method", "card_not_present"]), "{bursts:?}");
+    assert!(labels.iter().filter(|l| l[2] == "spike").all(|l| l[3..] == ["count", "", ""]));
+    let srv = start(&file, "", Layer::default()).await;
+
+    let counts = flagged(&srv.base, "").await;
+    let amounts = flagged(&srv.base, "metric=amount").await;
+    let by_payment = flagged(&srv.base, "split=payment_method").await;
+    for l in &jumps {
+        let day = (l[0].clone(), l[1].clone());
+        assert!(amounts.contains(&day), "amounts ×3 on {day:?} are flagged under metric=amount");
+        assert!(!counts.contains(&day), "its count is ordinary: {day:?}");
+    }
+    for l in &bursts {
+        let series = (format!("{} · card_not_present", l[0]), l[1].clone());
+        assert!(by_payment.contains(&series), "{series:?} is flagged under split=payment_method");
+        assert!(!counts.contains(&(l[0].clone(), l[1].clone())), "the service's count barely moves: {l:?}");
+    }
+    // The card-not-present burst came in on the web: the filtered view shows it too.
+    let web_cnp = flagged(&srv.base, "split=payment_method&channel=web&payment_method=card_not_present").await;
+    assert!(bursts.iter().all(|l| web_cnp.contains(&(format!("{} · card_not_present", l[0]), l[1].clone()))));
+    assert!(web_cnp.iter().all(|(k, _)| k.ends_with(" · card_not_present")), "{web_cnp:?}");
+
+    // /api/meta says what the table offers, and per view its series and
+    // the rows left out of the amounts.
+    let (_, meta) = get(&format!("{}/api/meta", srv.base)).await;
+    assert_eq!(meta["metrics"], serde_json::json!(["count", "amount"]));
+    assert_eq!(meta["dimensions"], serde_json::json!(["segment", "channel", "payment_method"]));
+    assert_eq!(meta["amount_decimals"], 2);
+    assert!(meta.get("not_summed").is_none(), "counts leave nothing out: {meta}");
+    let (_, amount_meta) = get(&format!("{}/api/meta?metric=amount", srv.base)).await;
+    assert!(amount_meta["not_summed"].as_u64().unwrap() > 0, "the sample has refunds: {amount_meta}");
+    assert_eq!(amount_meta["services"], meta["services"]);
+    let (_, split_meta) = get(&format!("{}/api/meta?split=payment_method", srv.base)).await;
+    let series: Vec<&str> = split_meta["services"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert!(series.contains(&format!("{} · card_not_present", bursts[0][0]).as_str()), "{series:?}");
+    assert_eq!(split_meta["rows"], meta["rows"], "the table's rows, whatever the view");
+
+    // /api/daily of a view: a split's series add up to the service's day,
+    // and `services` names series keys.
+    let day = &bursts[0][1];
+    let cnp = format!("{} · card_not_present", bursts[0][0]);
+    let url = format!("{}/api/daily?split=payment_method&from={day}&to={day}", srv.base);
+    let split: Daily = serde_json::from_value(get(&url).await.1).unwrap();
+    let url = format!("{}/api/daily?from={day}&to={day}&services={}", srv.base, bursts[0][0]);
+    let whole: Daily = serde_json::from_value(get(&url).await.1).unwrap();
+    let of_service: u64 =
+        split.series.iter().filter(|s| s.key.starts_with(&format!("{} · ", bursts[0][0]))).map(|s| s.values[0]).sum();
+    assert_eq!(of_service, whole.series[0].values[0]);
+    let url = format!("{}/api/daily?split=payment_method&services={}", srv.base, cnp.replace(' ', "%20"));
+    let (status, one) = get(&url).await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["series"].as_array().unwrap().len(), 1, "{one}");
+}
+
+#[tokio::test]
+async fn a_view_the_table_has_no_columns_for_is_a_400_naming_it() {
+    let srv = start(&common::messy_csv("no-views"), "", Layer::default()).await;
+    let (_, meta) = get(&format!("{}/api/meta", srv.base)).await;
+    assert_eq!(
+        (meta["metrics"].clone(), meta["dimensions"].clone()),
+        (serde_json::json!(["count"]), serde_json::json!([]))
+    );
+    let cases = [
+        ("/api/daily?metric=amount", "`metric=amount`: the table has no column `amount` (setting `columns.amount`)"),
+        (
+            "/api/anomalies?split=channel",
+            "`split=channel`: the table has no column `channel` (setting `columns.channel`)",
+        ),
+        ("/api/meta?payment_method=card", "`payment_method`: the table has no column `payment_method`"),
+        ("/api/daily?split=colour", "unknown dimension `colour`"),
+        ("/api/anomalies?metric=sum", "unknown metric `sum`"),
+        ("/api/daily?split=channel&split=segment", "`split` is given more than once"),
+        ("/api/meta?segment=", "`segment` is empty"),
+    ];
+    for (path, says) in cases {
+        let (status, body) = get(&format!("{}{path}", srv.base)).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_request")), "{path}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{path}: {message}");
+    }
+}
+
+/// Counts the daily aggregations and column looks of the warehouse it wraps.
+struct CountingDaily {
+    inner: std::sync::Arc<dyn servicewatch::warehouse::Warehouse>,
+    daily: std::sync::Arc<std::sync::Mutex<Vec<servicewatch::view::View>>>,
+    columns: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl servicewatch::warehouse::Warehouse for CountingDaily {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+    async fn daily(
+        &self,
+        q: &servicewatch::warehouse::DailyQuery,
+        who: &servicewatch::warehouse::Caller,
+        cancel: &tokio_util::sync::CancellationToken,
+        progress: &servicewatch::warehouse::Progress,
+    ) -> Result<servicewatch::warehouse::Aggregates, servicewatch::warehouse::WarehouseError> {
+        self.daily.lock().unwrap().push(q.view.clone());
+        self.inner.daily(q, who, cancel, progress).await
+    }
+    async fn columns(
+        &self,
+        who: &servicewatch::warehouse::Caller,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<Vec<String>, servicewatch::warehouse::WarehouseError> {
+        self.columns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.columns(who, cancel).await
+    }
+    async fn bounds(
+        &self,
+        who: &servicewatch::warehouse::Caller,
+        cancel: &tokio_util::sync::CancellationToken,
+        progress: &servicewatch::warehouse::Progress,
+    ) -> Result<servicewatch::warehouse::Bounds, servicewatch::warehouse::WarehouseError> {
+        self.inner.bounds(who, cancel, progress).await
+    }
+    async fn transactions(
+        &self,
+        service: &str,
+        day: Day,
+        limit: u32,
+        who: &servicewatch::warehouse::Caller,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<servicewatch::warehouse::Rows, servicewatch::warehouse::WarehouseError> {
+        self.inner.transactions(service, day, limit, who, cancel).await
+    }
+}
+
+#[tokio::test]
+async fn each_view_is_read_once_per_snapshot_and_a_refresh_forgets_them_all() {
+    use servicewatch::view::View;
+    use servicewatch_shared::{Dimension, Metric};
+    let file = sample_file_in("view-cache");
+    let layer = Layer {
+        warehouse: servicewatch::config::WarehouseLayer { data: Some(file), ..Default::default() },
+        ..Layer::default()
+    };
+    let config = servicewatch::config::Config::from_layers(&[layer]).unwrap();
+    let inner = servicewatch::open_warehouse(&config).await.unwrap();
+    let (daily, columns) = (std::sync::Arc::default(), std::sync::Arc::default());
+    let wh = CountingDaily { inner, daily: std::sync::Arc::clone(&daily), columns: std::sync::Arc::clone(&columns) };
+    let srv = common::serve_state(std::sync::Arc::new(wh), config, "").await;
+    let read = || daily.lock().unwrap().clone();
+    let amount = View { metric: Metric::Amount, ..View::default() };
+    let split = View { split: Some(Dimension::Channel), ..View::default() };
+    for path in [
+        "/api/meta",
+        "/api/daily",
+        "/api/anomalies",
+        "/api/anomalies?metric=amount",
+        "/api/daily?metric=amount&from=2024-02-01",
+        "/api/meta?metric=amount",
+        "/api/daily?split=channel",
+        "/api/anomalies?split=channel&z=2",
+    ] {
+        assert_eq!(get(&format!("{}{path}", srv.base)).await.0, 200, "{path}");
+    }
+    assert_eq!(read(), [View::default(), amount.clone(), split.clone()], "one aggregation per view");
+    assert_eq!(columns.load(std::sync::atomic::Ordering::SeqCst), 1, "the columns once per snapshot load");
+    let client = reqwest::Client::new();
+    assert_eq!(refresh(&client, &srv.base).await.status(), 200);
+    assert_eq!(get(&format!("{}/api/anomalies?metric=amount", srv.base)).await.0, 200);
+    assert_eq!(read()[3..], [View::default(), amount], "a refresh forgets every view");
+    assert_eq!(columns.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

@@ -170,6 +170,10 @@ mod tests {
             latest_transaction: Some("2025-02-03T23:59:58.1+00:00".into()),
             fetched_at: "2026-11-24T23:56:43.52+00:00".into(),
             max_span_days: 3660,
+            metrics: vec![],
+            dimensions: vec![],
+            amount_decimals: 2,
+            not_summed: None,
         }
     }
 

@@ -83,15 +83,17 @@ pub struct ErrorDetail {
     pub status: u16,
     /// Stable and machine-readable: bad_request, not_found, too_large,
     /// timeout, unavailable, loading, cancelled, not_authorised,
-    /// table_unavailable, bad_data, warehouse_error, internal, cross_site,
-    /// rate_limited, unsupported_media_type, not_available, audit_failed.
+    /// table_unavailable, bad_data, missing_column, warehouse_error,
+    /// internal, cross_site, rate_limited, unsupported_media_type,
+    /// not_available, audit_failed.
     pub code: String,
     /// For a person: what is wrong and how to fix it.
     pub message: String,
 }
 
 /// `GET /api/meta`: what the app needs before its first query, and where
-/// the numbers come from.
+/// the numbers come from. Asked with a view (`?metric=amount&split=channel`,
+/// filters), `service_days`, `services` and `not_summed` are that view's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Meta {
@@ -116,8 +118,9 @@ pub struct Meta {
     /// Rows left out of every count, by reason.
     #[serde(default)]
     pub dropped_rows: DroppedRows,
-    /// (service, day) pairs with transactions.
+    /// (series, day) pairs with transactions.
     pub service_days: usize,
+    /// The series keys: services, or with a split `{service} · {value}`.
     pub services: Vec<String>,
     /// The newest transaction's time (RFC 3339, UTC): how fresh the data is.
     pub latest_transaction: Option<String>,
@@ -125,6 +128,20 @@ pub struct Meta {
     pub fetched_at: String,
     /// Longest range one request may ask for.
     pub max_span_days: u32,
+    /// The metrics the table has columns for: `count`, and `amount` when
+    /// it has an amount column.
+    #[serde(default)]
+    pub metrics: Vec<crate::Metric>,
+    /// The dimensions the table has columns for (to split or filter by).
+    #[serde(default)]
+    pub dimensions: Vec<crate::Dimension>,
+    /// Amounts are in minor units: amount × 10^`amount_decimals` (2: cents).
+    #[serde(default)]
+    pub amount_decimals: u8,
+    /// An amount view only: rows of its series left out of the sums
+    /// because their amount is negative (a refund), NULL or unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_summed: Option<u64>,
 }
 
 /// Where the numbers come from.

@@ -11,7 +11,7 @@ use servicewatch_shared::params::DEFAULT_LIMIT;
 use servicewatch_shared::wire::Anomalies;
 use servicewatch_shared::{BaselineParams, Direction, FlagParams, Method, Scores};
 
-use super::data::{range, services};
+use super::data::{range, services, view, ViewQuery, VIEW_PARAMS};
 use super::error::{ApiError, ErrorBody};
 use super::params::Query;
 use super::{blocking, caller, AppState};
@@ -38,6 +38,7 @@ const PARAMS: &[&str] =
         ("weekly" = Option<bool>, Query, description = "Divide out the day-of-week pattern (robust; default true)"),
         ("services" = Option<Vec<String>>, Query, style = Form, explode, description = "Service names, exactly as stored (padding included). Repeat the parameter for several: each value is one name (`services=a&services=b,c` is `a` and `b,c`). A single value is split at commas and must split into known names in exactly one way (a name holding commas is matched whole); otherwise it is a 400. Duplicates count once"),
         ("limit" = Option<usize>, Query, maximum = 100000, description = "Rows to return, 0 to 100000 (default 100)"),
+        ViewQuery,
     ),
     responses(
         (status = 200, body = Anomalies),
@@ -49,9 +50,10 @@ pub async fn anomalies(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Anomalies>, ApiError> {
-    let q = Query::new(raw.as_deref(), PARAMS)?;
+    let q = Query::new(raw.as_deref(), &[PARAMS, &VIEW_PARAMS].concat())?;
     let who = caller(&headers);
-    let snap = state.snapshot(&who).await?;
+    let view = view(&q)?;
+    let snap = state.view_snapshot(&who, &view).await?;
     let span = range(&q, &snap, &state.config)?;
     let (from, to) = (span.from, span.to);
     let (b, f) = (BaselineParams::default(), FlagParams::default());
@@ -60,10 +62,10 @@ pub async fn anomalies(
         to: Some(to),
         method: q.choice("method", b.method)?,
         weekly: q.flag("weekly", b.weekly)?,
+        metric: view.metric,
         partial: snap.bounds.partial_days(state.config.time_zone, state.config.partial_day_gap, snap.complete_until),
         // Marked days leave their baselines here as in the app.
         exclude: super::marks::exclusions(&state).await?,
-        ..Default::default()
     };
     let flag = FlagParams {
         z: q.number("z", f.z, 0.0, 1000.0)?,
@@ -83,10 +85,12 @@ pub async fn anomalies(
     // days): computed once per snapshot and setting, then only re-flagged,
     // as the browser does. Both steps run off the async threads.
     let scope = state.warehouse.cache_scope(&who);
-    let key_bytes =
-        scope.capacity() + baseline.exclude.iter().map(|(k, d)| k.capacity() + d.capacity() * 4).sum::<usize>();
+    let key_bytes = scope.capacity()
+        + view.heap_bytes()
+        + baseline.exclude.iter().map(|(k, d)| k.capacity() + d.capacity() * 4).sum::<usize>();
     let key = ScoresKey {
         scope,
+        view,
         fetched_at: snap.fetched_at,
         from,
         to,
@@ -109,6 +113,7 @@ pub async fn anomalies(
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ScoresKey {
     scope: String,
+    view: crate::view::View,
     fetched_at: chrono::DateTime<chrono::Utc>,
     from: servicewatch_shared::Day,
     to: servicewatch_shared::Day,

@@ -11,13 +11,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use servicewatch_shared::wire::{Audit, AuditRecorded};
-use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method, Scores};
+use servicewatch_shared::{BaselineParams, Day, Dimension, Direction, FlagParams, Method, Metric, Scores};
 
 use super::data::span;
 use super::error::{ApiError, ErrorBody};
 use super::params::Query;
 use super::{blocking, caller, AppState};
 use crate::store::{AuditQuery, Store};
+use crate::view::View;
 use crate::warehouse::zone::Zone;
 
 /// Most rows one `GET /api/audit` may return.
@@ -107,8 +108,8 @@ pub async fn audit(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) 
     Ok(Json(Audit { records }))
 }
 
-/// `POST /api/audit`: the flag parameters of `/api/anomalies`, all
-/// optional (the same defaults).
+/// `POST /api/audit`: the flag parameters and the view of
+/// `/api/anomalies`, all optional (the same defaults).
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordRequest {
@@ -136,6 +137,35 @@ pub struct RecordRequest {
     /// name per item, or one item split at commas as `/api/anomalies` does.
     #[schema(min_items = 1)]
     pub services: Option<Vec<String>>,
+    /// `count` (default) or `amount`, as `/api/anomalies`' `metric`.
+    #[schema(inline)]
+    pub metric: Option<Metric>,
+    /// One series per service and value of this dimension, as
+    /// `/api/anomalies`' `split`.
+    #[schema(inline)]
+    pub split: Option<Dimension>,
+    /// Only rows of these customer segments, exactly as stored.
+    #[schema(min_items = 1)]
+    pub segment: Option<Vec<String>>,
+    /// Only rows of these channels, exactly as stored.
+    #[schema(min_items = 1)]
+    pub channel: Option<Vec<String>>,
+    /// Only rows of these payment methods, exactly as stored.
+    #[schema(min_items = 1)]
+    pub payment_method: Option<Vec<String>>,
+}
+
+impl RecordRequest {
+    /// The view the body asks for (an empty filter list is a 400).
+    fn view(&self) -> Result<View, ApiError> {
+        let filters = [
+            (Dimension::Segment, &self.segment),
+            (Dimension::Channel, &self.channel),
+            (Dimension::PaymentMethod, &self.payment_method),
+        ];
+        let given = filters.into_iter().filter_map(|(d, values)| Some((d, values.clone()?)));
+        View::new(self.metric.unwrap_or_default(), self.split, given).map_err(ApiError::BadRequest)
+    }
 }
 
 /// Records every day the parameters flag now, once per series, day,
@@ -179,9 +209,10 @@ pub async fn record(
     }
     let (method, weekly) = (req.method.unwrap_or(b.method), req.weekly.unwrap_or(b.weekly));
     let (min_count, direction) = (req.min_count.unwrap_or(f.min_count), req.direction.unwrap_or(f.direction));
+    let view = req.view()?;
     // Refused before the table is read for it.
     let store = store(&state)?;
-    let snap = state.snapshot(&caller(&headers)).await?;
+    let snap = state.view_snapshot(&caller(&headers), &view).await?;
     let span = span(req.from, req.to, &snap, &state.config)?;
     let services = match &req.services {
         None => None,
@@ -192,9 +223,9 @@ pub async fn record(
         to: Some(span.to),
         method,
         weekly,
+        metric: view.metric,
         partial: snap.bounds.partial_days(state.config.time_zone, state.config.partial_day_gap, snap.complete_until),
         exclude: super::marks::exclusions(&state).await?,
-        ..Default::default()
     };
     let flag = FlagParams { z, min_days, min_count, direction, services };
     // Every flagged day, not a page of them; rare enough not to cache.
@@ -205,7 +236,7 @@ pub async fn record(
     };
     let forwarded = headers.get("x-forwarded-email").and_then(|v| v.to_str().ok());
     let by = state.config.recorder(forwarded);
-    let params = crate::store::params_text(z, min_days, min_count, direction);
+    let params = crate::store::params_text(z, min_days, min_count, direction) + &view.params_suffix();
     let rows = crate::store::records(&flagged, method, weekly, &params, Utc::now(), &by);
     let flagged = rows.len() as u64;
     let recorded = tokio::task::spawn_blocking(move || store.record(&rows)).await?? as u64;

@@ -1,6 +1,11 @@
 //! The data routes: `/api/meta`, `/api/daily`, `/api/transactions` and
 //! `/api/refresh`. All of them read the cached [`Snapshot`]; only the
 //! drill-down and a cold cache reach the warehouse.
+//!
+//! `/api/meta`, `/api/daily` (and `/api/anomalies`) take a view
+//! ([`ViewQuery`]): the metric, a split and dimension filters. `/api/meta`
+//! of a view lists its series keys and, for amounts, the rows left out of
+//! the sums (`not_summed`), which the day-by-day bodies do not repeat.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -14,7 +19,7 @@ use serde_json::{json, Value};
 
 use servicewatch_shared::codec;
 use servicewatch_shared::wire::{Daily, DataSource, LoadProgress, Meta, Transactions};
-use servicewatch_shared::Day;
+use servicewatch_shared::{Day, Dimension, Metric};
 use tokio_util::sync::CancellationToken;
 
 use super::error::{ApiError, ErrorBody};
@@ -22,6 +27,7 @@ use super::params::Query;
 use super::{blocking, caller, AppState, Snapshot};
 use crate::config::{Config, WarehouseConfig};
 use crate::services::service_indices;
+use crate::view::View;
 use crate::warehouse::Progress;
 
 /// Most raw rows one drill-down may return.
@@ -34,6 +40,51 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/transactions", get(transactions))
         .route("/api/refresh", post(refresh))
         .route("/api/progress", get(progress))
+}
+
+/// The query parameters that choose a view ([`view`]).
+pub const VIEW_PARAMS: [&str; 5] = ["metric", "split", "segment", "channel", "payment_method"];
+
+/// The view parameters, for the OpenAPI description ([`view`] reads them).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // a description only: `params::Query` parses the query string
+pub struct ViewQuery {
+    /// What a series-day's value is: `count` (transactions, the default),
+    /// or `amount`: the sum of the amount column (`columns.amount`) in whole
+    /// minor units (amount × 10^`amount_decimals`, rounded per row) over the
+    /// rows with an amount of 0 or more; refunds, NULL and unreadable
+    /// amounts are left out and counted (`not_summed` of `/api/meta` with
+    /// the same view). `amount` without an amount column is a 400
+    #[param(inline)]
+    metric: Option<Metric>,
+    /// One series per service and value of this dimension, keyed
+    /// `{service} · {value}` (`(none)` for NULL); a dimension the table has
+    /// no column for is a 400 (`/api/meta` lists those it has)
+    #[param(inline)]
+    split: Option<Dimension>,
+    /// Only rows of these customer segments, exactly as stored; repeat the
+    /// parameter for several (each value one segment)
+    #[param(style = Form, explode)]
+    segment: Option<Vec<String>>,
+    /// Only rows of these channels, exactly as stored; repeatable
+    #[param(style = Form, explode)]
+    channel: Option<Vec<String>>,
+    /// Only rows of these payment methods, exactly as stored; repeatable
+    #[param(style = Form, explode)]
+    payment_method: Option<Vec<String>>,
+}
+
+/// The view a query asks for; the table's columns are checked when its
+/// snapshot is asked for ([`AppState::view_snapshot`]).
+pub fn view(q: &Query) -> Result<View, ApiError> {
+    let metric = q.choice("metric", Metric::default())?;
+    let split = q.optional("split")?;
+    let filters = Dimension::ALL.into_iter().filter_map(|d| {
+        let values = q.all(&d.to_string());
+        (!values.is_empty()).then(|| (d, values.to_vec()))
+    });
+    View::new(metric, split, filters).map_err(ApiError::BadRequest)
 }
 
 /// A request's date range, checked and clamped to the data's days.
@@ -91,10 +142,22 @@ pub fn services(q: &Query, snap: &Snapshot) -> Result<Option<Vec<usize>>, ApiErr
     Ok(Some(service_indices(values, snap.panel.keys(), "services")?))
 }
 
+/// The table and, for the view asked for (the default: transactions per
+/// service), its series.
 #[utoipa::path(get, path = "/api/meta", tag = "data",
-    responses((status = 200, body = Meta), (status = 502, body = ErrorBody)))]
-pub async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Meta>, ApiError> {
-    let snap = state.snapshot(&caller(&headers)).await?;
+    params(ViewQuery),
+    responses(
+        (status = 200, body = Meta),
+        (status = 400, body = ErrorBody),
+        (status = 502, description = "The warehouse failed, or a setting names a column the table does not have (`missing_column`)", body = ErrorBody),
+    ))]
+pub async fn meta(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Meta>, ApiError> {
+    let q = Query::new(raw.as_deref(), &VIEW_PARAMS)?;
+    let snap = state.view_snapshot(&caller(&headers), &view(&q)?).await?;
     let bounds = snap.bounds.days(state.config.time_zone);
     let source = match state.config.warehouse {
         WarehouseConfig::Sample => DataSource::Sample,
@@ -119,6 +182,10 @@ pub async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
         latest_transaction: snap.bounds.last.map(|t| t.and_utc().to_rfc3339()),
         fetched_at: snap.fetched_at.to_rfc3339(),
         max_span_days: state.config.max_span_days,
+        metrics: snap.available.metrics(),
+        dimensions: snap.available.dimensions.clone(),
+        amount_decimals: state.config.amount_decimals,
+        not_summed: snap.not_summed,
     }))
 }
 
@@ -126,10 +193,11 @@ pub async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
     params(
         ("from" = Option<String>, Query, format = Date, description = "First day (default: the data's first, within max_span_days of `to`)"),
         ("to" = Option<String>, Query, format = Date, description = "Last day (default: the data's last)"),
-        ("services" = Option<Vec<String>>, Query, style = Form, explode, description = "Service names, exactly as stored (padding included). Repeat the parameter for several: each value is one name (`services=a&services=b,c` is `a` and `b,c`). A single value is split at commas and must split into known names in exactly one way (a name holding commas is matched whole); otherwise it is a 400. Duplicates count once"),
+        ("services" = Option<Vec<String>>, Query, style = Form, explode, description = "Service names (with `split`, series keys), exactly as stored (padding included). Repeat the parameter for several: each value is one name (`services=a&services=b,c` is `a` and `b,c`). A single value is split at commas and must split into known names in exactly one way (a name holding commas is matched whole); otherwise it is a 400. Duplicates count once"),
+        ViewQuery,
     ),
     responses(
-        (status = 200, description = "Daily counts; `Accept: application/vnd.servicewatch.daily` gives the binary encoding", body = Daily),
+        (status = 200, description = "Daily values of the view (transactions by default); `Accept: application/vnd.servicewatch.daily` gives the binary encoding", body = Daily),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 400, body = ErrorBody),
         (status = 404, description = "A named service is not in the data", body = ErrorBody),
@@ -139,9 +207,10 @@ pub async fn daily(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let q = Query::new(raw.as_deref(), &["from", "to", "services"])?;
+    let q = Query::new(raw.as_deref(), &[&["from", "to", "services"][..], &VIEW_PARAMS].concat())?;
     let who = caller(&headers);
-    let snap = state.snapshot(&who).await?;
+    let view = view(&q)?;
+    let snap = state.view_snapshot(&who, &view).await?;
     let Span { from, to, empty } = range(&q, &snap, &state.config)?;
     let selected = services(&q, &snap)?;
     let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or("");
@@ -154,8 +223,9 @@ pub async fn daily(
         // No series: cheaper to render than to keep.
         Arc::new(render(&snap, from, to, None, binary)?)
     } else {
-        let key_bytes = scope.capacity() + selected.as_ref().map_or(0, |s| s.capacity() * size_of::<usize>());
-        let key = RenderKey { scope, fetched_at: snap.fetched_at, from, to, selected: selected.clone(), binary };
+        let key_bytes =
+            scope.capacity() + view.heap_bytes() + selected.as_ref().map_or(0, |s| s.capacity() * size_of::<usize>());
+        let key = RenderKey { scope, view, fetched_at: snap.fetched_at, from, to, selected: selected.clone(), binary };
         let snap2 = snap.clone();
         let weigh = move |r: &Rendered| key_bytes + r.raw.len() + r.gzip.len() + r.etag.len() + r.etag_gz.len();
         let render = |_| async move { blocking(move || render(&snap2, from, to, selected, binary)).await? };
@@ -207,6 +277,7 @@ fn none_match(headers: &HeaderMap, etag: &str) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RenderKey {
     scope: String,
+    view: View,
     fetched_at: chrono::DateTime<chrono::Utc>,
     from: Day,
     to: Day,

@@ -97,6 +97,12 @@ impl ApiError {
             ApiError::Warehouse(e @ WarehouseError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
             }
+            // The settings and the table disagree: said as it is (a setting
+            // and column names, nothing of the engine's), for whoever
+            // configures the server.
+            ApiError::Warehouse(e @ WarehouseError::MissingColumn { .. }) => {
+                (StatusCode::BAD_GATEWAY, "missing_column", e.to_string())
+            }
             ApiError::Shared(inner) => inner.parts(),
             ApiError::Warehouse(WarehouseError::Data(_)) => (
                 StatusCode::BAD_GATEWAY,

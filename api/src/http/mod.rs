@@ -23,14 +23,15 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use chrono::{DateTime, Utc};
-use servicewatch_shared::Panel;
+use servicewatch_shared::{Metric, Panel};
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::cache::{Budget, Cache, Keep};
 use crate::config::Config;
-use crate::warehouse::{Bounds, Caller, DailyQuery, Progress, Warehouse};
+use crate::view::{Available, View};
+use crate::warehouse::{Aggregates, Bounds, Caller, DailyQuery, Progress, Warehouse};
 use error::ApiError;
 
 /// Longest query string accepted, in bytes.
@@ -51,7 +52,10 @@ const ABANDON_AFTER: Duration = Duration::from_secs(60);
 pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
 
 /// The whole table's daily aggregates as of one warehouse query: every
-/// range, service filter and score is cut from this in memory.
+/// range, service filter and score is cut from this in memory. One per
+/// cache scope and [`View`]: the default view's is read with the bounds and
+/// the table's columns; another view's is one more aggregation over the
+/// same days, sharing those.
 pub struct Snapshot {
     pub panel: Panel,
     pub bounds: Bounds,
@@ -59,12 +63,24 @@ pub struct Snapshot {
     /// What the data is complete up to, for the partial-day rule
     /// ([`Config::complete_until`]).
     pub complete_until: DateTime<Utc>,
+    /// The metrics and dimensions the table has columns for.
+    pub available: Available,
+    /// An amount view's rows left out of its sums (refunds, NULL or
+    /// unreadable amounts); None for counts.
+    pub not_summed: Option<u64>,
+}
+
+/// What identifies one cached snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SnapshotKey {
+    scope: String,
+    view: View,
 }
 
 pub struct AppState {
     pub warehouse: Arc<dyn Warehouse>,
     pub config: Config,
-    pub cache: Cache<String, Snapshot, ApiError>,
+    pub cache: Cache<SnapshotKey, Snapshot, ApiError>,
     /// Rendered `/api/daily` bodies (bytes), so repeats cost a copy.
     pub rendered: Cache<data::RenderKey, data::Rendered, ApiError>,
     /// Baselines `/api/anomalies` has computed.
@@ -137,36 +153,96 @@ impl AppState {
         }
     }
 
-    /// The caller's snapshot: from the cache, or one bounds query and one
-    /// aggregation shared by every concurrent request. The load runs as a
-    /// task of its own (see [`crate::cache`]); this waits for it at most
-    /// `snapshot_wait`.
+    /// The caller's snapshot: from the cache, or one bounds query, one
+    /// look at the table's columns and one aggregation shared by every
+    /// concurrent request. The load runs as a task of its own (see
+    /// [`crate::cache`]); this waits for it at most `snapshot_wait`.
     pub async fn snapshot(self: &Arc<Self>, caller: &Caller) -> Result<Arc<Snapshot>, ApiError> {
+        let deadline = tokio::time::Instant::now() + self.snapshot_wait;
+        self.base_snapshot(caller, deadline).await
+    }
+
+    /// The caller's snapshot of `view`: the default view's
+    /// ([`AppState::snapshot`]), or one more aggregation over its days,
+    /// cached per view as the default is. A view the table has no columns
+    /// for is the client's mistake: 400, naming what is missing.
+    pub async fn view_snapshot(self: &Arc<Self>, caller: &Caller, view: &View) -> Result<Arc<Snapshot>, ApiError> {
+        let deadline = tokio::time::Instant::now() + self.snapshot_wait;
+        let base = self.base_snapshot(caller, deadline).await?;
+        if view.is_default() {
+            return Ok(base);
+        }
+        base.available.check(view, &self.config.columns).map_err(ApiError::BadRequest)?;
+        let scope = self.warehouse.cache_scope(caller);
+        let (state, who, v) = (self.clone(), caller.clone(), view.clone());
+        let key_bytes = scope.capacity() + view.heap_bytes();
+        let key = SnapshotKey { scope: scope.clone(), view: view.clone() };
+        let load = self.cache.get_or_fetch(
+            key,
+            move |s| key_bytes + s.panel.heap_bytes(),
+            move |cancel| async move {
+                let progress = Progress::default();
+                let _loading = state.track_loading(&scope, &progress);
+                // The same days as the default view's, read at the same time.
+                let aggregates = match base.bounds.days(state.config.time_zone) {
+                    Some((from, to)) => {
+                        let q = DailyQuery { from, to, services: None, view: v.clone() };
+                        state.warehouse.daily(&q, &who, &cancel, &progress).await?
+                    }
+                    None => Aggregates::default(),
+                };
+                let panel = aggregates.panel;
+                tracing::info!(service_days = panel.service_days(), series = panel.len(), ?v, "loaded a view");
+                Ok::<_, ApiError>(Snapshot {
+                    panel,
+                    bounds: base.bounds.clone(),
+                    fetched_at: Utc::now(),
+                    complete_until: base.complete_until,
+                    available: base.available.clone(),
+                    not_summed: (v.metric == Metric::Amount).then_some(aggregates.not_summed),
+                })
+            },
+        );
+        match tokio::time::timeout_at(deadline, load).await {
+            Ok(loaded) => Ok(loaded?.0),
+            Err(_) => Err(ApiError::Loading),
+        }
+    }
+
+    /// The default view's snapshot, waiting until `deadline` at most.
+    async fn base_snapshot(
+        self: &Arc<Self>,
+        caller: &Caller,
+        deadline: tokio::time::Instant,
+    ) -> Result<Arc<Snapshot>, ApiError> {
         let scope = self.warehouse.cache_scope(caller);
         let (state, who) = (self.clone(), caller.clone());
         let scope_bytes = scope.capacity();
+        let key = SnapshotKey { scope: scope.clone(), view: View::default() };
         let load = self.cache.get_or_fetch(
-            scope.clone(),
+            key,
             move |s| scope_bytes + s.panel.heap_bytes(),
             move |cancel| async move {
                 let (wh, zone) = (&state.warehouse, state.config.time_zone);
                 let progress = Progress::default();
                 let _loading = state.track_loading(&scope, &progress);
                 let bounds = wh.bounds(&who, &cancel, &progress).await?;
+                // Once per load: a table can gain or lose columns.
+                let available = Available::resolve(&state.config.columns, &wh.columns(&who, &cancel).await?)?;
                 let panel = match bounds.days(zone) {
                     Some((from, to)) => {
-                        let q = DailyQuery { from, to, services: None };
-                        wh.daily(&q, &who, &cancel, &progress).await?
+                        let q = DailyQuery { from, to, services: None, view: View::default() };
+                        wh.daily(&q, &who, &cancel, &progress).await?.panel
                     }
                     None => Panel::default(),
                 };
                 tracing::info!(service_days = panel.service_days(), services = panel.len(), "loaded daily aggregates");
                 let fetched_at = Utc::now();
                 let complete_until = state.config.complete_until(&bounds, fetched_at);
-                Ok::<_, ApiError>(Snapshot { panel, bounds, fetched_at, complete_until })
+                Ok::<_, ApiError>(Snapshot { panel, bounds, fetched_at, complete_until, available, not_summed: None })
             },
         );
-        match tokio::time::timeout(self.snapshot_wait, load).await {
+        match tokio::time::timeout_at(deadline, load).await {
             Ok(loaded) => Ok(loaded?.0),
             Err(_) => Err(ApiError::Loading),
         }

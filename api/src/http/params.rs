@@ -14,12 +14,13 @@ pub struct Query {
 }
 
 /// Parameters that may be given more than once, each value one item
-/// (`services=a&services=b`), as standard clients encode a list.
-const REPEATABLE: &[&str] = &["services"];
+/// (`services=a&services=b`), as standard clients encode a list: services
+/// and the dimensions' filters.
+const REPEATABLE: &[&str] = &["services", "segment", "channel", "payment_method"];
 
-/// Parameters holding service names, taken exactly as sent: a stored name
-/// may have padding (CHAR columns) or be blanks only.
-const EXACT: &[&str] = &["services", "orderservice", "series"];
+/// Parameters holding service names or dimension values, taken exactly as
+/// sent: a stored value may have padding (CHAR columns) or be blanks only.
+const EXACT: &[&str] = &["services", "orderservice", "series", "segment", "channel", "payment_method"];
 
 /// `%XX` and `+` decoded, as browsers encode query strings.
 fn decode(s: &str) -> String {
@@ -82,6 +83,11 @@ impl Query {
     /// A value of a text enum (method, direction).
     pub fn choice<T: FromStr<Err = String>>(&self, name: &str, default: T) -> Result<T, ApiError> {
         self.get(name).map(|s| s.parse().map_err(|e| ApiError::bad(format!("`{name}`: {e}")))).unwrap_or(Ok(default))
+    }
+
+    /// A value of a text enum with no default (absent: `None`).
+    pub fn optional<T: FromStr<Err = String>>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        self.get(name).map(|s| s.parse().map_err(|e| ApiError::bad(format!("`{name}`: {e}")))).transpose()
     }
 
     pub fn flag(&self, name: &str, default: bool) -> Result<bool, ApiError> {

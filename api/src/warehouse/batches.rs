@@ -18,7 +18,7 @@ use serde_json::Value;
 use servicewatch_shared::wire::DroppedRows;
 use servicewatch_shared::{Day, Panel};
 
-use super::{Bounds, Rows, WarehouseError};
+use super::{Aggregates, Bounds, Rows, WarehouseError};
 
 fn data_err(e: impl std::fmt::Display) -> WarehouseError {
     WarehouseError::data(e.to_string())
@@ -101,9 +101,12 @@ fn time_at(col: &dyn Array, i: usize) -> Result<Option<NaiveDateTime>, Warehouse
     t.map(|t| Some(t.naive_utc())).ok_or_else(|| data_err("a timestamp outside the years a date can hold"))
 }
 
-/// Rows of (service, day, n), ordered by service then day, into a panel.
-pub fn to_panel(batches: &[RecordBatch]) -> Result<Panel, WarehouseError> {
+/// Rows of (series, day, n), ordered by series then day, into a panel;
+/// an amount view's rows have a fourth column, the rows not summed, which
+/// is added up.
+pub fn to_panel(batches: &[RecordBatch]) -> Result<Aggregates, WarehouseError> {
     let mut builder = Panel::builder();
+    let mut not_summed = 0u64;
     let (mut key, mut days, mut counts) = (None::<String>, Vec::new(), Vec::new());
     let mut flush = |key: &Option<String>, days: &mut Vec<Day>, counts: &mut Vec<u64>| {
         if let Some(k) = key {
@@ -127,6 +130,10 @@ pub fn to_panel(batches: &[RecordBatch]) -> Result<Panel, WarehouseError> {
         if !is_int(n.data_type()) {
             return Err(unexpected("count", n.data_type()));
         }
+        let left_out = (b.num_columns() > 3).then(|| b.column(3).as_ref());
+        if let Some(c) = left_out.filter(|c| !is_int(c.data_type())) {
+            return Err(unexpected("not_summed", c.data_type()));
+        }
         for i in 0..b.num_rows() {
             let (Some(s), Some(d)) = (text_at(svc, i), day_at(day, i)) else { continue };
             let count =
@@ -137,10 +144,13 @@ pub fn to_panel(batches: &[RecordBatch]) -> Result<Panel, WarehouseError> {
             }
             days.push(Day(d));
             counts.push(count.max(0) as u64);
+            // A sum over no rows is NULL: none left out.
+            let rest = left_out.and_then(|c| int_at(c, i)).unwrap_or(0).max(0) as u64;
+            not_summed = not_summed.saturating_add(rest);
         }
     }
     flush(&key, &mut days, &mut counts)?;
-    Ok(builder.build())
+    Ok(Aggregates { panel: builder.build(), not_summed })
 }
 
 /// The first row's timestamp in column `col`, as UTC.
@@ -341,5 +351,28 @@ mod tests {
         ];
         let e = to_panel(&[RecordBatch::try_new(Arc::new(schema), cols).unwrap()]).unwrap_err();
         assert!(e.to_string().contains("day: unexpected column type Utf8"), "{e}");
+    }
+
+    #[test]
+    fn an_amount_aggregate_adds_up_the_rows_not_summed() {
+        let schema = Schema::new(vec![
+            Field::new("service", DataType::Utf8, false),
+            Field::new("day", DataType::Date32, false),
+            Field::new("v", DataType::Int64, true),
+            Field::new("not_summed", DataType::Int64, true),
+        ]);
+        let cols: Vec<Arc<dyn Array>> = vec![
+            Arc::new(arrow::array::StringArray::from(vec!["a · card", "a · card", "b · (none)"])),
+            Arc::new(arrow::array::Date32Array::from(vec![19_800, 19_801, 19_800])),
+            Arc::new(Int64Array::from(vec![1999, 0, 250])),
+            Arc::new(Int64Array::from(vec![Some(2), Some(1), None])),
+        ];
+        let a = to_panel(&[RecordBatch::try_new(Arc::new(schema), cols).unwrap()]).unwrap();
+        assert_eq!(
+            (a.panel.keys(), a.panel.counts(0), a.not_summed),
+            (&["a · card".to_string(), "b · (none)".into()][..], &[1999, 0][..], 3)
+        );
+        // Counts have no such column: nothing left out.
+        assert_eq!(to_panel(&[]).unwrap().not_summed, 0);
     }
 }

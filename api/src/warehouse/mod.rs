@@ -22,6 +22,8 @@ use servicewatch_shared::wire::DroppedRows;
 use servicewatch_shared::{Day, Panel};
 use tokio_util::sync::CancellationToken;
 
+use crate::view::View;
+
 /// Who is asking. The embedded warehouse ignores it; remote warehouses run
 /// queries as this user and keep their cache entries apart.
 #[derive(Clone, Default)]
@@ -39,12 +41,26 @@ impl std::fmt::Debug for Caller {
     }
 }
 
-/// Daily aggregates for a range, optionally for some services only.
+/// Daily aggregates for a range, optionally for some services only (as
+/// the service column names them, whatever the view's series keys).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DailyQuery {
     pub from: Day,
     pub to: Day,
     pub services: Option<Vec<String>>,
+    /// The metric, series key and filters ([`View::default`]: transactions
+    /// per service).
+    pub view: View,
+}
+
+/// What a daily aggregation gives: a value per series and day, and, for
+/// amounts, how many rows of those days were left out of the sums (a
+/// refund, a NULL or unreadable amount): said, never silently dropped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Aggregates {
+    pub panel: Panel,
+    /// 0 for counts, which leave no row out.
+    pub not_summed: u64,
 }
 
 /// The extent of the table: the first and last time and the number of the
@@ -215,6 +231,10 @@ pub enum WarehouseError {
     /// The table's content cannot be read as expected (e.g. missing column).
     #[error("the table cannot be read: {0}")]
     Data(#[source] Failure),
+    /// A setting names a column the table does not have: the configuration
+    /// and the table disagree, and only a person can say which is right.
+    #[error("the table has no column `{column}` (setting `{setting}`); its columns are: {}", have.join(", "))]
+    MissingColumn { column: String, setting: &'static str, have: Vec<String> },
     /// Anything else the engine reported; logged, never sent to clients.
     #[error("warehouse query failed: {0}")]
     Query(#[source] Failure),
@@ -292,7 +312,12 @@ pub trait Warehouse: Send + Sync + 'static {
         caller: &Caller,
         cancel: &CancellationToken,
         progress: &Progress,
-    ) -> Result<Panel, WarehouseError>;
+    ) -> Result<Aggregates, WarehouseError>;
+
+    /// The table's column names, as the table spells them: which of the
+    /// optional columns (amount, dimensions) it has
+    /// ([`crate::view::Available::resolve`]).
+    async fn columns(&self, caller: &Caller, cancel: &CancellationToken) -> Result<Vec<String>, WarehouseError>;
 
     /// Reports its stage to `progress` (a remote warehouse that is starting
     /// keeps the first statement of a load waiting).

@@ -13,13 +13,22 @@
 //! Nothing the user types ever becomes
 //! SQL text: identifiers come from the config and are validated by
 //! [`Ident::parse`], values travel as bound parameters.
+//!
+//! A [`View`] other than counts per service adds what both engines also
+//! share: `CONCAT` and `COALESCE` for a split series' key, `ROUND` and a
+//! `TRY_CAST` to `BIGINT` for amounts in whole minor units (an amount too
+//! large for a `BIGINT`, `NaN` or text that is no number is NULL, not a
+//! failed statement), and comparisons on those integers only (Spark orders
+//! `NaN` above every number, so a float comparison could differ).
 
 use std::fmt;
 
 use chrono::NaiveDateTime;
-use servicewatch_shared::Day;
+use servicewatch_shared::params::SPLIT_SEPARATOR;
+use servicewatch_shared::{Day, Dimension, Metric};
 
 use super::zone::Zone;
+use crate::view::{View, NONE_VALUE};
 
 /// A validated SQL identifier: letters, digits and underscores, not
 /// starting with a digit, at most 128 characters. Displayed quoted.
@@ -162,6 +171,21 @@ pub struct Source {
     pub service: Ident,
     /// The zone whose calendar days the counts are per.
     pub zone: Zone,
+    /// The amount column and the decimals of its minor unit (0 to 6).
+    pub amount: Ident,
+    pub amount_decimals: u8,
+    /// The dimensions' columns (read only by views that split or filter).
+    pub segment: Ident,
+    pub channel: Ident,
+    pub payment_method: Ident,
+}
+
+/// A string constant of ours as a SQL literal. Only for text without
+/// quotes or backslashes (Spark reads `\` as an escape, DataFusion does
+/// not), which the tests check of every constant passed here.
+fn literal(text: &str) -> String {
+    debug_assert!(!text.contains(['\'', '\\']), "{text:?}");
+    format!("'{text}'")
 }
 
 impl Source {
@@ -177,6 +201,63 @@ impl Source {
     /// (integer codes) or a padded CHAR one matches the names it produced.
     fn service(&self) -> String {
         format!("CAST({} AS STRING)", self.service)
+    }
+
+    /// A dimension's column.
+    fn dimension_column(&self, d: Dimension) -> &Ident {
+        match d {
+            Dimension::Segment => &self.segment,
+            Dimension::Channel => &self.channel,
+            Dimension::PaymentMethod => &self.payment_method,
+        }
+    }
+
+    /// A dimension's value as filters compare it and split keys show it.
+    fn dimension(&self, d: Dimension) -> String {
+        format!("CAST({} AS STRING)", self.dimension_column(d))
+    }
+
+    /// A series' key: the service, or `{service} · {value}` (`(none)` for a
+    /// NULL value; see [`View::split_key`]).
+    fn series_key(&self, split: Option<Dimension>) -> String {
+        match split {
+            None => self.service(),
+            Some(d) => format!(
+                "CONCAT({}, {}, COALESCE({}, {}))",
+                self.service(),
+                literal(SPLIT_SEPARATOR),
+                self.dimension(d),
+                literal(NONE_VALUE)
+            ),
+        }
+    }
+
+    /// A row's amount in whole minor units: the amount read as a number,
+    /// times 10^decimals, rounded. NULL when the amount is NULL, not a
+    /// number, or out of a `BIGINT`'s range.
+    fn minor_units(&self) -> String {
+        format!(
+            "TRY_CAST(ROUND(TRY_CAST({} AS DOUBLE) * {}) AS BIGINT)",
+            self.amount,
+            10u64.pow(self.amount_decimals.min(crate::config::MAX_AMOUNT_DECIMALS).into())
+        )
+    }
+
+    /// The value column(s) of a metric: `COUNT(*) AS n`; or the sum of the
+    /// minor units of the rows with an amount of 0 or more, and the number
+    /// of rows left out of it (refunds, NULL and unreadable amounts), so
+    /// that nothing is lost silently.
+    fn value(&self, metric: Metric) -> String {
+        match metric {
+            Metric::Count => "COUNT(*) AS n".into(),
+            Metric::Amount => {
+                let m = self.minor_units();
+                format!(
+                    "SUM(CASE WHEN {m} >= 0 THEN {m} ELSE 0 END) AS v, \
+                     SUM(CASE WHEN {m} >= 0 THEN 0 ELSE 1 END) AS not_summed"
+                )
+            }
+        }
     }
 
     /// The first instant of `from` and of the day after `to`, as UTC,
@@ -198,26 +279,34 @@ impl Source {
     }
 
     /// Transactions per (service, day) in `[from, to]`, optionally for
-    /// some services only, ordered by service then day.
+    /// some services only, ordered by service then day; for a [`View`]
+    /// other than the default, its metric per (series, day) of the rows its
+    /// filters keep (`(series, day, v, not_summed)` for amounts).
     ///
     /// ```
     /// use servicewatch::warehouse::sql::{Ident, Placeholder, Source, TableName};
     /// use servicewatch::warehouse::zone::Zone;
     /// use servicewatch_shared::Day;
+    /// let ident = |s| Ident::parse(s).unwrap();
     /// let src = Source {
     ///     table: TableName::parse("gold.fact.maintenanceservices").unwrap(),
-    ///     timestamp: Ident::parse("transaction_timestamp").unwrap(),
-    ///     service: Ident::parse("orderservice").unwrap(),
+    ///     timestamp: ident("transaction_timestamp"),
+    ///     service: ident("orderservice"),
     ///     zone: Zone::UTC,
+    ///     amount: ident("amount"),
+    ///     amount_decimals: 2,
+    ///     segment: ident("customer_segment"),
+    ///     channel: ident("channel"),
+    ///     payment_method: ident("payment_method"),
     /// };
-    /// let st = src.daily(Day(0), Day(6), Some(&["oil".to_string()]));
+    /// let st = src.daily(Day(0), Day(6), Some(&["oil".to_string()]), &Default::default());
     /// let sql = st.render(Placeholder::Colon);
     /// assert!(sql.contains("FROM `gold`.`fact`.`maintenanceservices`"));
     /// assert!(sql.contains("IN (:s0)"));
     /// assert!(!sql.contains("oil")); // values are bound, never spliced
     /// assert!(st.render(Placeholder::Dollar).contains("$from_ts"));
     /// ```
-    pub fn daily(&self, from: Day, to: Day, services: Option<&[String]>) -> Statement {
+    pub fn daily(&self, from: Day, to: Day, services: Option<&[String]>, view: &View) -> Statement {
         let (start, end) = self.day_bounds(from, to);
         let (day, zone_param) = self.day();
         let mut params = vec![("from_ts".to_string(), start), ("to_ts".to_string(), end)];
@@ -228,17 +317,33 @@ impl Source {
             filter = format!(" AND {} IN ({})", self.service(), names.join(", "));
             params.extend(list.iter().enumerate().map(|(i, s)| (format!("s{i}"), Param::Text(s.clone()))));
         }
+        // One numbering for every dimension's values: `:f0`, `:f1`, ...
+        let mut next = 0;
+        for (&d, values) in &view.filters {
+            let names: Vec<String> = (next..next + values.len()).map(|i| format!(":f{i}")).collect();
+            filter.push_str(&format!(" AND {} IN ({})", self.dimension(d), names.join(", ")));
+            params.extend(values.iter().zip(next..).map(|(v, i)| (format!("f{i}"), Param::Text(v.clone()))));
+            next += values.len();
+        }
         let sql = format!(
-            "SELECT {svc} AS service, {day} AS day, COUNT(*) AS n \
+            "SELECT {key} AS service, {day} AS day, {value} \
              FROM {table} \
              WHERE {ts} >= :from_ts AND {ts} < :to_ts AND {svc} IS NOT NULL{filter} \
-             GROUP BY {svc}, {day} \
+             GROUP BY {key}, {day} \
              ORDER BY service, day",
+            key = self.series_key(view.split),
+            value = self.value(view.metric),
             svc = self.service(),
             ts = self.ts(),
             table = self.table,
         );
         Statement { sql, params }
+    }
+
+    /// No rows, only the table's columns (the manifest or the schema says
+    /// them): which optional columns it has.
+    pub fn columns(&self) -> Statement {
+        Statement { sql: format!("SELECT * FROM {} LIMIT 0", self.table), params: Vec::new() }
     }
 
     /// First and last transaction time and the number of rows, of the
@@ -299,12 +404,23 @@ mod tests {
     use super::*;
 
     fn source(zone: Zone) -> Source {
+        let ident = |s| Ident::parse(s).unwrap();
         Source {
             table: TableName::parse("t").unwrap(),
-            timestamp: Ident::parse("ts").unwrap(),
-            service: Ident::parse("svc").unwrap(),
+            timestamp: ident("ts"),
+            service: ident("svc"),
             zone,
+            amount: ident("amt"),
+            amount_decimals: 2,
+            segment: ident("seg"),
+            channel: ident("chan"),
+            payment_method: ident("pay"),
         }
+    }
+
+    fn view(metric: Metric, split: Option<Dimension>, filters: &[(Dimension, &[&str])]) -> View {
+        let filters = filters.iter().map(|(d, vs)| (*d, vs.iter().map(|v| v.to_string()).collect()));
+        View::new(metric, split, filters).unwrap()
     }
 
     #[test]
@@ -321,7 +437,7 @@ mod tests {
     fn many_services_render_without_clashing() {
         let src = source(Zone::UTC);
         let list: Vec<String> = (0..12).map(|i| format!("v{i}")).collect();
-        let sql = src.daily(Day(0), Day(1), Some(&list)).render(Placeholder::Dollar);
+        let sql = src.daily(Day(0), Day(1), Some(&list), &View::default()).render(Placeholder::Dollar);
         assert!(sql.contains("$s1, $s2") && sql.contains("$s10, $s11)"), "{sql}");
         assert!(!sql.contains(':'), "{sql}");
     }
@@ -331,7 +447,12 @@ mod tests {
         assert_eq!(FIRST_VALID_DAY, Day::parse("1901-01-01").unwrap());
         assert_eq!(END_VALID_DAY, Day::parse("2200-01-01").unwrap());
         // A far day is clamped, not overflowed (DataFusion binds nanoseconds).
-        let st = source(Zone::UTC).daily(Day::parse("9999-12-01").unwrap(), Day::parse("9999-12-31").unwrap(), None);
+        let st = source(Zone::UTC).daily(
+            Day::parse("9999-12-01").unwrap(),
+            Day::parse("9999-12-31").unwrap(),
+            None,
+            &View::default(),
+        );
         let end = Param::Timestamp(midnight(END_VALID_DAY));
         assert_eq!((&st.params[0].1, &st.params[1].1), (&end, &end));
         for (_, p) in source(Zone::UTC).bounds().params {
@@ -344,7 +465,7 @@ mod tests {
     #[test]
     fn the_drill_down_compares_the_service_as_the_daily_counts_name_it() {
         let src = source(Zone::UTC);
-        let daily = src.daily(Day(0), Day(1), Some(&["7".to_string()])).render(Placeholder::Colon);
+        let daily = src.daily(Day(0), Day(1), Some(&["7".to_string()]), &View::default()).render(Placeholder::Colon);
         let rows = src.transactions("7", Day(0), 10).render(Placeholder::Colon);
         assert!(daily.starts_with("SELECT CAST(`svc` AS STRING) AS service,"), "{daily}");
         assert!(daily.contains("AND CAST(`svc` AS STRING) IN (:s0)"), "{daily}");
@@ -354,12 +475,101 @@ mod tests {
     #[test]
     fn a_time_zone_is_a_bound_parameter() {
         let src = source(Zone::parse("Europe/Paris").unwrap());
-        let st = src.daily(Day(0), Day(1), None);
+        let st = src.daily(Day(0), Day(1), None, &View::default());
         let sql = st.render(Placeholder::Colon);
         assert!(sql.contains("CAST(from_utc_timestamp(TRY_CAST(`ts` AS TIMESTAMP), :tz) AS DATE) AS day"), "{sql}");
         assert!(!sql.contains("Paris"), "{sql}");
         assert!(st.params.contains(&("tz".into(), Param::Text("Europe/Paris".into()))));
         // 1970-01-01 starts at 23:00 UTC the day before in Paris.
         assert_eq!(st.params[0].1, Param::Timestamp(chrono::DateTime::from_timestamp(-3600, 0).unwrap().naive_utc()));
+    }
+
+    #[test]
+    fn the_default_view_is_the_statement_of_old() {
+        let sql = source(Zone::UTC).daily(Day(0), Day(1), None, &View::default()).render(Placeholder::Colon);
+        assert_eq!(
+            sql,
+            "SELECT CAST(`svc` AS STRING) AS service, CAST(TRY_CAST(`ts` AS TIMESTAMP) AS DATE) AS day, COUNT(*) AS n \
+             FROM `t` WHERE TRY_CAST(`ts` AS TIMESTAMP) >= :from_ts AND TRY_CAST(`ts` AS TIMESTAMP) < :to_ts \
+             AND CAST(`svc` AS STRING) IS NOT NULL GROUP BY CAST(`svc` AS STRING), \
+             CAST(TRY_CAST(`ts` AS TIMESTAMP) AS DATE) ORDER BY service, day"
+        );
+    }
+
+    #[test]
+    fn amounts_are_whole_minor_units_of_the_rows_not_refunded_and_the_rest_counted() {
+        let mut src = source(Zone::UTC);
+        let sql = src.daily(Day(0), Day(1), None, &view(Metric::Amount, None, &[])).render(Placeholder::Colon);
+        let m = "TRY_CAST(ROUND(TRY_CAST(`amt` AS DOUBLE) * 100) AS BIGINT)";
+        let sums = format!(
+            "SUM(CASE WHEN {m} >= 0 THEN {m} ELSE 0 END) AS v, SUM(CASE WHEN {m} >= 0 THEN 0 ELSE 1 END) AS not_summed"
+        );
+        assert!(sql.starts_with("SELECT CAST(`svc` AS STRING) AS service, "), "{sql}");
+        assert!(sql.contains(&format!("AS day, {sums} FROM `t` WHERE")), "{sql}");
+        assert!(!sql.contains("COUNT(*)"), "{sql}");
+        src.amount_decimals = 0;
+        let sql = src.daily(Day(0), Day(1), None, &view(Metric::Amount, None, &[])).render(Placeholder::Colon);
+        assert!(sql.contains("AS DOUBLE) * 1) AS BIGINT)"), "{sql}");
+        src.amount_decimals = 6;
+        let sql = src.daily(Day(0), Day(1), None, &view(Metric::Amount, None, &[])).render(Placeholder::Colon);
+        assert!(sql.contains("AS DOUBLE) * 1000000) AS BIGINT)"), "{sql}");
+    }
+
+    #[test]
+    fn a_split_keys_series_by_service_and_value_and_filters_are_bound() {
+        let src = source(Zone::UTC);
+        let v = view(
+            Metric::Count,
+            Some(Dimension::PaymentMethod),
+            &[(Dimension::Channel, &["web", "app"]), (Dimension::Segment, &["fleet"])],
+        );
+        let st = src.daily(Day(0), Day(1), Some(&["oil".to_string()]), &v);
+        let sql = st.render(Placeholder::Colon);
+        let key = "CONCAT(CAST(`svc` AS STRING), ' · ', COALESCE(CAST(`pay` AS STRING), '(none)'))";
+        assert!(sql.starts_with(&format!("SELECT {key} AS service, ")), "{sql}");
+        assert!(sql.contains(&format!("GROUP BY {key}, CAST(")), "{sql}");
+        assert!(sql.contains("COUNT(*) AS n FROM"), "{sql}");
+        // Filters in dimension order, values sorted, one numbering.
+        assert!(
+            sql.contains(
+                "AND CAST(`svc` AS STRING) IN (:s0) AND CAST(`seg` AS STRING) IN (:f0) \
+                 AND CAST(`chan` AS STRING) IN (:f1, :f2) GROUP BY"
+            ),
+            "{sql}"
+        );
+        let bound: Vec<(&str, &Param)> = st.params.iter().map(|(n, p)| (n.as_str(), p)).collect();
+        let text = |s: &str| Param::Text(s.into());
+        assert_eq!(
+            bound[2..],
+            [("s0", &text("oil")), ("f0", &text("fleet")), ("f1", &text("app")), ("f2", &text("web"))]
+        );
+        for value in ["oil", "fleet", "web"] {
+            assert!(!sql.contains(value), "values are bound, never spliced: {sql}");
+        }
+        // DataFusion's spelling renames every one of them.
+        let dollar = st.render(Placeholder::Dollar);
+        assert!(dollar.contains("IN ($f1, $f2)") && !dollar.contains(":f"), "{dollar}");
+        // The constants put into the SQL text are plain literals, and the
+        // key they build is the one the rest of the server expects.
+        for constant in [SPLIT_SEPARATOR, NONE_VALUE] {
+            assert!(!constant.contains(['\'', '\\']), "{constant:?}");
+        }
+        assert_eq!(View::split_key("oil", Some("card")), format!("oil{SPLIT_SEPARATOR}card"));
+    }
+
+    #[test]
+    fn many_filter_values_render_without_clashing() {
+        let values: Vec<String> = (0..12).map(|i| format!("v{i}")).collect();
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let v = view(Metric::Amount, Some(Dimension::Channel), &[(Dimension::Channel, &refs)]);
+        let sql =
+            source(Zone::parse("Europe/Paris").unwrap()).daily(Day(0), Day(1), None, &v).render(Placeholder::Dollar);
+        assert!(sql.contains("IN ($f0, $f1, $f2, ") && sql.contains(", $f9, $f10, $f11) GROUP BY"), "{sql}");
+        assert!(sql.contains("$tz") && sql.contains("$from_ts") && !sql.contains(':'), "{sql}");
+    }
+
+    #[test]
+    fn the_columns_come_from_a_statement_that_reads_no_rows() {
+        assert_eq!(source(Zone::UTC).columns().render(Placeholder::Colon), "SELECT * FROM `t` LIMIT 0");
     }
 }

@@ -96,6 +96,27 @@ pub fn sample_file(name: &str, seed: u64, services: usize, days: u32) -> PathBuf
     out
 }
 
+/// [`sample_file`] with its labels file (`orderservice,date,kind,metric,
+/// split,value`), read back as rows of those six fields.
+pub fn labelled_sample(name: &str, seed: u64, services: usize, days: u32) -> (PathBuf, Vec<Vec<String>>) {
+    let dir = temp_dir(name);
+    let (out, labels) = (dir.join("tx.parquet"), dir.join("labels.csv"));
+    let args = sample::Args {
+        out: out.clone(),
+        seed,
+        services,
+        days,
+        start: Day::parse("2024-01-01").unwrap(),
+        scale: 1.0,
+        labels: Some(labels.clone()),
+    };
+    sample::write(&args, |_, _| {}).unwrap();
+    let text = std::fs::read_to_string(labels).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("orderservice,date,kind,metric,split,value"));
+    (out, lines.map(|l| l.split(',').map(str::to_string).collect()).collect())
+}
+
 /// Rows a query must leave out, and the reason it must give for each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dropped {

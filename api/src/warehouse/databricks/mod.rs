@@ -15,11 +15,11 @@ pub mod statements;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use servicewatch_shared::{Day, Panel};
+use servicewatch_shared::Day;
 use tokio_util::sync::CancellationToken;
 
 use super::sql::Source;
-use super::{batches, Bounds, Caller, DailyQuery, Progress, Rows, Warehouse, WarehouseError};
+use super::{batches, Aggregates, Bounds, Caller, DailyQuery, Progress, Rows, Warehouse, WarehouseError};
 pub use auth::{Credentials, Secret};
 use statements::{Client, Shape};
 
@@ -117,10 +117,19 @@ impl Warehouse for Databricks {
         caller: &Caller,
         cancel: &CancellationToken,
         progress: &Progress,
-    ) -> Result<Panel, WarehouseError> {
-        let st = self.source.daily(q.from, q.to, q.services.as_deref());
+    ) -> Result<Aggregates, WarehouseError> {
+        let st = self.source.daily(q.from, q.to, q.services.as_deref(), &q.view);
         let batches = self.client.run(&st, Shape::Arrow, caller, cancel, progress).await.map_err(|e| self.named(e))?;
         batches::to_panel(&batches)
+    }
+
+    /// `SELECT * ... LIMIT 0`: the manifest lists the columns, no row is read.
+    async fn columns(&self, caller: &Caller, cancel: &CancellationToken) -> Result<Vec<String>, WarehouseError> {
+        let progress = Progress::default();
+        let st = self.source.columns();
+        let batches =
+            self.client.run(&st, Shape::Inline, caller, cancel, &progress).await.map_err(|e| self.named(e))?;
+        Ok(batches::to_rows(&batches)?.columns)
     }
 
     async fn bounds(

@@ -767,13 +767,11 @@ mod tests {
 
     #[test]
     fn parameters_are_typed_strings() {
-        let st = crate::warehouse::sql::Source {
-            table: crate::warehouse::sql::TableName::parse("a.b").unwrap(),
-            timestamp: crate::warehouse::sql::Ident::parse("ts").unwrap(),
-            service: crate::warehouse::sql::Ident::parse("svc").unwrap(),
-            zone: crate::warehouse::zone::Zone::UTC,
-        }
-        .transactions("Brakes'; DROP TABLE x", servicewatch_shared::Day(19813), 10);
+        let st = crate::config::Config::from_layers(&[]).unwrap().source().transactions(
+            "Brakes'; DROP TABLE x",
+            servicewatch_shared::Day(19813),
+            10,
+        );
         let p = parameters(&st);
         assert_eq!(p[0], json!({ "name": "service", "value": "Brakes'; DROP TABLE x", "type": "STRING" }));
         assert_eq!(p[1], json!({ "name": "from_ts", "value": "2024-03-31T00:00:00.000000", "type": "TIMESTAMP" }));

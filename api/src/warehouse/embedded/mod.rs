@@ -12,11 +12,11 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::physical_plan::{collect, ExecutionPlan, StatisticsArgs, StatisticsContext};
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
-use servicewatch_shared::{Day, Panel};
+use servicewatch_shared::Day;
 use tokio_util::sync::CancellationToken;
 
 use super::sql::{Param, Placeholder, Source, Statement};
-use super::{batches, Bounds, Caller, DailyQuery, Failure, Progress, Rows, Warehouse, WarehouseError};
+use super::{batches, Aggregates, Bounds, Caller, DailyQuery, Failure, Progress, Rows, Warehouse, WarehouseError};
 
 /// DataFusion over a file or a folder of files.
 pub struct Embedded {
@@ -207,9 +207,15 @@ impl Warehouse for Embedded {
         _: &Caller,
         cancel: &CancellationToken,
         progress: &Progress,
-    ) -> Result<Panel, WarehouseError> {
-        let st = self.source.daily(q.from, q.to, q.services.as_deref());
+    ) -> Result<Aggregates, WarehouseError> {
+        let st = self.source.daily(q.from, q.to, q.services.as_deref(), &q.view);
         batches::to_panel(&self.run_with_progress(&st, cancel, progress).await?)
+    }
+
+    /// The registered table's schema: no statement, no rows read.
+    async fn columns(&self, _: &Caller, _: &CancellationToken) -> Result<Vec<String>, WarehouseError> {
+        let provider = self.ctx.table_provider(self.source.table.table().as_str()).await.map_err(classify)?;
+        Ok(provider.schema().fields().iter().map(|f| f.name().clone()).collect())
     }
 
     async fn bounds(&self, _: &Caller, cancel: &CancellationToken, _: &Progress) -> Result<Bounds, WarehouseError> {
