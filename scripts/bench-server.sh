@@ -20,10 +20,8 @@ wide="$data/tx-1m-service-days.parquet" # 2000 services x 730 days: 1.03M servic
 [ -f "$big" ] || "$sw" sample --out "$big" --services 400 --days 730 --seed 2
 [ -f "$wide" ] || "$sw" sample --out "$wide" --services 2000 --days 730 --seed 3 --scale 0.45
 
-step "1. cold aggregation: servicewatch (DataFusion)"
-"$sw" bench --data "$big" --runs 3
-step "1. cold aggregation: DuckDB $(python3 -c 'import duckdb; print(duckdb.__version__)')"
-python3 scripts/bench_duckdb.py "$big"
+step "1. cold aggregation: servicewatch (DataFusion) against DuckDB $(python3 -c 'import duckdb; print(duckdb.__version__)'), alternating"
+SW="$sw" scripts/bench_race.sh "$big" 5
 
 serve_and_load() { # file, port, label
   "$sw" serve --data "$1" --bind "127.0.0.1:$2" --dist /nonexistent >/dev/null 2>&1 &

@@ -38,16 +38,23 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     for run in 1..=args.runs.max(1) {
         let start = Instant::now();
         let wh = Embedded::open(&args.data, source.clone()).await?;
+        let opened = start.elapsed();
         let b = wh.bounds(&caller, &cancel, &Progress::default()).await?;
+        let bounded = start.elapsed();
         let Some((from, to)) = b.days(config.time_zone) else { anyhow::bail!("the file has no rows") };
         let q = DailyQuery { from, to, services: None, view: Default::default() };
         let panel = wh.daily(&q, &caller, &cancel, &Progress::default()).await?.panel;
         let ms = start.elapsed().as_secs_f64() * 1000.0;
+        let part = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
         println!(
-            "run {run}: {} rows -> {} service-days, {} services in {ms:.0} ms",
+            "run {run}: {} rows -> {} service-days, {} services in {ms:.0} ms \
+             (open {:.0}, bounds {:.0}, daily {:.0})",
             b.rows,
             panel.service_days(),
-            panel.len()
+            panel.len(),
+            part(opened),
+            part(bounded - opened),
+            ms - part(bounded),
         );
         times.push(ms);
     }

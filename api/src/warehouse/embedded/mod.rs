@@ -2,6 +2,8 @@
 //! Parquet or CSV files (a local copy of the table), in process.
 
 mod from_utc_timestamp;
+mod statistics;
+mod utc_day;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +24,7 @@ use super::{batches, Aggregates, Bounds, Caller, DailyQuery, Failure, Progress, 
 pub struct Embedded {
     ctx: SessionContext,
     source: Source,
+    format: Format,
     pub path: PathBuf,
 }
 
@@ -75,6 +78,8 @@ impl Embedded {
             .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
         let ctx = SessionContext::new_with_config(config);
         ctx.register_udf(from_utc_timestamp::udf());
+        // `CAST(ts AS DATE)` in UTC by division, not through chrono.
+        ctx.add_analyzer_rule(Arc::new(utc_day::UtcDayRule));
         let table = source.table.table().as_str().to_string();
         let location = path.to_str().ok_or_else(|| anyhow::anyhow!("{} is not valid UTF-8", path.display()))?;
         let location = if path.is_dir() && !location.ends_with('/') { format!("{location}/") } else { location.into() };
@@ -84,7 +89,7 @@ impl Embedded {
             Format::Csv => ctx.register_csv(&table, &location, CsvReadOptions::new().has_header(true)).await,
         };
         registered.with_context(|| format!("{}: cannot read it as {format:?}", path.display()))?;
-        let embedded = Embedded { ctx, source, path: path.to_path_buf() };
+        let embedded = Embedded { ctx, source, format, path: path.to_path_buf() };
         embedded.check_columns().await?;
         Ok(embedded)
     }
@@ -219,6 +224,12 @@ impl Warehouse for Embedded {
     }
 
     async fn bounds(&self, _: &Caller, cancel: &CancellationToken, _: &Progress) -> Result<Bounds, WarehouseError> {
+        // A clean Parquet file's footer answers without reading its rows.
+        if self.format == Format::Parquet {
+            if let Some(b) = self.bounds_from_statistics().await {
+                return Ok(b);
+            }
+        }
         batches::to_bounds(&self.run(&self.source.bounds(), cancel).await?)
     }
 

@@ -1,0 +1,211 @@
+//! The bounds statement's answer from a Parquet file's statistics, when
+//! they settle it exactly, instead of a scan of every row.
+//!
+//! [`Source::bounds`](crate::warehouse::sql::Source::bounds) counts the rows
+//! the daily statement keeps and those it drops, by reason. The footer
+//! settles all of it when, in every row group, neither the time nor the
+//! service column has a null (a null count of 0, or a required column) and
+//! the time column's exact minimum and maximum lie inside the valid window:
+//! then no row is dropped, every row counts, and the first and last times
+//! are the file's minimum and maximum. The time column must be a timestamp
+//! without time zone or in UTC, read as the table reads it, so that the
+//! statement's `TRY_CAST(.. AS TIMESTAMP)` keeps its values. Anything else
+//! (CSV, a folder, text times, a null, a time out of the window, a row
+//! group without statistics) is answered by the statement.
+
+use std::fs::File;
+use std::path::Path;
+
+use chrono::DateTime;
+use datafusion::arrow::array::{Array, AsArray, BooleanArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
+use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::file::metadata::RowGroupMetaData;
+use servicewatch_shared::wire::DroppedRows;
+
+use super::utc_day::is_utc;
+use super::Embedded;
+use crate::warehouse::sql::{END_VALID_DAY, FIRST_VALID_DAY};
+use crate::warehouse::Bounds;
+
+const DAY_NS: i128 = 86_400 * 1_000_000_000;
+
+impl Embedded {
+    /// The bounds from the file's footer, or `None` when it does not
+    /// settle them (see the module's comment).
+    pub(super) async fn bounds_from_statistics(&self) -> Option<Bounds> {
+        if !self.path.is_file() {
+            return None;
+        }
+        let provider = self.ctx.table_provider(self.source.table.table().as_str()).await.ok()?;
+        let schema = provider.schema();
+        let table_ts = schema.field_with_name(self.source.timestamp.as_str()).ok()?.data_type().clone();
+        let (path, ts, svc) =
+            (self.path.clone(), self.source.timestamp.as_str().to_string(), self.source.service.as_str().to_string());
+        tokio::task::spawn_blocking(move || from_footer(&path, &table_ts, &ts, &svc)).await.ok()?
+    }
+}
+
+/// No nulls in any row group: a required column, or every null count 0.
+fn no_nulls(c: &StatisticsConverter, groups: &[RowGroupMetaData], required: bool) -> Option<bool> {
+    if required {
+        return Some(true);
+    }
+    let n = c.row_group_null_counts(groups).ok()?;
+    Some(n.len() == groups.len() && n.null_count() == 0 && n.values().iter().all(|&v| v == 0))
+}
+
+fn all_true(b: &BooleanArray, len: usize) -> bool {
+    b.len() == len && b.null_count() == 0 && b.true_count() == len
+}
+
+/// One value per row group, none missing, as the column's raw integers.
+fn per_group(values: &dyn Array, len: usize) -> Option<Vec<i64>> {
+    if values.len() != len || values.null_count() > 0 {
+        return None;
+    }
+    Some(cast(values, &DataType::Int64).ok()?.as_primitive::<Int64Type>().values().to_vec())
+}
+
+fn from_footer(path: &Path, table_ts: &DataType, ts: &str, svc: &str) -> Option<Bounds> {
+    let file = File::open(path).ok()?;
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).ok()?;
+    let (schema, md) = (meta.schema(), meta.metadata());
+    let ts_type = schema.field_with_name(ts).ok()?.data_type();
+    let DataType::Timestamp(unit, tz) = ts_type else { return None };
+    if ts_type != table_ts || !is_utc(tz.as_deref()) {
+        return None;
+    }
+    let groups = md.row_groups();
+    let parquet_schema = md.file_metadata().schema_descr();
+    let t = StatisticsConverter::try_new(ts, schema, parquet_schema).ok()?;
+    let s = StatisticsConverter::try_new(svc, schema, parquet_schema).ok()?;
+    let required =
+        |c: &StatisticsConverter| c.parquet_column_index().map(|i| parquet_schema.column(i).max_def_level() == 0);
+    if groups.is_empty() || !no_nulls(&t, groups, required(&t)?)? || !no_nulls(&s, groups, required(&s)?)? {
+        return None;
+    }
+    if !all_true(&t.row_group_is_min_value_exact(groups).ok()?, groups.len())
+        || !all_true(&t.row_group_is_max_value_exact(groups).ok()?, groups.len())
+    {
+        return None;
+    }
+    let first = *per_group(&t.row_group_mins(groups).ok()?, groups.len())?.iter().min()?;
+    let last = *per_group(&t.row_group_maxes(groups).ok()?, groups.len())?.iter().max()?;
+    let ns_per = match unit {
+        TimeUnit::Second => 1_000_000_000,
+        TimeUnit::Millisecond => 1_000_000,
+        TimeUnit::Microsecond => 1_000,
+        TimeUnit::Nanosecond => 1,
+    };
+    let (first, last) = (i128::from(first) * ns_per, i128::from(last) * ns_per);
+    if first < i128::from(FIRST_VALID_DAY.0) * DAY_NS || last >= i128::from(END_VALID_DAY.0) * DAY_NS {
+        return None;
+    }
+    let rows = groups.iter().map(|g| g.num_rows().max(0) as u64).sum();
+    let time = |ns: i128| Some(DateTime::from_timestamp_nanos(i64::try_from(ns).ok()?).naive_utc());
+    Some(Bounds { first: time(first), last: time(last), rows, dropped: DroppedRows::default() })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use servicewatch_shared::Day;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::warehouse::batches;
+    use crate::warehouse::sql::{Ident, Source, TableName};
+    use crate::warehouse::zone::Zone;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sw-stats-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    async fn open(path: &Path) -> Embedded {
+        let source = Source {
+            table: TableName::parse("transactions").unwrap(),
+            timestamp: Ident::parse("transaction_timestamp").unwrap(),
+            service: Ident::parse("orderservice").unwrap(),
+            zone: Zone::UTC,
+            amount: Ident::parse("amount").unwrap(),
+            amount_decimals: 2,
+            segment: Ident::parse("customer_segment").unwrap(),
+            channel: Ident::parse("channel").unwrap(),
+            payment_method: Ident::parse("payment_method").unwrap(),
+        };
+        Embedded::open(path, source).await.unwrap()
+    }
+
+    /// The footer's answer, and the statement's.
+    async fn both(path: &Path) -> (Option<Bounds>, Bounds) {
+        let wh = open(path).await;
+        let scanned = wh.run(&wh.source.bounds(), &CancellationToken::new()).await.unwrap();
+        (wh.bounds_from_statistics().await, batches::to_bounds(&scanned).unwrap())
+    }
+
+    /// Rows of (service, time) written in row groups of 3.
+    fn file(name: &str, rows: &[(Option<&str>, i64)]) -> PathBuf {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("transaction_timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+            Field::new("orderservice", DataType::Utf8, true),
+        ]));
+        let ts = TimestampMicrosecondArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>()).with_timezone("UTC");
+        let svc = StringArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>());
+        let cols: Vec<ArrayRef> = vec![Arc::new(ts), Arc::new(svc)];
+        let out = dir(name).join("tx.parquet");
+        let props = parquet::file::properties::WriterProperties::builder().set_max_row_group_row_count(Some(3)).build();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(File::create(&out).unwrap(), schema.clone(), Some(props)).unwrap();
+        w.write(&RecordBatch::try_new(schema, cols).unwrap()).unwrap();
+        w.close().unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn the_footer_gives_what_the_scan_gives() {
+        let out = dir("sample").join("tx.parquet");
+        let args = crate::sample::Args {
+            out: out.clone(),
+            seed: 3,
+            services: 6,
+            days: 40,
+            start: Day::parse("2024-01-01").unwrap(),
+            scale: 1.0,
+            labels: None,
+        };
+        crate::sample::write(&args, |_, _| {}).unwrap();
+        let (footer, scan) = both(&out).await;
+        assert!(scan.rows > 1000);
+        assert_eq!(footer, Some(scan));
+
+        let day = 86_400_000_000_i64;
+        let clean = [(Some("a"), 5 * day + 7), (Some("b"), 3 * day), (Some("a"), 9 * day - 1), (Some("c"), 4 * day)];
+        let (footer, scan) = both(&file("clean", &clean)).await;
+        assert_eq!((footer, scan.rows), (Some(scan.clone()), 4));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_row_leaves_the_answer_to_the_scan() {
+        let day = 86_400_000_000_i64;
+        let before_1901 = (i64::from(FIRST_VALID_DAY.0) - 1) * day;
+        let after_2199 = i64::from(END_VALID_DAY.0) * day;
+        for (name, odd) in
+            [("null-service", (None, day)), ("early", (Some("a"), before_1901)), ("late", (Some("a"), after_2199))]
+        {
+            let rows = [(Some("a"), 5 * day), (Some("b"), 3 * day), (Some("a"), 9 * day), odd];
+            let (footer, scan) = both(&file(name, &rows)).await;
+            assert_eq!(footer, None, "{name}");
+            assert_eq!(scan.rows, 3, "{name}");
+            assert_eq!(scan.dropped.null_service + scan.dropped.out_of_range, 1, "{name}");
+        }
+    }
+}
