@@ -92,15 +92,22 @@ async fn json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, String> {
     fetch(|| Request::get(url)).await?.json().await.map_err(|e| format!("unexpected answer from /{route}: {e}"))
 }
 
-pub async fn meta() -> Result<Meta, String> {
-    json("api/meta").await
+/// The table and the series of a view (`view`: its query parameters,
+/// [`crate::state::Controls::view_query`]; empty for the default view).
+pub async fn meta(view: String) -> Result<Meta, String> {
+    let url = if view.is_empty() { "api/meta".to_string() } else { format!("api/meta?{view}") };
+    json(&url).await
 }
 
-/// The daily counts for a range, in the binary encoding, as a panel.
-pub async fn daily(from: Option<Day>, to: Option<Day>) -> Result<Arc<Panel>, String> {
+/// The daily values of a view for a range, in the binary encoding, as a
+/// panel.
+pub async fn daily(from: Option<Day>, to: Option<Day>, view: &str) -> Result<Arc<Panel>, String> {
     let mut url = String::from("api/daily");
-    let params: Vec<String> =
+    let mut params: Vec<String> =
         [("from", from), ("to", to)].iter().filter_map(|(k, v)| v.map(|d| format!("{k}={d}"))).collect();
+    if !view.is_empty() {
+        params.push(view.to_string());
+    }
     if !params.is_empty() {
         url = format!("{url}?{}", params.join("&"));
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use servicewatch_shared::{wire, Scores};
+use servicewatch_shared::Scores;
 
 use crate::api;
 use crate::components::{
@@ -12,10 +12,33 @@ use crate::components::{
 };
 use crate::state::{self, Controls};
 use crate::summary::{Summary, TABLE_ROWS};
+use crate::unit::Unit;
 
 /// The page clock, in milliseconds (sub-millisecond where the browser allows).
 pub fn now_ms() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+}
+
+/// A view's meta answer, with the view.
+type ViewMeta = RwSignal<Option<(String, Result<api::Meta, String>)>>;
+
+/// `f` of the meta of `view`: the table's for the default view, else its
+/// own once it has come.
+fn of_view<T>(
+    view: Memo<String>,
+    table: Memo<Option<api::Meta>>,
+    view_meta: ViewMeta,
+    f: impl Fn(&api::Meta) -> T,
+) -> Option<T> {
+    view.with(|v| {
+        if v.is_empty() {
+            return table.with(|t| t.as_ref().map(&f));
+        }
+        view_meta.with(|m| match m.as_ref()? {
+            (of, Ok(m)) if of == v => Some(f(m)),
+            _ => None,
+        })
+    })
 }
 
 #[component]
@@ -23,13 +46,64 @@ pub fn App() -> impl IntoView {
     let search = state::location_search();
     let embed = state::is_embed(&search);
     let controls = RwSignal::new(Controls::from_query(&search));
-    let meta = LocalResource::new(api::meta);
+    // The table (the default view's meta): its days, services, and the
+    // metrics and dimensions it has columns for.
+    let meta = LocalResource::new(|| api::meta(String::new()));
+    let table = Memo::new(move |_| meta.get().and_then(Result::ok));
 
-    // Stage 0: one fetch per date range.
+    // A link made on another table may ask for a column this one lacks:
+    // that part of the view goes.
+    Effect::new(move |_| {
+        table.with(|t| {
+            let Some(m) = t else { return };
+            let fit = controls.with_untracked(|c| c.restricted(&m.metrics, &m.dimensions));
+            if controls.with_untracked(|c| *c != fit) {
+                controls.set(fit);
+            }
+        })
+    });
+
+    // The view asked for: the default at once, another once the table is
+    // known to have its columns (`None` meanwhile).
+    let view = Memo::new(move |_| controls.with(Controls::view_query));
+    let wanted = Memo::new(move |_| {
+        let v = view.get();
+        let fits = |m: &api::Meta| controls.with(|c| c.view_available(&m.metrics, &m.dimensions));
+        (v.is_empty() || table.with(|t| t.as_ref().is_some_and(fits))).then_some(v)
+    });
+
+    // Stage 0: one fetch per date range and view.
     let range = Memo::new(move |_| controls.with(|c| (c.from, c.to)));
     let daily = LocalResource::new(move || {
         let (from, to) = range.get();
-        async move { api::daily(from, to).await.map(|panel| ((from, to), panel)) }
+        let view = wanted.get();
+        async move {
+            let view = view?;
+            Some(api::daily(from, to, &view).await.map(|panel| ((from, to, view), panel)))
+        }
+    });
+    // The series of another view than the default (its keys, and the
+    // amounts not summed), tagged with the view; an answer that comes
+    // after the view changed again is dropped.
+    let view_meta: ViewMeta = RwSignal::new(None);
+    let fetch_view_meta = move || {
+        let Some(view) = wanted.get_untracked().filter(|v| !v.is_empty()) else { return };
+        leptos::task::spawn_local(async move {
+            let answer = api::meta(view.clone()).await;
+            if wanted.with_untracked(|w| w.as_ref() == Some(&view)) {
+                view_meta.set(Some((view, answer)));
+            }
+        });
+    };
+    Effect::new(move |_| {
+        wanted.track();
+        fetch_view_meta();
+    });
+    let services = Memo::new(move |_| of_view(view, table, view_meta, |m| m.services.clone()).unwrap_or_default());
+    let not_summed = Memo::new(move |_| of_view(view, table, view_meta, |m| m.not_summed).flatten());
+    let unit = Memo::new(move |_| {
+        let decimals = table.with(|t| t.as_ref().map_or(0, |m| m.amount_decimals));
+        Unit::new(controls.with(|c| c.metric), decimals)
     });
 
     // The analysts' marks, read once with the data; a stored mark updates
@@ -42,10 +116,11 @@ pub fn App() -> impl IntoView {
         }
     });
 
-    // Stage 1 (expensive): baselines, only when range, method, weekly or
-    // the marked days change. Waits for /api/meta, which names the partial
-    // edge days, and for the marks, so the first scoring is the only one.
-    let partial = Memo::new(move |_| meta.get().and_then(|m| m.ok()).map(|m| m.partial_days));
+    // Stage 1 (expensive): baselines, only when range, view, method,
+    // weekly or the marked days change. Waits for /api/meta, which names
+    // the partial edge days, and for the marks, so the first scoring is
+    // the only one.
+    let partial = Memo::new(move |_| table.with(|m| m.as_ref().map(|m| m.partial_days.clone())));
     let baseline = Memo::new(move |_| {
         let partial = partial.get()?;
         marks.current.with(|m| {
@@ -55,11 +130,12 @@ pub fn App() -> impl IntoView {
     });
     let scores = Memo::new_with_compare(
         move |_| {
-            let (fetched, panel) = daily.get()?.ok()?;
+            let ((from, to, fetched), panel) = daily.get().flatten()?.ok()?;
             let b = baseline.get()?;
-            // While a new range loads, the old panel would give a partial
-            // answer for a full scoring's cost: wait for the right data.
-            (fetched == (b.from, b.to)).then(|| Arc::new(Scores::compute(&panel, &b)))
+            // While a new range or view loads, the old panel would give a
+            // wrong answer for a full scoring's cost: wait for the right data.
+            ((from, to) == (b.from, b.to) && view.with(|v| *v == fetched))
+                .then(|| Arc::new(Scores::compute(&panel, &b)))
         },
         |a, b| match (a, b) {
             (Some(Some(a)), Some(Some(b))) => !Arc::ptr_eq(a, b),
@@ -90,7 +166,10 @@ pub fn App() -> impl IntoView {
     let export = move || {
         let s = scores.get_untracked()?;
         let c = controls.get_untracked();
-        Some(wire::csv(&s.anomalies(&c.flag_params(selected.get_untracked()), usize::MAX).anomalies))
+        Some(crate::summary::csv(
+            &s.anomalies(&c.flag_params(selected.get_untracked()), usize::MAX).anomalies,
+            unit.get_untracked(),
+        ))
     };
 
     // The service-day whose raw transactions are open, if any.
@@ -100,10 +179,14 @@ pub fn App() -> impl IntoView {
     // Every control lives in the URL.
     Effect::new(move |_| controls.with(|c| state::replace_query(c, embed)));
 
-    let error = move || match daily.get() {
+    let view_error = move || match view_meta.get() {
+        Some((of, Err(e))) if view.with(|v| *v == of) => Some(e),
+        _ => None,
+    };
+    let error = move || match daily.get().flatten() {
         Some(Err(e)) => Some(e),
-        _ => match meta.get() {
-            Some(Err(e)) => Some(e),
+        _ => match meta.get().and_then(Result::err).or_else(view_error) {
+            Some(e) => Some(e),
             // Scored without marks meanwhile: say so.
             _ => match marks_read.get() {
                 Some(Err(e)) => Some(format!("{e} (no marked day is left out of the baselines)")),
@@ -114,6 +197,7 @@ pub fn App() -> impl IntoView {
     let retry = move |_| {
         daily.refetch();
         meta.refetch();
+        fetch_view_meta();
         if matches!(marks_read.get_untracked(), Some(Err(_))) {
             marks_read.refetch();
         }
@@ -125,11 +209,11 @@ pub fn App() -> impl IntoView {
                 <header>
                     <h1>"servicewatch"</h1>
                     <p class="sub" data-testid="provenance">
-                        {move || meta.get().and_then(|m| m.ok()).map(|m| crate::api::provenance(&m))}
+                        {move || table.with(|m| m.as_ref().map(crate::api::provenance))}
                     </p>
                 </header>
             </Show>
-            <ControlsPanel controls=controls meta=meta chosen=chosen />
+            <ControlsPanel controls=controls table=table services=services chosen=chosen unit=unit />
             <Show when=move || error().is_some()>
                 <div class="error" role="alert" data-testid="error">
                     <p>{move || error().unwrap_or_default()}</p>
@@ -140,12 +224,12 @@ pub fn App() -> impl IntoView {
                 when=move || summary.get().is_some()
                 fallback=move || view! { <Loading /> }
             >
-                <MetricsBar summary=summary />
-                <Chart scores=scores controls=controls top=top marks=marks />
-                <Drilldown pick=pick />
+                <MetricsBar summary=summary unit=unit not_summed=not_summed />
+                <Chart scores=scores controls=controls top=top marks=marks unit=unit />
+                <Drilldown pick=pick table=table />
                 // Marked days the table no longer shows can be undone here.
                 <MarkedDays store=marks controls=controls pick=pick />
-                <AnomalyTable summary=summary controls=controls export=export pick=pick marks=marks />
+                <AnomalyTable summary=summary controls=controls export=export pick=pick marks=marks unit=unit />
             </Show>
         </div>
     }

@@ -9,6 +9,7 @@ mod app;
 mod components;
 mod state;
 mod summary;
+mod unit;
 
 fn main() {
     console_error_panic_hook::set_once();

@@ -4,9 +4,16 @@
 //! engine's defaults ([`FlagParams::default`], [`BaselineParams::default`]).
 //! Also the analysts' marks: which days they leave out of their series'
 //! baselines, and the current marks after one more is stored.
+//!
+//! The view (metric, split, dimension filters) is a control too: unlike the
+//! others it changes the data, so it is what `/api/daily` and `/api/meta`
+//! are asked for ([`Controls::view_query`]).
 
+use std::collections::BTreeMap;
+
+use servicewatch_shared::params::SPLIT_SEPARATOR;
 use servicewatch_shared::wire::{exclusions, Mark};
-use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method};
+use servicewatch_shared::{BaselineParams, Day, Dimension, Direction, FlagParams, Method, Metric};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Controls {
@@ -18,9 +25,17 @@ pub struct Controls {
     pub direction: Direction,
     pub method: Method,
     pub weekly: bool,
+    /// Series keys (with a split, `{service} · {value}`).
     pub services: Vec<String>,
-    /// The service the chart shows (set by clicking a row).
+    /// The series the chart shows (set by clicking a row).
     pub focus: Option<String>,
+    /// What a series-day's value is.
+    pub metric: Metric,
+    /// One series per service and value of this dimension.
+    pub split: Option<Dimension>,
+    /// Only rows whose dimension holds one of these values: each list
+    /// sorted, without duplicates, never empty.
+    pub filters: BTreeMap<Dimension, Vec<String>>,
 }
 
 impl Default for Controls {
@@ -37,6 +52,9 @@ impl Default for Controls {
             weekly: b.weekly,
             services: Vec::new(),
             focus: None,
+            metric: Metric::default(),
+            split: None,
+            filters: BTreeMap::new(),
         }
     }
 }
@@ -51,10 +69,11 @@ impl Controls {
             to: self.to,
             method: self.method,
             weekly: self.weekly,
+            // The robust method's spread floor depends on it.
+            metric: self.metric,
             partial,
             // As the server leaves them out for /api/anomalies.
             exclude: exclusions(marks),
-            ..Default::default()
         }
     }
 
@@ -103,10 +122,94 @@ impl Controls {
                     }
                 }
                 "focus" => c.focus = Some(v).filter(|s| !s.is_empty()),
-                _ => {}
+                "metric" => c.metric = v.parse().unwrap_or(c.metric),
+                "split" => c.split = v.parse().ok(),
+                // Repeated, one value each, as the API takes them.
+                other => {
+                    if let (Ok(d), false) = (other.parse::<Dimension>(), v.is_empty()) {
+                        c.filters.entry(d).or_default().push(v);
+                    }
+                }
             }
         }
+        for values in c.filters.values_mut() {
+            values.sort_unstable();
+            values.dedup();
+        }
         c
+    }
+
+    /// The view's parameters, as `/api/daily`, `/api/meta` and
+    /// `/api/anomalies` take them (`metric=amount&split=channel&channel=web`;
+    /// empty for the default view). One text per view, so it keys the data.
+    pub fn view_query(&self) -> String {
+        let mut parts = Vec::new();
+        if self.metric != Metric::default() {
+            parts.push(format!("metric={}", self.metric));
+        }
+        if let Some(d) = self.split {
+            parts.push(format!("split={d}"));
+        }
+        for (d, values) in &self.filters {
+            parts.extend(values.iter().map(|v| format!("{d}={}", encode(v))));
+        }
+        parts.join("&")
+    }
+
+    /// Whether the table has a column for everything the view asks.
+    pub fn view_available(&self, metrics: &[Metric], dimensions: &[Dimension]) -> bool {
+        metrics.contains(&self.metric)
+            && self.split.is_none_or(|d| dimensions.contains(&d))
+            && self.filters.keys().all(|d| dimensions.contains(d))
+    }
+
+    /// These controls without what the table has no column for (a link
+    /// made on another table): the count, no split, fewer filters.
+    pub fn restricted(&self, metrics: &[Metric], dimensions: &[Dimension]) -> Controls {
+        let mut c = self.clone();
+        if !metrics.contains(&c.metric) {
+            c.set_metric(Metric::default());
+        }
+        if c.split.is_some_and(|d| !dimensions.contains(&d)) {
+            c.set_split(None);
+        }
+        c.filters.retain(|d, _| dimensions.contains(d));
+        c
+    }
+
+    /// Another metric: the minimum count meant the old one's unit, so it
+    /// starts over.
+    pub fn set_metric(&mut self, metric: Metric) {
+        if metric != self.metric {
+            self.metric = metric;
+            self.min_count = FlagParams::default().min_count;
+        }
+    }
+
+    /// Another split: the chosen series and the chart's were the old
+    /// split's keys, so they go.
+    pub fn set_split(&mut self, split: Option<Dimension>) {
+        if split != self.split {
+            self.split = split;
+            self.services.clear();
+            self.focus = None;
+        }
+    }
+
+    /// Adds `value` to the filter of `d` (or takes it out); a filter left
+    /// without values is no filter.
+    pub fn toggle_filter(&mut self, d: Dimension, value: &str, on: bool) {
+        let values = self.filters.entry(d).or_default();
+        match (values.binary_search_by(|v| v.as_str().cmp(value)), on) {
+            (Err(at), true) => values.insert(at, value.to_string()),
+            (Ok(at), false) => {
+                values.remove(at);
+            }
+            _ => {}
+        }
+        if values.is_empty() {
+            self.filters.remove(&d);
+        }
     }
 
     /// The query string for this state (only what differs from defaults).
@@ -144,8 +247,41 @@ impl Controls {
         if let Some(f) = &self.focus {
             parts.push(format!("focus={}", encode(f)));
         }
+        let view = self.view_query();
+        if !view.is_empty() {
+            parts.push(view);
+        }
         parts.join("&")
     }
+}
+
+/// The service of a series key: the key itself, or with a split the part
+/// before `{SPLIT_SEPARATOR}{value}`. `services` (the data's services)
+/// settles a separator inside a name or a value; without a match, the
+/// text before the last separator.
+pub fn service_of<'a>(key: &'a str, services: &std::collections::HashSet<&str>) -> &'a str {
+    split_key(key, services).map_or(key, |(s, _)| s)
+}
+
+/// A split series key as its service and dimension value (`None`: no
+/// separator in it).
+pub fn split_key<'a>(key: &'a str, services: &std::collections::HashSet<&str>) -> Option<(&'a str, &'a str)> {
+    let known = key
+        .match_indices(SPLIT_SEPARATOR)
+        .map(|(at, _)| (&key[..at], &key[at + SPLIT_SEPARATOR.len()..]))
+        .find(|(s, _)| services.contains(s));
+    known.or_else(|| key.rsplit_once(SPLIT_SEPARATOR))
+}
+
+/// The distinct values of a dimension, from the keys of the view split by
+/// it (`/api/meta?split=…`), sorted.
+pub fn split_values(keys: &[String], services: &[String]) -> Vec<String> {
+    let services: std::collections::HashSet<&str> = services.iter().map(String::as_str).collect();
+    let mut values: Vec<String> =
+        keys.iter().filter_map(|k| split_key(k, &services)).map(|(_, v)| v.to_string()).collect();
+    values.sort_unstable();
+    values.dedup();
+    values
 }
 
 /// The current mark of a series-day, if it has one.
@@ -239,6 +375,12 @@ mod tests {
             weekly: false,
             services: vec!["oil change".into(), "tyres&co".into(), "Brakes, front".into()],
             focus: Some("tyres&co".into()),
+            metric: Metric::Amount,
+            split: Some(Dimension::PaymentMethod),
+            filters: BTreeMap::from([
+                (Dimension::Segment, vec!["a&b".into(), "retail".into()]),
+                (Dimension::Channel, vec!["web".into()]),
+            ]),
         };
         assert_eq!(Controls::from_query(&c.to_query()), c);
         let q = c.to_query();
@@ -252,6 +394,63 @@ mod tests {
         assert_eq!(Controls::from_query(""), Controls::default());
         assert_eq!(Controls::from_query("?z=abc&min_days=-1").z, 3.0);
         assert!(is_embed("?z=2&embed=1") && !is_embed("?embed=0"));
+    }
+
+    #[test]
+    fn the_view_is_in_the_url_as_the_api_takes_it() {
+        let c = Controls::from_query("?channel=web&metric=amount&channel=app&split=channel&segment=a%26b&channel=web");
+        assert_eq!((c.metric, c.split), (Metric::Amount, Some(Dimension::Channel)));
+        assert_eq!(c.view_query(), "metric=amount&split=channel&segment=a%26b&channel=app&channel=web");
+        assert_eq!(c.to_query(), c.view_query());
+        assert_eq!(Controls::default().view_query(), "");
+        // Unreadable: the default; an empty filter value is no filter.
+        let odd = Controls::from_query("?metric=euros&split=colour&channel=&payment_method=card");
+        assert_eq!(odd.view_query(), "payment_method=card");
+        assert_eq!(Controls::from_query("?metric=count&split=segment").view_query(), "split=segment");
+    }
+
+    #[test]
+    fn a_view_the_table_cannot_give_is_dropped() {
+        let mut c = Controls::from_query(
+            "?metric=amount&split=payment_method&channel=web&segment=x&services=a%20%C2%B7%20b&min_count=7",
+        );
+        let all = [Metric::Count, Metric::Amount];
+        assert!(c.view_available(&all, &Dimension::ALL));
+        assert_eq!(c.restricted(&all, &Dimension::ALL), c);
+        assert!(!c.view_available(&[Metric::Count], &Dimension::ALL));
+        let bare = c.restricted(&[Metric::Count], &[Dimension::Channel]);
+        assert!(bare.view_available(&[Metric::Count], &[Dimension::Channel]));
+        assert_eq!(bare.view_query(), "channel=web");
+        // The split's keys and the amount's minimum went with them.
+        assert_eq!((bare.services.len(), bare.min_count), (0, 0));
+        // Changing the metric keeps the series; changing the split does not.
+        c.set_metric(Metric::Count);
+        assert_eq!((c.services.len(), c.min_count), (1, 0));
+        c.set_split(Some(Dimension::PaymentMethod));
+        assert_eq!(c.services.len(), 1);
+        c.set_split(Some(Dimension::Segment));
+        assert!(c.services.is_empty() && c.focus.is_none());
+        c.toggle_filter(Dimension::Channel, "app", true);
+        c.toggle_filter(Dimension::Channel, "app", true);
+        assert_eq!(c.filters[&Dimension::Channel], ["app", "web"]);
+        c.toggle_filter(Dimension::Segment, "x", false);
+        c.toggle_filter(Dimension::Segment, "y", false);
+        assert_eq!(c.view_query(), "split=segment&channel=app&channel=web");
+        assert_eq!(c.baseline_params(Vec::new(), &[]).metric, Metric::Count);
+        assert_eq!(Controls::from_query("?metric=amount").baseline_params(Vec::new(), &[]).metric, Metric::Amount);
+    }
+
+    #[test]
+    fn split_keys_read_back_as_service_and_value() {
+        let services = ["SVC-1".to_string(), "a · b".to_string()];
+        let keys: Vec<String> = ["SVC-1 · card", "SVC-1 · cash", "a · b · card", "a · b · x · y", "SVC-1 · (none)"]
+            .map(String::from)
+            .into();
+        assert_eq!(split_values(&keys, &services), ["(none)", "card", "cash", "x · y"]);
+        let set = services.iter().map(String::as_str).collect();
+        assert_eq!(service_of("a · b · x · y", &set), "a · b");
+        assert_eq!(service_of("SVC-1", &set), "SVC-1");
+        assert_eq!(service_of("other · c · d", &set), "other · c");
     }
 
     #[test]

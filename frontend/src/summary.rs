@@ -2,7 +2,9 @@
 //! one engine call ([`Scores::anomalies`]) plus the engine's count of the
 //! services it can flag. Pure (no browser), so it is tested natively.
 
-use servicewatch_shared::{Anomaly, FlagParams, Metrics, Scores};
+use servicewatch_shared::{wire, Anomaly, FlagParams, Metric, Metrics, Scores};
+
+use crate::unit::Unit;
 
 /// The most rows the table pages through (sorted by |z| first).
 pub const TABLE_ROWS: usize = 1000;
@@ -39,12 +41,18 @@ impl Summary {
 
     /// Why nothing is flagged, naming the setting that holds flags back;
     /// `None` when there are rows.
-    pub fn empty_reason(&self, params: &FlagParams) -> Option<String> {
+    pub fn empty_reason(&self, params: &FlagParams, unit: Unit) -> Option<String> {
         if !self.rows.is_empty() {
             return None;
         }
         Some(if self.services > 0 && self.eligible_services == 0 {
             format!("No service has {} days of history in this range: lower the minimum history.", params.min_days)
+        } else if unit.metric == Metric::Amount {
+            format!(
+                "Nothing reaches |z| ≥ {} with an amount of at least {}: lower the threshold or the minimum amount.",
+                params.z,
+                unit.exact(params.min_count)
+            )
         } else {
             format!(
                 "Nothing reaches |z| ≥ {} with at least {} transactions: lower the threshold or the minimum count.",
@@ -52,6 +60,26 @@ impl Summary {
             )
         })
     }
+}
+
+/// Flagged rows as CSV, with the API's column names: counts exactly as
+/// `scan --format csv` prints them ([`wire::csv`]); amounts, their
+/// baselines and spreads in major units (`1234.50`), as the page shows them.
+pub fn csv(rows: &[Anomaly], unit: Unit) -> String {
+    if unit.metric == Metric::Count {
+        return wire::csv(rows);
+    }
+    let mut out = String::from("key,date,value,center,spread,z,day_factor\n");
+    for a in rows {
+        let key = if a.key.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", a.key.replace('"', "\"\""))
+        } else {
+            a.key.clone()
+        };
+        let (v, c, s) = (unit.exact(a.value), unit.major(a.center), unit.major(a.spread));
+        out.push_str(&format!("{key},{},{v},{c},{s},{},{}\n", a.date, a.z, a.day_factor));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -123,20 +151,43 @@ mod tests {
     }
 
     #[test]
+    fn amounts_export_in_major_units() {
+        let row = Anomaly {
+            key: "Brakes, front · card".into(),
+            date: Day::parse("2024-03-01").unwrap(),
+            value: 123450,
+            center: 4000.0,
+            spread: 1050.0,
+            z: 5.0,
+            day_factor: 1.0,
+        };
+        let rows = [row];
+        assert_eq!(csv(&rows, Unit::default()), wire::csv(&rows));
+        assert_eq!(
+            csv(&rows, Unit::new(Metric::Amount, 2)),
+            "key,date,value,center,spread,z,day_factor\n\"Brakes, front · card\",2024-03-01,1234.50,40,10.5,5,1\n"
+        );
+    }
+
+    #[test]
     fn the_empty_state_names_the_setting_that_holds_flags_back() {
         let s = scores();
         let p = FlagParams::default();
-        assert_eq!(Summary::new(&s, &p, TABLE_ROWS).empty_reason(&p), None);
+        let count = Unit::default();
+        assert_eq!(Summary::new(&s, &p, TABLE_ROWS).empty_reason(&p, count), None);
         let history = FlagParams { min_days: 365, ..FlagParams::default() };
-        let why = Summary::new(&s, &history, TABLE_ROWS).empty_reason(&history).unwrap();
+        let why = Summary::new(&s, &history, TABLE_ROWS).empty_reason(&history, count).unwrap();
         assert_eq!(why, "No service has 365 days of history in this range: lower the minimum history.");
         let high = FlagParams { z: 50.0, min_count: 3, ..FlagParams::default() };
-        let why = Summary::new(&s, &high, TABLE_ROWS).empty_reason(&high).unwrap();
+        let why = Summary::new(&s, &high, TABLE_ROWS).empty_reason(&high, count).unwrap();
         assert!(why.starts_with("Nothing reaches |z| ≥ 50 with at least 3 transactions"), "{why}");
+        let cents = Unit::new(Metric::Amount, 2);
+        let why = Summary::new(&s, &high, TABLE_ROWS).empty_reason(&high, cents).unwrap();
+        assert!(why.starts_with("Nothing reaches |z| ≥ 50 with an amount of at least 0.03: "), "{why}");
         // Only the flat service selected: nothing can be flagged, and the
         // engine's count says so.
         let flat = FlagParams { services: Some(vec![0]), ..FlagParams::default() };
-        let why = Summary::new(&s, &flat, TABLE_ROWS).empty_reason(&flat).unwrap();
+        let why = Summary::new(&s, &flat, TABLE_ROWS).empty_reason(&flat, count).unwrap();
         assert!(why.contains("minimum history"), "{why}");
     }
 }

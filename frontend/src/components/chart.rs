@@ -1,4 +1,4 @@
-//! Daily counts of one service with its usual range (the counts the
+//! Daily values (transactions, or an amount in major units) of one series with its usual range (the counts the
 //! threshold does not flag, `Scores::band`), the flagged days highlighted,
 //! partial edge days, days the whole business moved together and days an
 //! analyst marked (expected or confirmed) marked, drawn by plotly.js.
@@ -15,6 +15,7 @@ use servicewatch_shared::{Anomaly, Scores, Status};
 use super::marks::MarkStore;
 use super::table::common_move;
 use crate::state::Controls;
+use crate::unit::Unit;
 
 const CHART_ID: &str = "sw-chart";
 
@@ -61,12 +62,17 @@ pub fn marked_days(
     out
 }
 
-fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark]) -> (Plot, usize) {
+fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark], unit: Unit) -> (Plot, usize) {
     let v = scores.series(s);
     let x: Vec<String> = v.day.iter().map(|d| d.to_string()).collect();
+    // Amounts in major units (counts as they are: a division by 1).
+    let y = |minor: f64| unit.major(minor);
+    let ys = |minor: &[f64]| minor.iter().map(|&m| y(m)).collect::<Vec<f64>>();
+    let value = |i: usize| y(v.count[i] as f64);
     // Where the threshold flags, day by day (the calibrated z is not
     // centre ± z × spread): a count outside the band is flagged.
     let (lower, upper) = scores.band(s, c.z);
+    let (lower, upper) = (ys(&lower), ys(&upper));
     let hits = flagged(scores, s, c);
     let mut p = Plot::new();
     p.add_trace(
@@ -81,28 +87,31 @@ fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark]) -> (Plot, usize
             .name(format!("usual range (|z| < {:.1})", c.z)),
     );
     p.add_trace(
-        Scatter::new(x.clone(), v.center.to_vec())
+        Scatter::new(x.clone(), ys(v.center))
             .mode(Mode::Lines)
             .line(Line::new().dash(DashType::Dot).color("#466ec8"))
             .name("baseline"),
     );
     p.add_trace(
-        Scatter::new(x.clone(), v.count.to_vec())
+        Scatter::new(x.clone(), (0..x.len()).map(value).collect())
             .mode(Mode::Lines)
             .line(Line::new().color("#1d2330"))
-            .name("transactions"),
+            .name(unit.name().to_lowercase()),
     );
     p.add_trace(
-        Scatter::new(hits.iter().map(|a| a.date.to_string()).collect(), hits.iter().map(|a| a.value).collect())
-            .mode(Mode::Markers)
-            .marker(Marker::new().color("#b4281e").size(9))
-            .name("anomalies"),
+        Scatter::new(
+            hits.iter().map(|a| a.date.to_string()).collect(),
+            hits.iter().map(|a| y(a.value as f64)).collect(),
+        )
+        .mode(Mode::Markers)
+        .marker(Marker::new().color("#b4281e").size(9))
+        .name("anomalies"),
     );
     // Days the extract covers only in part: scored days get a z, these none.
     let scored = scores.services()[s].verdict.status == Status::Scored;
     let partial: Vec<usize> = if scored { (0..v.z.len()).filter(|&i| v.z[i].is_nan()).collect() } else { Vec::new() };
     p.add_trace(
-        Scatter::new(partial.iter().map(|&i| x[i].clone()).collect(), partial.iter().map(|&i| v.count[i]).collect())
+        Scatter::new(partial.iter().map(|&i| x[i].clone()).collect(), partial.iter().map(|&i| value(i)).collect())
             .mode(Mode::Markers)
             .marker(Marker::new().color("#8a93a6").size(9).symbol(plotly::common::MarkerSymbol::CircleOpen))
             .name("partial day (not scored)"),
@@ -112,7 +121,7 @@ fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark]) -> (Plot, usize
     let common: Vec<usize> = (0..v.day.len()).filter(|&i| scores.day_factor_on(v.day[i]) != 1.0).collect();
     let label = |i: usize| format!("all services {}", common_move(scores.day_factor_on(v.day[i])));
     p.add_trace(
-        Scatter::new(common.iter().map(|&i| x[i].clone()).collect(), common.iter().map(|&i| v.center[i]).collect())
+        Scatter::new(common.iter().map(|&i| x[i].clone()).collect(), common.iter().map(|&i| y(v.center[i])).collect())
             .mode(Mode::Markers)
             .marker(Marker::new().color("#c77d00").size(8).symbol(plotly::common::MarkerSymbol::Diamond))
             .text_array(common.iter().map(|&i| label(i)).collect())
@@ -125,7 +134,7 @@ fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark]) -> (Plot, usize
         p.add_trace(
             Scatter::new(
                 days.iter().map(|(i, _)| x[*i].clone()).collect(),
-                days.iter().map(|(i, _)| v.count[*i]).collect(),
+                days.iter().map(|(i, _)| value(*i)).collect(),
             )
             .mode(Mode::Markers)
             .marker(Marker::new().color(colour).size(12).symbol(symbol))
@@ -133,13 +142,18 @@ fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark]) -> (Plot, usize
             .name(name),
         );
     }
-    let title = format!("{} — daily transactions", scores.services()[s].key);
+    let title = format!("{} — daily {}", scores.services()[s].key, unit.name().to_lowercase());
+    let mut y_axis = Axis::new().range_mode(plotly::layout::RangeMode::ToZero);
+    if unit.decimals > 0 {
+        // Hover values with the amount's digits: 1,234.50.
+        y_axis = y_axis.hover_format(format!(",.{}f", unit.decimals));
+    }
     p.set_layout(
         Layout::new()
             .title(title.as_str())
             .height(360)
             .legend(Legend::new().x(0.0).y(1.15).orientation(plotly::common::Orientation::Horizontal))
-            .y_axis(Axis::new().range_mode(plotly::layout::RangeMode::ToZero)),
+            .y_axis(y_axis),
     );
     (p, hits.len())
 }
@@ -150,13 +164,15 @@ pub fn Chart(
     controls: RwSignal<Controls>,
     top: Signal<Option<String>>,
     marks: MarkStore,
+    unit: Memo<Unit>,
 ) -> impl IntoView {
-    let drawn = RwSignal::new((String::new(), 0usize));
+    let drawn = RwSignal::new((String::new(), 0usize, String::new()));
     Effect::new(move |_| {
         let Some(s) = scores.get() else { return };
         let c = controls.get();
         let Some(idx) = chart_service(&s, &c, top.get().as_deref()) else { return };
-        let (p, hits) = marks.current.with(|m| plot(&s, idx, &c, m.as_deref().unwrap_or_default()));
+        let u = unit.get();
+        let (p, hits) = marks.current.with(|m| plot(&s, idx, &c, m.as_deref().unwrap_or_default(), u));
         let key = s.services()[idx].key.clone();
         leptos::task::spawn_local(async move {
             // plotly.js exists only in the browser; native builds (tests,
@@ -165,16 +181,16 @@ pub fn Chart(
             plotly::bindings::react(CHART_ID, &p).await;
             #[cfg(not(target_family = "wasm"))]
             drop(p);
-            drawn.set((key, hits));
+            drawn.set((key, hits, u.name().to_lowercase()));
         });
     });
     view! {
-        <section class="chart" aria-label="Daily transactions chart">
+        <section class="chart" aria-label=move || format!("Daily {} chart", unit.get().name().to_lowercase())>
             // What the picture says, for screen readers.
             <p class="sr-only" data-testid="chart-summary">
                 {move || {
-                    let (key, hits) = drawn.get();
-                    (!key.is_empty()).then(|| format!("Chart of daily transactions of {key}: {hits} flagged days."))
+                    let (key, hits, what) = drawn.get();
+                    (!key.is_empty()).then(|| format!("Chart of daily {what} of {key}: {hits} flagged days."))
                 }}
             </p>
             <div id=CHART_ID data-testid="chart"

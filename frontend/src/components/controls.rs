@@ -1,11 +1,14 @@
-//! Every control of the original app, and method, direction and weekly.
-//! Sliders act on `input` (every step of a drag), not `change`.
+//! Every control of the original app, and method, direction and weekly,
+//! and the view's (metric, split, filters: `view`). Sliders act on `input`
+//! (every step of a drag), not `change`.
 
 use leptos::prelude::*;
-use servicewatch_shared::{Day, Direction, Method};
+use servicewatch_shared::{Day, Direction, Method, Metric};
 
+use super::view::ViewControls;
 use crate::api::Meta;
 use crate::state::Controls;
+use crate::unit::Unit;
 
 /// Most services listed at once; the search narrows longer lists.
 const MAX_OPTIONS: usize = 10_000;
@@ -14,19 +17,26 @@ fn value(ev: &leptos::ev::Event) -> String {
     event_target_value(ev)
 }
 
+/// The minimum amount slider's top, in major units (the minimum count's
+/// is 500 transactions).
+const MAX_MIN_AMOUNT: u64 = 100_000;
+
 #[component]
 pub fn ControlsPanel(
     controls: RwSignal<Controls>,
-    meta: LocalResource<Result<Meta, String>>,
-    /// The selected service names (a memo of `controls`).
+    /// The table's meta (the default view's).
+    table: Memo<Option<Meta>>,
+    /// The view's series keys.
+    services: Memo<Vec<String>>,
+    /// The selected series keys (a memo of `controls`).
     chosen: Memo<Vec<String>>,
+    unit: Memo<Unit>,
 ) -> impl IntoView {
     // Memos, so a slider move neither clones the service list nor touches
     // every option: they change only with the data or the selection.
-    let bounds = Memo::new(move |_| meta.get().and_then(|m| m.ok()).map(|m| (m.first, m.last)).unwrap_or((None, None)));
+    let bounds = Memo::new(move |_| table.with(|m| m.as_ref().map(|m| (m.first, m.last))).unwrap_or((None, None)));
     let bounds = move || bounds.get();
     let day_text = |d: Option<Day>| d.map(|d| d.to_string()).unwrap_or_default();
-    let services = Memo::new(move |_| meta.get().and_then(|m| m.ok()).map(|m| m.services).unwrap_or_default());
     let (search, set_search) = signal(String::new());
     let visible = move || {
         let q = search.get().to_lowercase();
@@ -68,11 +78,26 @@ pub fn ControlsPanel(
                     prop:value=move || controls.with(|c| c.min_days).to_string()
                     on:input=move |ev| { if let Ok(v) = value(&ev).parse::<u32>() { controls.update(|c| c.min_days = v) } } />
             </label>
+            // For amounts the slider moves in major units (the URL keeps
+            // minor units, as the API's `min_count`).
             <label>
-                {move || format!("Minimum daily count: {}", controls.with(|c| c.min_count))}
-                <input type="range" data-testid="min-count" min="0" max="500" step="1"
-                    prop:value=move || controls.with(|c| c.min_count).to_string()
-                    on:input=move |ev| { if let Ok(v) = value(&ev).parse::<u64>() { controls.update(|c| c.min_count = v) } } />
+                {move || {
+                    let (u, min) = (unit.get(), controls.with(|c| c.min_count));
+                    match u.metric {
+                        Metric::Count => format!("Minimum daily count: {min}"),
+                        Metric::Amount => format!("Minimum daily amount: {}", u.exact(min)),
+                    }
+                }}
+                <input type="range" data-testid="min-count" min="0"
+                    max=move || if unit.get().metric == Metric::Amount { MAX_MIN_AMOUNT } else { 500 }.to_string()
+                    step=move || if unit.get().metric == Metric::Amount { "10" } else { "1" }
+                    prop:value=move || (controls.with(|c| c.min_count) / unit.get().scale()).to_string()
+                    on:input=move |ev| {
+                        if let Ok(v) = value(&ev).parse::<u64>() {
+                            let scale = unit.get_untracked().scale();
+                            controls.update(|c| c.min_count = v.saturating_mul(scale))
+                        }
+                    } />
             </label>
             <label>
                 "Method"
@@ -95,6 +120,7 @@ pub fn ControlsPanel(
                     on:change=move |ev| { let on = event_target_checked(&ev); controls.update(|c| c.weekly = on) } />
                 "Day-of-week pattern"
             </label>
+            <ViewControls controls=controls table=table />
             <fieldset class="services">
                 <legend>"Services"</legend>
                 <input type="search" placeholder="Search services" aria-label="Search services" data-testid="service-search"

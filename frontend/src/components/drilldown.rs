@@ -1,9 +1,12 @@
-//! The raw transactions of the service-day picked in the table.
+//! The raw transactions of the service-day picked in the table. The
+//! drill-down is per service: a split series' day shows every transaction
+//! of its service that day, whatever the view's split or filters.
 
 use leptos::prelude::*;
 use servicewatch_shared::Day;
 
-use crate::api;
+use crate::api::{self, Meta};
+use crate::state::service_of;
 
 /// Rows fetched for one service-day.
 const LIMIT: u32 = 100;
@@ -17,9 +20,20 @@ fn cell(v: Option<&serde_json::Value>) -> String {
 }
 
 #[component]
-pub fn Drilldown(pick: RwSignal<Option<(String, Day)>>) -> impl IntoView {
+pub fn Drilldown(
+    pick: RwSignal<Option<(String, Day)>>,
+    /// The table's meta: its services (a split key's service is one).
+    table: Memo<Option<Meta>>,
+) -> impl IntoView {
+    // The picked series' service.
+    let service = move |key: &str| {
+        table.with_untracked(|t| {
+            let services = t.as_ref().map(|m| m.services.iter().map(String::as_str).collect()).unwrap_or_default();
+            service_of(key, &services).to_string()
+        })
+    };
     let rows = LocalResource::new(move || {
-        let p = pick.get();
+        let p = pick.get().map(|(key, date)| (service(&key), date));
         async move {
             match p {
                 Some((service, date)) => Some(api::transactions(service, date, LIMIT).await),
@@ -27,7 +41,16 @@ pub fn Drilldown(pick: RwSignal<Option<(String, Day)>>) -> impl IntoView {
             }
         }
     });
-    let title = move || pick.get().map(|(s, d)| format!("{s} on {d}")).unwrap_or_default();
+    let title = move || {
+        pick.get().map(|(key, d)| {
+            let service = service(&key);
+            if key == service {
+                format!("{key} on {d}")
+            } else {
+                format!("{key} on {d}: every transaction of {service}")
+            }
+        })
+    };
     view! {
         <Show when=move || pick.get().is_some()>
             <section class="drilldown" data-testid="drilldown" aria-label="Transactions of the selected day">

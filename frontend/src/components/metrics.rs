@@ -1,26 +1,33 @@
-//! The three metrics of the original app, plus the false flags to expect.
-//! Each carries its raw number in `data-value` for tests and tools.
+//! The three metrics of the original app, plus the false flags to expect,
+//! in the view's unit (transactions, or an amount in major units), and for
+//! amounts how many rows were not summed. Each carries its raw number in
+//! `data-value` for tests and tools (amounts in minor units, as the API).
 
 use leptos::prelude::*;
+use servicewatch_shared::Metric;
 
 use crate::summary::Summary;
+use crate::unit::{grouped, Unit};
 
-/// `885388` as `885,388`.
-pub fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
+/// "1 row" or "12 rows".
+fn rows(n: u64) -> String {
+    if n == 1 {
+        "1 row".into()
+    } else {
+        format!("{} rows", grouped(n))
     }
-    out
 }
 
 #[component]
-pub fn MetricsBar(summary: Memo<Option<Summary>>) -> impl IntoView {
+pub fn MetricsBar(
+    summary: Memo<Option<Summary>>,
+    unit: Memo<Unit>,
+    /// Rows of an amount view left out of its sums (`/api/meta`).
+    not_summed: Memo<Option<u64>>,
+) -> impl IntoView {
     let m = move || summary.get().map(|s| s.metrics).unwrap_or_default();
+    let what = move || unit.get().name().to_lowercase();
+    let skipped = move || not_summed.get().filter(|&n| n > 0);
     view! {
         <section
             class="metrics"
@@ -28,8 +35,8 @@ pub fn MetricsBar(summary: Memo<Option<Summary>>) -> impl IntoView {
             data-engine-ms=move || summary.get().map(|s| format!("{:.3}", s.engine_ms)).unwrap_or_default()
         >
             <div class="metric" data-testid="metric-total" data-value=move || m().total.to_string()>
-                <span class="label">"Transactions in range"</span>
-                <span class="value">{move || grouped(m().total)}</span>
+                <span class="label">{move || format!("{} in range", unit.get().name())}</span>
+                <span class="value">{move || unit.get().grouped(m().total)}</span>
             </div>
             <div class="metric" data-testid="metric-anomalous" data-value=move || m().anomalous.to_string()>
                 <span class="label">"Anomalous service-days"</span>
@@ -39,28 +46,34 @@ pub fn MetricsBar(summary: Memo<Option<Summary>>) -> impl IntoView {
                 </span>
             </div>
             <div class="metric" data-testid="metric-share" data-value=move || m().share.to_string()>
-                <span class="label">"Share of transactions on anomalous days"</span>
+                <span class="label">{move || format!("Share of {} on anomalous days", what())}</span>
                 <span class="value">{move || format!("{:.2} %", 100.0 * m().share)}</span>
             </div>
             // Read out, politely, what a slider move changed.
             <p class="sr-only" aria-live="polite" data-testid="metrics-announce">
                 {move || {
                     let m = m();
-                    format!("{} anomalous service-days, {:.2} % of {} transactions", grouped(m.anomalous), 100.0 * m.share, grouped(m.total))
+                    let u = unit.get();
+                    let of = match u.metric {
+                        Metric::Count => format!("{} transactions", u.grouped(m.total)),
+                        Metric::Amount => format!("the amount, {}", u.grouped(m.total)),
+                    };
+                    format!("{} anomalous service-days, {:.2} % of {of}", grouped(m.anomalous), 100.0 * m.share)
                 }}
             </p>
         </section>
+        <p class="note" data-testid="not-summed" hidden=move || skipped().is_none()
+            data-value=move || skipped().unwrap_or_default().to_string()>
+            {move || format!("{} not summed: a refund (negative), or no readable amount.", rows(skipped().unwrap_or_default()))}
+        </p>
     }
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn groups_thousands() {
-        assert_eq!(super::grouped(0), "0");
-        assert_eq!(super::grouped(999), "999");
-        assert_eq!(super::grouped(1000), "1,000");
-        assert_eq!(super::grouped(885388), "885,388");
-        assert_eq!(super::grouped(12345678), "12,345,678");
+    fn says_rows() {
+        assert_eq!(super::rows(1), "1 row");
+        assert_eq!(super::rows(1313), "1,313 rows");
     }
 }

@@ -8,3 +8,4 @@ pub mod marked_list;
 pub mod marks;
 pub mod metrics;
 pub mod table;
+pub mod view;

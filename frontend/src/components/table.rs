@@ -10,6 +10,7 @@ use servicewatch_shared::Anomaly;
 use super::marks::{MarkCell, MarkError, MarkStore};
 use crate::state::Controls;
 use crate::summary::Summary;
+use crate::unit::Unit;
 
 const PAGE: usize = 25;
 
@@ -63,6 +64,7 @@ pub fn AnomalyTable(
     export: impl Fn() -> Option<String> + Send + Sync + 'static,
     pick: RwSignal<Option<(String, servicewatch_shared::Day)>>,
     marks: MarkStore,
+    unit: Memo<Unit>,
 ) -> impl IntoView {
     let sort_by = RwSignal::new(None::<(Column, bool)>);
     let page = RwSignal::new(0usize);
@@ -77,7 +79,8 @@ pub fn AnomalyTable(
         rows
     });
     let rows = move || sorted.with(|r| r.iter().skip(page.get() * PAGE).take(PAGE).cloned().collect::<Vec<_>>());
-    let header = move |label: &'static str, col: Column, numeric: bool| {
+    // The label is the unit's for the value column ("Count", "Amount").
+    let header = move |label: fn(Unit) -> &'static str, col: Column, numeric: bool| {
         let state = move || match sort_by.get() {
             Some((c, true)) if c == col => "ascending",
             Some((c, false)) if c == col => "descending",
@@ -94,7 +97,7 @@ pub fn AnomalyTable(
         };
         view! {
             <th scope="col" aria-sort=state class:num=numeric>
-                <button type="button" class="sort" on:click=toggle>{label}</button>
+                <button type="button" class="sort" on:click=toggle>{move || label(unit.get())}</button>
             </th>
         }
     };
@@ -106,9 +109,11 @@ pub fn AnomalyTable(
     };
     let empty_reason = move || {
         let s = summary.get()?;
-        controls.with(|c| s.empty_reason(&c.flag_params(None)))
+        controls.with(|c| s.empty_reason(&c.flag_params(None), unit.get()))
     };
-    let marking = move || marks.available.get();
+    // The server takes marks on the default view's series only (it 404s a
+    // split key), so a split view shows no mark actions.
+    let marking = move || marks.available.get() && controls.with(|c| c.split.is_none());
     view! {
         <section class="table">
             <MarkError store=marks />
@@ -118,13 +123,13 @@ pub fn AnomalyTable(
             <table data-testid="anomaly-table">
                 <thead>
                     <tr>
-                        {header("Service", Column::Service, false)}
-                        {header("Date", Column::Date, false)}
-                        {header("Count", Column::Count, true)}
+                        {header(|_| "Service", Column::Service, false)}
+                        {header(|_| "Date", Column::Date, false)}
+                        {header(Unit::column, Column::Count, true)}
                         <th scope="col" class="num">"Baseline"</th>
                         <th scope="col" class="num">"Spread"</th>
                         <th scope="col" class="num" title="How all services together did that day, when they moved together (a holiday, a business-wide outage); the baseline already includes it">"All services"</th>
-                        {header("z", Column::Z, true)}
+                        {header(|_| "z", Column::Z, true)}
                         <Show when=marking>
                             <th scope="col" title="An analyst's mark: expected (explained) or confirmed (a real anomaly); marked days are left out of their service's baseline">
                                 "Mark"
@@ -135,7 +140,7 @@ pub fn AnomalyTable(
                 <tbody>
                     // Keyed by the numbers too: a mark re-scores, and a row that stays
                     // in its place must show its new baseline and z.
-                    <For each=move || rows().into_iter().enumerate() key=row_key let:item>
+                    <For each=move || { let u = unit.get(); rows().into_iter().enumerate().map(move |(i, a)| (i, a, u)) } key=row_key let:item>
                         <tr data-testid="anomaly-row" data-key=item.1.key.clone() data-date=item.1.date.to_string()
                             tabindex="0" title="Show this service in the chart and this day's transactions"
                             on:click={
@@ -154,9 +159,13 @@ pub fn AnomalyTable(
                             }>
                             <td>{item.1.key.clone()}</td>
                             <td>{item.1.date.to_string()}</td>
-                            <td class="num" data-value=item.1.value.to_string()>{item.1.value.to_string()}</td>
-                            <td class="num">{format!("{:.1}", item.1.center)}</td>
-                            <td class="num">{format!("{:.1}", item.1.spread)}</td>
+                            <td class="num" data-testid="value" data-value=item.1.value.to_string()>
+                                {item.2.exact(item.1.value)}
+                            </td>
+                            <td class="num" data-testid="center" data-value=item.1.center.to_string()>
+                                {item.2.approx(item.1.center)}
+                            </td>
+                            <td class="num">{item.2.approx(item.1.spread)}</td>
                             <td class="num" data-testid="day-factor" data-value=item.1.day_factor.to_string()>
                                 {common_move(item.1.day_factor)}
                             </td>
@@ -197,11 +206,12 @@ pub fn open_day(
     pick.set(Some((key, day)));
 }
 
-/// What identifies a shown row: its place, its service-day and its numbers.
-type RowKey = (usize, String, servicewatch_shared::Day, u64, [u64; 4]);
+/// What identifies a shown row: its place, its service-day, its numbers
+/// and their unit.
+type RowKey = (usize, String, servicewatch_shared::Day, u64, [u64; 4], Unit);
 
-fn row_key((i, a): &(usize, Anomaly)) -> RowKey {
-    (*i, a.key.clone(), a.date, a.value, [a.center, a.spread, a.z, a.day_factor].map(f64::to_bits))
+fn row_key((i, a, unit): &(usize, Anomaly, Unit)) -> RowKey {
+    (*i, a.key.clone(), a.date, a.value, [a.center, a.spread, a.z, a.day_factor].map(f64::to_bits), *unit)
 }
 
 /// A day's business-wide factor as a person reads it: "-70 %" when the
