@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use anyhow::{ensure, Context};
 use servicewatch_shared::eval::{calibration, evaluate, Quality};
-use servicewatch_shared::synth::{generate, Config, Labelled};
-use servicewatch_shared::{BaselineParams, FlagParams, Method};
+use servicewatch_shared::synth::{amounts, generate, Config, Labelled};
+use servicewatch_shared::{BaselineParams, FlagParams, Method, Metric};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -41,6 +41,12 @@ pub struct Args {
     /// "expected by chance" metric.
     #[arg(long, conflicts_with_all = ["real", "out"])]
     calibration: bool,
+    /// Instead: the same data sets as daily amounts (cents; tickets per
+    /// service, amount jumps with flat counts labelled too), scored in
+    /// transactions (each series' mean ticket as its unit, as the server
+    /// does) and, for comparison, with one cent taken for one order.
+    #[arg(long, conflicts_with_all = ["real", "out", "calibration"])]
+    amounts: bool,
 }
 
 /// The configurations compared: name, method, weekly, and whether the
@@ -67,6 +73,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .collect();
     if let Some(dir) = &args.out {
         write_csv(dir, &data[0])?;
+    }
+    if args.amounts {
+        return run_amounts(args, &data);
     }
     let flag = FlagParams { z: args.z, min_days: args.min_days, ..Default::default() };
     println!(
@@ -116,6 +125,70 @@ fn print_table(data: &[Labelled], flag: &FlagParams) {
             mean(|q| q.flagged as f64),
         );
     }
+}
+
+/// `--amounts`: the data sets as amounts, every method scored in
+/// transactions (each series' mean ticket as its unit, as the server's
+/// amount view does), and the default with one cent taken for one order.
+fn run_amounts(args: &Args, counts: &[Labelled]) -> anyhow::Result<()> {
+    let flag = FlagParams { z: args.z, min_days: args.min_days, ..Default::default() };
+    let data: Vec<Labelled> = counts.iter().enumerate().map(|(i, d)| amounts(d, 1000 + i as u64, 0.004)).collect();
+    println!(
+        "{} data sets as daily amounts (cents) x {} services x {} days; threshold |z| >= {}\n",
+        args.sets, args.services, args.days, args.z
+    );
+    println!("{:<27} {:>9} {:>9} {:>9} {:>9} {:>9}", "method", "precision", "recall", "F1", "AP", "flagged");
+    // Each series' mean ticket, as the server's amount view gives it.
+    let units: Vec<std::collections::BTreeMap<String, f64>> = data
+        .iter()
+        .zip(counts)
+        .map(|(d, c)| {
+            (0..d.panel.len())
+                .map(|s| {
+                    let orders = c.panel.counts(s).iter().sum::<u64>().max(1) as f64;
+                    (d.panel.key(s).to_string(), d.panel.counts(s).iter().sum::<u64>() as f64 / orders)
+                })
+                .collect()
+        })
+        .collect();
+    let rows = METHODS.iter().map(|&(name, method, weekly, named)| (name.to_string(), method, weekly, named, true));
+    let cents = ("+ edge days, cents as orders".to_string(), Method::Robust, true, true, false);
+    for (name, method, weekly, named, in_orders) in rows.chain([cents]) {
+        let q: Vec<Quality> = data
+            .iter()
+            .zip(&units)
+            .map(|(d, units)| {
+                let units = if in_orders { units.clone() } else { Default::default() };
+                let b = BaselineParams {
+                    method,
+                    weekly,
+                    metric: Metric::Amount,
+                    units,
+                    partial: edges(d, named),
+                    ..Default::default()
+                };
+                evaluate(d, &b, &flag)
+            })
+            .collect();
+        let mean = |f: fn(&Quality) -> f64| q.iter().map(f).sum::<f64>() / q.len() as f64;
+        println!(
+            "{:<27} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.0}",
+            name,
+            mean(|q| q.precision),
+            mean(|q| q.recall),
+            mean(|q| q.f1),
+            mean(|q| q.average_precision),
+            mean(|q| q.flagged as f64),
+        );
+    }
+    let jumps =
+        |d: &Labelled| d.labels.iter().filter(|l| l.kind == servicewatch_shared::synth::Kind::AmountJump).count();
+    println!(
+        "\nlabelled days per set: {:.0}, of which amount jumps with flat counts: {:.0}",
+        data.iter().map(|d| d.labels.len()).sum::<usize>() as f64 / data.len() as f64,
+        data.iter().map(jumps).sum::<usize>() as f64 / data.len() as f64
+    );
+    Ok(())
 }
 
 /// `--calibration`: days flagged by chance on data with no anomalies, by

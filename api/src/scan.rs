@@ -176,7 +176,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let drawing = terminal::follow(bar.clone(), progress.clone());
     let panel = warehouse.daily(&q, &caller, &cancel, &progress).await;
     drawing.abort();
-    let crate::warehouse::Aggregates { panel, not_summed } = panel.context("aggregating daily counts")?;
+    let crate::warehouse::Aggregates { panel, not_summed, units } = panel.context("aggregating daily counts")?;
     let not_summed = (view.metric == Metric::Amount).then_some(not_summed);
     bar.finish(&format!("{} rows into {} service-days", progress.get().0, panel.service_days()));
     let selected = match args.services.as_slice() {
@@ -194,6 +194,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         method: args.method,
         weekly: args.weekly,
         metric: view.metric,
+        units,
         partial: partial.iter().map(|p| p.0).collect(),
         exclude,
     };

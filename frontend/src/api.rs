@@ -181,6 +181,7 @@ mod tests {
             dimensions: vec![],
             amount_decimals: 2,
             not_summed: None,
+            units: Default::default(),
         }
     }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use servicewatch_shared::Scores;
+use servicewatch_shared::{BaselineParams, Scores};
 
 use crate::api;
 use crate::components::{
@@ -121,11 +121,15 @@ pub fn App() -> impl IntoView {
     // the partial edge days, and for the marks, so the first scoring is
     // the only one.
     let partial = Memo::new(move |_| table.with(|m| m.as_ref().map(|m| m.partial_days.clone())));
+    // An amount view's mean ticket per series (from its /api/meta): the
+    // robust method scores amounts in transactions, as the server does.
+    let units = Memo::new(move |_| of_view(view, table, view_meta, |m| m.units.clone()));
     let baseline = Memo::new(move |_| {
         let partial = partial.get()?;
+        let units = units.get()?;
         marks.current.with(|m| {
             let m = m.as_deref()?;
-            Some(controls.with(|c| c.baseline_params(partial, m)))
+            Some(BaselineParams { units, ..controls.with(|c| c.baseline_params(partial, m)) })
         })
     });
     let scores = Memo::new_with_compare(

@@ -69,11 +69,12 @@ impl Controls {
             to: self.to,
             method: self.method,
             weekly: self.weekly,
-            // The robust method's spread floor depends on it.
             metric: self.metric,
             partial,
             // As the server leaves them out for /api/anomalies.
             exclude: exclusions(marks),
+            // Filled from the view's /api/meta (amounts).
+            units: Default::default(),
         }
     }
 

@@ -125,10 +125,17 @@ pub struct BaselineParams {
     pub method: Method,
     /// Divide out each service's day-of-week pattern first (robust only).
     pub weekly: bool,
-    /// What the panel's values are: counts, or amounts in minor units (the
-    /// robust method's spread floor depends on it).
+    /// What the panel's values are: counts, or amounts in minor units.
     #[serde(default)]
     pub metric: Metric,
+    /// What one transaction is worth in a series' values, by series key:
+    /// the mean ticket of an amount series (its sum over its count). The
+    /// robust method scores each series in transactions (values / unit),
+    /// so an amount series gets the count-noise floor and sparse rules a
+    /// count series gets, instead of treating one cent as one order. 1
+    /// where absent (counts). Classic is the same at any unit.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub units: BTreeMap<String, f64>,
     /// Days the extract covers only in part (its first day when it starts
     /// mid-day, its last while that day is still running). The robust
     /// method never flags them: a half day is not a drop. Classic, the
@@ -156,6 +163,7 @@ impl Default for BaselineParams {
             method: Method::default(),
             weekly: BaselineParams::DEFAULT_WEEKLY,
             metric: Metric::Count,
+            units: BTreeMap::new(),
             partial: Vec::new(),
             exclude: BTreeMap::new(),
         }

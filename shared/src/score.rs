@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use crate::methods::robust::spread_floor;
+use crate::methods::robust::noise_floor;
 use crate::methods::{classic, common, robust, tail, Columns, Status, Verdict};
 use crate::stats::normal_tail;
 use crate::{wire, BaselineParams, Day, Direction, FlagParams, Method, Metric, Panel};
@@ -22,6 +22,9 @@ use crate::{wire, BaselineParams, Day, Direction, FlagParams, Method, Metric, Pa
 pub struct ServiceInfo {
     pub key: String,
     pub verdict: Verdict,
+    /// What one transaction is worth in this series' values
+    /// ([`BaselineParams::units`]; 1 for counts).
+    pub unit: f64,
     /// Transactions in range.
     pub total: u64,
     /// The largest z above and below the baseline on any day (0 if none).
@@ -230,13 +233,14 @@ impl Scores {
             // the day ratios, and services with different rhythms (some
             // closed on Sundays) would drag the factor of whole weekdays.
             let days = (to.0 - from.0).max(-1) as usize + 1;
-            self.day_factor = common::factors(out, from, days);
+            let units: Vec<f64> = self.services.iter().map(|s| s.unit).collect();
+            self.day_factor = common::factors(out, from, days, &units);
             let neighbours: Vec<u32> = self
                 .services
                 .iter()
                 .map(|s| if s.verdict.status == Status::Scored { s.verdict.neighbours } else { 0 })
                 .collect();
-            common::apply(out, from, &self.day_factor, &neighbours, params.metric);
+            common::apply(out, from, &self.day_factor, &neighbours, &units);
         }
         for info in &mut self.services {
             let z = &out.z[info.start..info.end];
@@ -444,12 +448,14 @@ impl Scores {
             return (lower, upper);
         }
         let cal = tail::Calibration::new(info.verdict.neighbours as usize);
+        // Inverted in transactions, as the method scored (`unit`).
+        let u = info.unit;
         v.center
             .iter()
             .zip(v.spread)
             .map(|(&c, &sd)| {
-                let floor = spread_floor(self.metric, c);
-                (cal.count_at(-threshold, c, sd, floor), cal.count_at(threshold, c, sd, floor))
+                let floor = noise_floor(c / u);
+                (cal.count_at(-threshold, c / u, sd / u, floor) * u, cal.count_at(threshold, c / u, sd / u, floor) * u)
             })
             .unzip()
     }
@@ -524,9 +530,10 @@ fn score_services(
             excluded.sort_unstable();
             excluded.dedup();
         }
+        let unit = params.units.get(panel.key(s)).copied().filter(|u| u.is_finite() && *u > 0.0).unwrap_or(1.0);
         let verdict = match params.method {
             Method::Classic => classic::score(svc, days, counts, &excluded, out),
-            Method::Robust => robust::score(svc, days, counts, (params.weekly, params.metric), &excluded, out),
+            Method::Robust => robust::score(svc, days, counts, (params.weekly, unit), &excluded, out),
         };
         let end = out.len();
         if params.method == Method::Robust && !params.partial.is_empty() {
@@ -541,6 +548,7 @@ fn score_services(
         infos.push(ServiceInfo {
             key: panel.key(s).to_string(),
             verdict,
+            unit,
             total: counts.iter().sum(),
             max_z: 0.0,
             min_z: 0.0,
@@ -583,9 +591,9 @@ mod tests {
             score_services(&panel, &params, (from, to), 0..panel.len(), &mut out, &mut infos);
             if method == Method::Robust && weekly {
                 let days = (to.0 - from.0) as usize + 1;
-                let factor = common::factors(&out, from, days);
+                let factor = common::factors(&out, from, days, &[]);
                 let neighbours: Vec<u32> = infos.iter().map(|s| s.verdict.neighbours).collect();
-                common::apply(&mut out, from, &factor, &neighbours, Metric::Count);
+                common::apply(&mut out, from, &factor, &neighbours, &[]);
                 assert_eq!(factor, many.day_factor);
             }
             let bits =

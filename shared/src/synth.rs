@@ -19,6 +19,9 @@ pub enum Kind {
     Burst,
     Drop,
     Outage,
+    /// The day's amount jumped while its count stayed ordinary (bigger
+    /// tickets: one kind of fraud): see [`amounts`].
+    AmountJump,
 }
 
 impl Kind {
@@ -28,6 +31,7 @@ impl Kind {
             Kind::Burst => "burst",
             Kind::Drop => "drop",
             Kind::Outage => "outage",
+            Kind::AmountJump => "amount_jump",
         }
     }
 }
@@ -234,6 +238,7 @@ pub fn generate(cfg: &Config) -> Labelled {
                         Kind::Burst => normal + (rng.range(3.0, 6.0) * sd).max(4.0).round() as u64,
                         Kind::Drop => (normal as f64 * rng.range(0.0, 0.25)).round() as u64,
                         Kind::Outage => 0,
+                        Kind::AmountJump => normal, // only `amounts` makes these
                     }
                 }
                 None => normal,
@@ -249,4 +254,56 @@ pub fn generate(cfg: &Config) -> Labelled {
         lifetimes.push((Day(cfg.start.0 + first), Day(cfg.start.0 + last)));
     }
     Labelled { panel: builder.build(), labels, lifetimes }
+}
+
+/// The same days as daily **amounts** in cents: each service has its own
+/// typical ticket (lognormal, a few dollars to a few thousand), each
+/// transaction's amount scatters around it (lognormal, σ = 0.6), and a
+/// day's value is their sum. Every labelled count anomaly stays labelled
+/// (a burst of orders is a burst of money too); on top, `rate` of the
+/// other days with orders get [`Kind::AmountJump`]: tickets 2.5 to 4 times
+/// their usual size while the count stays ordinary. Deterministic for `seed`.
+///
+/// ```
+/// use servicewatch_shared::synth::{amounts, generate, Config, Kind};
+/// let counts = generate(&Config { services: 5, days: 120, ..Config::default() });
+/// let money = amounts(&counts, 7, 0.01);
+/// assert_eq!(money.panel.days(0), counts.panel.days(0)); // the same days
+/// assert!(money.panel.counts(0)[0] > counts.panel.counts(0)[0]); // cents
+/// assert!(money.labels.iter().any(|l| l.kind == Kind::AmountJump));
+/// assert!(money.labels.len() > counts.labels.len());
+/// ```
+pub fn amounts(data: &Labelled, seed: u64, rate: f64) -> Labelled {
+    const SIGMA: f64 = 0.6;
+    let mut rng = Rng::new(seed);
+    let mut builder = Panel::builder();
+    let mut labels = data.labels.clone();
+    let labelled: std::collections::HashSet<(usize, Day)> = data.labels.iter().map(|l| (l.service, l.day)).collect();
+    // A lognormal ticket's mean and standard deviation, relative to its median.
+    let (mean, sd) = {
+        let m = libm::exp(SIGMA * SIGMA / 2.0);
+        (m, m * libm::sqrt(libm::exp(SIGMA * SIGMA) - 1.0))
+    };
+    for s in 0..data.panel.len() {
+        let ticket = 100.0 * libm::exp(rng.range(libm::log(5.0), libm::log(2000.0)));
+        let (days, counts) = (data.panel.days(s), data.panel.counts(s));
+        let mut cents = Vec::with_capacity(counts.len());
+        for (&day, &n) in days.iter().zip(counts) {
+            let jump = !labelled.contains(&(s, day)) && rng.uniform() < rate;
+            let scale = if jump { rng.range(2.5, 4.0) } else { 1.0 };
+            // Small days sum their tickets one by one; large ones by the
+            // central limit theorem (the same mean and spread).
+            let sum = if n <= 30 {
+                (0..n).map(|_| libm::exp(SIGMA * rng.normal())).sum::<f64>()
+            } else {
+                (n as f64 * mean + libm::sqrt(n as f64) * sd * rng.normal()).max(0.0)
+            };
+            cents.push((ticket * scale * sum).round() as u64);
+            if jump {
+                labels.push(Label { service: s, day, kind: Kind::AmountJump });
+            }
+        }
+        builder.push(data.panel.key(s), days, &cents).expect("the same days as a valid panel");
+    }
+    Labelled { panel: builder.build(), labels, lifetimes: data.lifetimes.clone() }
 }

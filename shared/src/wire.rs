@@ -142,6 +142,11 @@ pub struct Meta {
     /// because their amount is negative (a refund), NULL or unreadable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_summed: Option<u64>,
+    /// An amount view only: each series' mean ticket in minor units, what
+    /// one transaction is worth there; the robust method scores amounts in
+    /// transactions (`BaselineParams::units`), in the app as on the server.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub units: std::collections::BTreeMap<String, f64>,
 }
 
 /// Where the numbers come from.

@@ -124,17 +124,24 @@ fn a_marked_burst_no_longer_widens_its_neighbours_robust_spread() {
 }
 
 #[test]
-fn amounts_have_no_count_noise_floor() {
-    // Daily sums of 10,000 cents give or take 20: a count of 10,000 would
-    // have a Poisson noise of 100, an amount has only what the days show.
-    let mut sums: Vec<u64> = (0..120).map(|i| 10_000 + (i * 37 % 41) - 20).collect();
-    sums[100] = 10_150;
-    let p = panel(&[("a", sums)]);
-    let score = |metric| {
-        let params = BaselineParams { weekly: false, metric, ..Default::default() };
-        Scores::compute(&p, &params).series(0).z[100]
+fn amounts_are_scored_in_transactions() {
+    // A quiet service: one order of 40 to 60 dollars on a third of the
+    // days, none on the others. Nothing here is unusual.
+    let days: Vec<Day> = (0..180).filter(|d| d % 3 == 0).map(Day).collect();
+    let cents: Vec<u64> = (0..days.len() as u64).map(|i| 4_000 + (i * 7_919) % 2_000).collect();
+    let mut b = Panel::builder();
+    b.push("a", &days, &cents).unwrap();
+    let p = b.build();
+    let worst = |units: BTreeMap<String, f64>| {
+        let params =
+            BaselineParams { weekly: false, metric: servicewatch_shared::Metric::Amount, units, ..Default::default() };
+        let s = Scores::compute(&p, &params);
+        s.series(0).z.iter().fold(0.0f64, |m, z| m.max(z.abs()))
     };
-    let (as_count, as_amount) = (score(servicewatch_shared::Metric::Count), score(servicewatch_shared::Metric::Amount));
-    assert!(as_count < 3.0, "as a count, 150 more is noise: {as_count}");
-    assert!(as_amount > 5.0, "as an amount, 150 cents more than ever is unusual: {as_amount}");
+    let ticket = cents.iter().sum::<u64>() as f64 / cents.len() as f64;
+    // Cents taken for orders: every sale is "z = 20".
+    assert!(worst(BTreeMap::new()) > 10.0, "{}", worst(BTreeMap::new()));
+    // In transactions (one unit = the mean ticket): an ordinary series.
+    let in_orders = worst(BTreeMap::from([("a".to_string(), ticket)]));
+    assert!(in_orders < 3.0, "{in_orders}");
 }

@@ -63,6 +63,7 @@ pub async fn anomalies(
         method: q.choice("method", b.method)?,
         weekly: q.flag("weekly", b.weekly)?,
         metric: view.metric,
+        units: snap.units.clone(),
         partial: snap.bounds.partial_days(state.config.time_zone, state.config.partial_day_gap, snap.complete_until),
         // Marked days leave their baselines here as in the app.
         exclude: super::marks::exclusions(&state).await?,

@@ -224,6 +224,7 @@ pub async fn record(
         method,
         weekly,
         metric: view.metric,
+        units: snap.units.clone(),
         partial: snap.bounds.partial_days(state.config.time_zone, state.config.partial_day_gap, snap.complete_until),
         exclude: super::marks::exclusions(&state).await?,
     };

@@ -186,6 +186,7 @@ pub async fn meta(
         dimensions: snap.available.dimensions.clone(),
         amount_decimals: state.config.amount_decimals,
         not_summed: snap.not_summed,
+        units: snap.units.clone(),
     }))
 }
 

@@ -68,6 +68,8 @@ pub struct Snapshot {
     /// An amount view's rows left out of its sums (refunds, NULL or
     /// unreadable amounts); None for counts.
     pub not_summed: Option<u64>,
+    /// An amount view's mean ticket per series (`BaselineParams::units`).
+    pub units: std::collections::BTreeMap<String, f64>,
 }
 
 /// What identifies one cached snapshot.
@@ -200,6 +202,7 @@ impl AppState {
                     complete_until: base.complete_until,
                     available: base.available.clone(),
                     not_summed: (v.metric == Metric::Amount).then_some(aggregates.not_summed),
+                    units: aggregates.units,
                 })
             },
         );
@@ -239,7 +242,15 @@ impl AppState {
                 tracing::info!(service_days = panel.service_days(), services = panel.len(), "loaded daily aggregates");
                 let fetched_at = Utc::now();
                 let complete_until = state.config.complete_until(&bounds, fetched_at);
-                Ok::<_, ApiError>(Snapshot { panel, bounds, fetched_at, complete_until, available, not_summed: None })
+                Ok::<_, ApiError>(Snapshot {
+                    panel,
+                    bounds,
+                    fetched_at,
+                    complete_until,
+                    available,
+                    not_summed: None,
+                    units: Default::default(),
+                })
             },
         );
         match tokio::time::timeout_at(deadline, load).await {

@@ -107,11 +107,18 @@ fn time_at(col: &dyn Array, i: usize) -> Result<Option<NaiveDateTime>, Warehouse
 pub fn to_panel(batches: &[RecordBatch]) -> Result<Aggregates, WarehouseError> {
     let mut builder = Panel::builder();
     let mut not_summed = 0u64;
+    let mut units = std::collections::BTreeMap::new();
+    let mut summed = 0u64;
     let (mut key, mut days, mut counts) = (None::<String>, Vec::new(), Vec::new());
-    let mut flush = |key: &Option<String>, days: &mut Vec<Day>, counts: &mut Vec<u64>| {
+    let mut flush = |key: &Option<String>, days: &mut Vec<Day>, counts: &mut Vec<u64>, summed: &mut u64| {
         if let Some(k) = key {
             builder.push(k, days, counts).map_err(data_err)?;
+            if *summed > 0 {
+                let total: u64 = counts.iter().sum();
+                units.insert(k.clone(), total as f64 / *summed as f64);
+            }
         }
+        *summed = 0;
         days.clear();
         counts.clear();
         Ok::<_, WarehouseError>(())
@@ -134,12 +141,16 @@ pub fn to_panel(batches: &[RecordBatch]) -> Result<Aggregates, WarehouseError> {
         if let Some(c) = left_out.filter(|c| !is_int(c.data_type())) {
             return Err(unexpected("not_summed", c.data_type()));
         }
+        let rows_summed = (b.num_columns() > 4).then(|| b.column(4).as_ref());
+        if let Some(c) = rows_summed.filter(|c| !is_int(c.data_type())) {
+            return Err(unexpected("summed", c.data_type()));
+        }
         for i in 0..b.num_rows() {
             let (Some(s), Some(d)) = (text_at(svc, i), day_at(day, i)) else { continue };
             let count =
                 int_at(n, i).ok_or_else(|| data_err(format!("service {s}: a count that is null or too large")))?;
             if key.as_deref() != Some(s) {
-                flush(&key, &mut days, &mut counts)?;
+                flush(&key, &mut days, &mut counts, &mut summed)?;
                 key = Some(s.to_string());
             }
             days.push(Day(d));
@@ -147,10 +158,11 @@ pub fn to_panel(batches: &[RecordBatch]) -> Result<Aggregates, WarehouseError> {
             // A sum over no rows is NULL: none left out.
             let rest = left_out.and_then(|c| int_at(c, i)).unwrap_or(0).max(0) as u64;
             not_summed = not_summed.saturating_add(rest);
+            summed = summed.saturating_add(rows_summed.and_then(|c| int_at(c, i)).unwrap_or(0).max(0) as u64);
         }
     }
-    flush(&key, &mut days, &mut counts)?;
-    Ok(Aggregates { panel: builder.build(), not_summed })
+    flush(&key, &mut days, &mut counts, &mut summed)?;
+    Ok(Aggregates { panel: builder.build(), not_summed, units })
 }
 
 /// The first row's timestamp in column `col`, as UTC.

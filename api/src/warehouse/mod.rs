@@ -61,6 +61,10 @@ pub struct Aggregates {
     pub panel: Panel,
     /// 0 for counts, which leave no row out.
     pub not_summed: u64,
+    /// Amounts: each series' mean ticket (its sum over the rows summed),
+    /// what one transaction is worth in its values
+    /// (`BaselineParams::units`). Empty for counts.
+    pub units: std::collections::BTreeMap<String, f64>,
 }
 
 /// The extent of the table: the first and last time and the number of the

@@ -246,7 +246,8 @@ impl Source {
     /// The value column(s) of a metric: `COUNT(*) AS n`; or the sum of the
     /// minor units of the rows with an amount of 0 or more, and the number
     /// of rows left out of it (refunds, NULL and unreadable amounts), so
-    /// that nothing is lost silently.
+    /// that nothing is lost silently, and of those summed (each series'
+    /// mean ticket is its unit: see `BaselineParams::units`).
     fn value(&self, metric: Metric) -> String {
         match metric {
             Metric::Count => "COUNT(*) AS n".into(),
@@ -254,7 +255,8 @@ impl Source {
                 let m = self.minor_units();
                 format!(
                     "SUM(CASE WHEN {m} >= 0 THEN {m} ELSE 0 END) AS v, \
-                     SUM(CASE WHEN {m} >= 0 THEN 0 ELSE 1 END) AS not_summed"
+                     SUM(CASE WHEN {m} >= 0 THEN 0 ELSE 1 END) AS not_summed, \
+                     SUM(CASE WHEN {m} >= 0 THEN 1 ELSE 0 END) AS summed"
                 )
             }
         }
@@ -502,7 +504,8 @@ mod tests {
         let sql = src.daily(Day(0), Day(1), None, &view(Metric::Amount, None, &[])).render(Placeholder::Colon);
         let m = "TRY_CAST(ROUND(TRY_CAST(`amt` AS DOUBLE) * 100) AS BIGINT)";
         let sums = format!(
-            "SUM(CASE WHEN {m} >= 0 THEN {m} ELSE 0 END) AS v, SUM(CASE WHEN {m} >= 0 THEN 0 ELSE 1 END) AS not_summed"
+            "SUM(CASE WHEN {m} >= 0 THEN {m} ELSE 0 END) AS v, SUM(CASE WHEN {m} >= 0 THEN 0 ELSE 1 END) AS not_summed, \
+             SUM(CASE WHEN {m} >= 0 THEN 1 ELSE 0 END) AS summed"
         );
         assert!(sql.starts_with("SELECT CAST(`svc` AS STRING) AS service, "), "{sql}");
         assert!(sql.contains(&format!("AS day, {sums} FROM `t` WHERE")), "{sql}");

@@ -15,23 +15,23 @@
 //!
 //! ```
 //! use servicewatch_shared::methods::{common, Columns};
-//! use servicewatch_shared::{Day, Metric};
+//! use servicewatch_shared::Day;
 //! let mut c = Columns::default();
 //! // Five services with a baseline of 100 on day 0; four sold 30, one 100.
 //! for (s, n) in [30, 30, 30, 30, 100].into_iter().enumerate() {
 //!     c.push(s as u32, Day(0), n, 100.0, 11.0, (n as f64 - 100.0) / 11.0);
 //! }
-//! let f = common::factors(&c, Day(0), 1);
+//! let f = common::factors(&c, Day(0), 1, &[1.0; 5]);
 //! assert_eq!(f, vec![0.3]);
-//! common::apply(&mut c, Day(0), &f, &[90; 5], Metric::Count);
+//! common::apply(&mut c, Day(0), &f, &[90; 5], &[1.0; 5]);
 //! assert_eq!(c.center[0], 30.0); // everyone was at 30 %: ordinary
 //! assert_eq!(c.z[0], 0.0);
 //! assert!(c.z[4] > 5.0); // the one that stayed at 100 stands out
 //! ```
 
-use super::{robust::spread_floor, tail, Columns};
+use super::{robust::noise_floor, tail, Columns};
 use crate::stats::{median_select, MAD_TO_SD, MEDIAN_SE};
-use crate::{Day, Metric};
+use crate::Day;
 
 /// Services whose baseline is below this say little about a day's level.
 pub const MIN_CENTRE: f64 = 5.0;
@@ -40,15 +40,17 @@ pub const DEAD_ZONE: f64 = 0.1;
 /// Fewer informing services than this and the factor stays 1.
 pub const MIN_SERVICES: usize = 5;
 
-/// The common factor of each day `from + i`, `i < days`.
-pub fn factors(points: &Columns, from: Day, days: usize) -> Vec<f64> {
+/// The common factor of each day `from + i`, `i < days`; `units[svc]` is
+/// what one transaction is worth in that service's values (1 for counts).
+pub fn factors(points: &Columns, from: Day, days: usize, units: &[f64]) -> Vec<f64> {
     // Ratios grouped by day with a counting sort: one pass to count (and
     // note each point's slot), one to place.
     let mut slot = vec![u32::MAX; points.len()];
     let mut start = vec![0usize; days + 1];
     for (i, s) in slot.iter_mut().enumerate() {
         let d = (points.day[i].0 - from.0) as usize;
-        if points.center[i] >= MIN_CENTRE && points.z[i].is_finite() && d < days {
+        let unit = units.get(points.svc[i] as usize).copied().unwrap_or(1.0);
+        if points.center[i] / unit >= MIN_CENTRE && points.z[i].is_finite() && d < days {
             *s = d as u32;
             start[d + 1] += 1;
         }
@@ -94,9 +96,9 @@ pub fn factors(points: &Columns, from: Day, days: usize) -> Vec<f64> {
 
 /// Scales the baselines of scored services by their day's factor and
 /// re-scores: centre × f, spread × f (at least the count-noise floor
-/// of the metric), z from those ([`tail::z`], with the service's
+/// 1 + √centre in transactions), z from those ([`tail::z`], with the service's
 /// `neighbours[svc]`; 0 = not scored, left as it is).
-pub fn apply(points: &mut Columns, from: Day, factor: &[f64], neighbours: &[u32], metric: Metric) {
+pub fn apply(points: &mut Columns, from: Day, factor: &[f64], neighbours: &[u32], units: &[f64]) {
     if factor.iter().all(|f| *f == 1.0) {
         return;
     }
@@ -107,11 +109,13 @@ pub fn apply(points: &mut Columns, from: Day, factor: &[f64], neighbours: &[u32]
         let f = factor.get((points.day[i].0 - from.0) as usize).copied().unwrap_or(1.0);
         let cal = calibration.get(points.svc[i] as usize).copied().flatten();
         let Some(cal) = cal.filter(|_| f != 1.0 && points.z[i].is_finite()) else { continue };
+        // Scored in transactions, as the method scored the day.
+        let unit = units.get(points.svc[i] as usize).copied().unwrap_or(1.0);
         let center = points.center[i] * f;
-        let floor = spread_floor(metric, center);
-        let spread = (points.spread[i] * f).max(floor);
+        let floor = noise_floor(center / unit);
+        let spread = (points.spread[i] * f / unit).max(floor);
         points.center[i] = center;
-        points.spread[i] = spread;
-        points.z[i] = cal.z(points.count[i] as f64, center, spread, floor);
+        points.spread[i] = spread * unit;
+        points.z[i] = cal.z(points.count[i] as f64 / unit, center / unit, spread, floor);
     }
 }

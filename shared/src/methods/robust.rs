@@ -40,12 +40,12 @@
 //!
 //! ```
 //! use servicewatch_shared::methods::{robust, tail, Columns, Status};
-//! use servicewatch_shared::{Day, Metric};
+//! use servicewatch_shared::Day;
 //! // Ten days of 100 around one day of 160, and a missing day (a zero).
 //! let days: Vec<Day> = (0..12).filter(|d| *d != 8).map(Day).collect();
 //! let counts = [100, 100, 100, 100, 100, 160, 100, 100, 100, 100, 100];
 //! let mut out = Columns::default();
-//! let v = robust::score(0, &days, &counts, (false, Metric::Count), &[], &mut out);
+//! let v = robust::score(0, &days, &counts, (false, 1.0), &[], &mut out);
 //! assert_eq!(v.status, Status::Scored);
 //! assert_eq!(v.history, 12); // the gap counts as a day
 //! assert_eq!(out.center[5], 100.0); // the spike is not in its own baseline
@@ -59,7 +59,7 @@
 
 use super::{tail, Columns, Status, Verdict};
 use crate::stats::{mad_sorted, median_by, median_select, median_sorted, MAD_TO_SD, MEDIAN_SE};
-use crate::{Day, Metric};
+use crate::Day;
 
 /// How many other days make a baseline.
 pub const NEIGHBOURS: usize = 90;
@@ -80,27 +80,22 @@ pub fn noise_floor(centre: f64) -> f64 {
     1.0 + centre.sqrt()
 }
 
-/// The least spread for `metric`: the count noise ([`noise_floor`]) for
-/// counts; one minor unit for amounts. A sum of amounts has no Poisson
-/// noise of its own (a day of 4,000 cents may be one order or forty): its
-/// spread is what the neighbours and the series' over-dispersion show.
-pub fn spread_floor(metric: Metric, centre: f64) -> f64 {
-    match metric {
-        Metric::Count => noise_floor(centre),
-        Metric::Amount => 1.0,
-    }
-}
-
 /// Scores one service's days (`days` ascending, `counts` beside them) and
 /// appends every calendar day from its first to its last to `out`.
 /// `excluded` (sorted) are days an analyst marked: left out of every
 /// baseline, the weekly pattern and the over-dispersion, and still scored
 /// against the neighbours around them.
+///
+/// `unit` is what one transaction is worth in `counts` (1 for counts; the
+/// series' mean ticket for amounts): the series is scored in transactions,
+/// so the count-noise floor, the sparse-series rules and the tail model
+/// mean the same for money as for orders, and the centre and spread are
+/// given back in the values' own units.
 pub fn score(
     svc: u32,
     days: &[Day],
     counts: &[u64],
-    (weekly, metric): (bool, Metric),
+    (weekly, unit): (bool, f64),
     excluded: &[Day],
     out: &mut Columns,
 ) -> Verdict {
@@ -110,7 +105,7 @@ pub fn score(
     let n = (last.0 - first.0) as usize + 1;
     let mut x = vec![0.0f64; n];
     for (d, &c) in days.iter().zip(counts) {
-        x[(d.0 - first.0) as usize] = c as f64;
+        x[(d.0 - first.0) as usize] = c as f64 / unit;
     }
     let mut skip = Vec::new();
     for d in excluded.iter().filter(|d| (first..=last).contains(d)) {
@@ -171,11 +166,7 @@ pub fn score(
     }
     let neighbours = y.len().min(NEIGHBOURS + 1).saturating_sub(1);
     let calibration = tail::Calibration::new(neighbours);
-    let phi = if enough {
-        over_dispersion(&base, metric, |i| if skipped(i) { 0.0 } else { factor[weekday(i)] })
-    } else {
-        0.0
-    };
+    let phi = if enough { over_dispersion(&base, |i| if skipped(i) { 0.0 } else { factor[weekday(i)] }) } else { 0.0 };
     for (i, (&(med, sd), &xi)) in base.iter().zip(&x).enumerate() {
         let w = weekday(i);
         let f = factor[w];
@@ -189,15 +180,16 @@ pub fn score(
         } else {
             0.0
         };
-        let floor = spread_floor(metric, center);
+        let floor = noise_floor(center);
         // The larger of what the neighbours show and what the series'
         // count model says (floor plus its usual over-dispersion): a calm
         // stretch does not make every wobble an anomaly, a noisy stretch
         // still widens the band.
         let spread = (f * sd).max((floor * floor + phi * center * center).sqrt());
         let z = if enough { calibration.z(xi, center, spread, floor) } else { 0.0 };
-        // Counts are at most 2^53, so the f64 round-trip is exact.
-        out.push(svc, Day(first.0 + i as i32), xi as u64, center, spread, z);
+        // Values are at most 2^53, so the f64 round-trip is exact (and
+        // exact through the unit: the error is far below a half).
+        out.push(svc, Day(first.0 + i as i32), (xi * unit).round() as u64, center * unit, spread * unit, z);
     }
     let status = if enough { Status::Scored } else { Status::TooFewDays };
     Verdict { status, history: n as u32, z_ceiling: None, neighbours: if enough { neighbours as u32 } else { 0 } }
@@ -210,7 +202,7 @@ pub fn score(
 /// of days, where each day's own spread comes from 90 neighbours and is
 /// noisy: a day whose neighbours happened to be calm does not get a spread
 /// the series never has.
-fn over_dispersion(base: &[(f64, f64)], metric: Metric, factor: impl Fn(usize) -> f64) -> f64 {
+fn over_dispersion(base: &[(f64, f64)], factor: impl Fn(usize) -> f64) -> f64 {
     // Every third day of a long series is plenty (neighbouring days share
     // most of their neighbours anyway), and 3 is prime to 7, so every
     // weekday still speaks.
@@ -221,7 +213,7 @@ fn over_dispersion(base: &[(f64, f64)], metric: Metric, factor: impl Fn(usize) -
             let (f, (med, sd)) = (factor(i), base[i]);
             let c = f * med;
             (f > 0.0 && c >= 1.0).then(|| {
-                let floor = spread_floor(metric, c);
+                let floor = noise_floor(c);
                 ((f * sd) * (f * sd) - floor * floor).max(0.0) / (c * c)
             })
         })
