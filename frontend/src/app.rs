@@ -79,7 +79,22 @@ pub fn App() -> impl IntoView {
         let view = wanted.get();
         async move {
             let view = view?;
-            Some(api::daily(from, to, &view).await.map(|panel| ((from, to, view), panel)))
+            let panel = match api::daily(from, to, &view).await {
+                Ok(panel) => panel,
+                Err(e) => return Some(Err(e)),
+            };
+            // An amount view's mean ticket per series comes with its values
+            // (its /api/meta): the robust method scores amounts in
+            // transactions, as the server does.
+            let units = if view.split('&').any(|p| p == "metric=amount") {
+                match api::meta(view.clone()).await {
+                    Ok(m) => m.units,
+                    Err(e) => return Some(Err(e)),
+                }
+            } else {
+                Default::default()
+            };
+            Some(Ok(((from, to, view), panel, units)))
         }
     });
     // The series of another view than the default (its keys, and the
@@ -121,21 +136,17 @@ pub fn App() -> impl IntoView {
     // the partial edge days, and for the marks, so the first scoring is
     // the only one.
     let partial = Memo::new(move |_| table.with(|m| m.as_ref().map(|m| m.partial_days.clone())));
-    // An amount view's mean ticket per series (from its /api/meta): the
-    // robust method scores amounts in transactions, as the server does.
-    let units = Memo::new(move |_| of_view(view, table, view_meta, |m| m.units.clone()));
     let baseline = Memo::new(move |_| {
         let partial = partial.get()?;
-        let units = units.get()?;
         marks.current.with(|m| {
             let m = m.as_deref()?;
-            Some(BaselineParams { units, ..controls.with(|c| c.baseline_params(partial, m)) })
+            Some(controls.with(|c| c.baseline_params(partial, m)))
         })
     });
     let scores = Memo::new_with_compare(
         move |_| {
-            let ((from, to, fetched), panel) = daily.get().flatten()?.ok()?;
-            let b = baseline.get()?;
+            let ((from, to, fetched), panel, units) = daily.get().flatten()?.ok()?;
+            let b = BaselineParams { units, ..baseline.get()? };
             // While a new range or view loads, the old panel would give a
             // wrong answer for a full scoring's cost: wait for the right data.
             ((from, to) == (b.from, b.to) && view.with(|v| *v == fetched))
