@@ -124,6 +124,18 @@ async fn bad_marks_are_refused_and_nothing_is_stored() {
     assert_eq!(reqwest::get(format!("{base}/api/marks?date=someday")).await.unwrap().status(), 400);
     assert_eq!(reqwest::get(format!("{base}/api/marks?history=maybe")).await.unwrap().status(), 400);
     assert!(get::<Marks>(base, "/api/marks?history=true").await.marks.is_empty(), "nothing stored");
+    // A split series of a known service can be marked; of an unknown one not.
+    let split = format!("{series} · card");
+    let m = marked(base, json!({"series": split, "date": "2024-01-05", "kind": "confirmed"})).await;
+    assert_eq!(m.series, split);
+    let unknown = json!({"series": "no such service · card", "date": "2024-01-05", "kind": "confirmed"});
+    assert_eq!(post(base, unknown, None).await.status(), 404);
+    assert_eq!(
+        post(base, json!({"series": format!("{series} · "), "date": "2024-01-05", "kind": "confirmed"}), None)
+            .await
+            .status(),
+        404
+    );
 }
 
 #[tokio::test]

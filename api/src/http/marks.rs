@@ -12,6 +12,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
+use servicewatch_shared::params::SPLIT_SEPARATOR;
 use servicewatch_shared::wire::{Mark, MarkRequest, Marks};
 use servicewatch_shared::Day;
 
@@ -83,10 +84,17 @@ pub async fn mark(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         return Err(ApiError::bad("`note` holds control characters"));
     }
     let store = store(&state)?;
-    // Only the data's services can be marked: a typo is a 404, not a mark
-    // that never matches.
+    // Only the data's series can be marked: a typo is a 404, not a mark
+    // that never matches. A split series (`service · value`) needs a known
+    // service; its value is the table's (no split is read to check it).
     let snap = state.snapshot(&caller(&headers)).await?;
-    crate::services::service_indices(std::slice::from_ref(&req.series), snap.panel.keys(), "series")?;
+    let split = |service: &String| {
+        let rest = req.series.strip_prefix(service.as_str()).and_then(|r| r.strip_prefix(SPLIT_SEPARATOR));
+        rest.is_some_and(|value| !value.is_empty())
+    };
+    if !snap.panel.keys().iter().any(split) {
+        crate::services::service_indices(std::slice::from_ref(&req.series), snap.panel.keys(), "series")?;
+    }
     let forwarded = headers.get("x-forwarded-email").and_then(|v| v.to_str().ok());
     let mark = Mark {
         series: req.series,

@@ -113,7 +113,7 @@ pub fn AnomalyTable(
     };
     // The server takes marks on the default view's series only (it 404s a
     // split key), so a split view shows no mark actions.
-    let marking = move || marks.available.get() && controls.with(|c| c.split.is_none());
+    let marking = move || marks.available.get();
     view! {
         <section class="table">
             <MarkError store=marks />
