@@ -8,7 +8,7 @@
 //! answer was lost is sent again; the idempotency key (one per series-day,
 //! also the `Idempotency-Key` header) lets the receiver drop the repeat.
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +21,7 @@ use servicewatch_shared::{Anomaly, Day};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::store::{MarkQuery, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AlertArgs {
@@ -105,27 +105,22 @@ pub fn alert(a: &Anomaly, method: &str, params: &str) -> Alert {
     }
 }
 
-/// Queues the days `flagged` now that are new and not marked, then
-/// delivers every pending alert to `args.url`. Pending alerts at the end
-/// are an error (they stay queued).
+/// Queues the days `flagged` now that are new and not marked (`marked`:
+/// the days marked expected or confirmed, by series, as the scan's
+/// baselines left them out), then delivers every pending alert to
+/// `args.url`. Pending alerts at the end are an error (they stay queued).
 pub async fn run(
     args: &AlertArgs,
     store: &Arc<dyn Store>,
     config: &Config,
-    flagged: &[Anomaly],
+    (flagged, marked): (&[Anomaly], &BTreeMap<String, Vec<Day>>),
     method: &str,
     params: &str,
 ) -> anyhow::Result<()> {
     let Some(url) = &args.url else { return Ok(()) };
-    let marks = blocking(store, |s| s.marks(&MarkQuery::default())).await?;
     // An analyst already knows of a day marked expected or confirmed.
-    let known: HashSet<(String, Day)> =
-        marks.into_iter().filter(|m| m.kind.excludes()).map(|m| (m.series, m.date)).collect();
-    let mut new: Vec<Alert> = flagged
-        .iter()
-        .filter(|a| !known.contains(&(a.key.clone(), a.date)))
-        .map(|a| alert(a, method, params))
-        .collect();
+    let known = |a: &Anomaly| marked.get(&a.key).is_some_and(|days| days.binary_search(&a.date).is_ok());
+    let mut new: Vec<Alert> = flagged.iter().filter(|a| !known(a)).map(|a| alert(a, method, params)).collect();
     // Oldest day first, so a channel reads in order.
     new.sort_by(|a, b| (a.anomaly.date, &a.anomaly.key).cmp(&(b.anomaly.date, &b.anomaly.key)));
     let queued = blocking(store, move |s| s.enqueue_alerts(&new, Utc::now())).await?;

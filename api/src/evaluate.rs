@@ -106,7 +106,7 @@ fn edges(d: &Labelled, named: bool) -> Vec<servicewatch_shared::Day> {
 
 /// One row per configuration, averaged over `data`.
 fn print_table(data: &[Labelled], flag: &FlagParams) {
-    println!("{:<15} {:>9} {:>9} {:>9} {:>9} {:>9}", "method", "precision", "recall", "F1", "AP", "flagged");
+    print_header(15);
     for (name, method, weekly, named) in METHODS {
         let q: Vec<Quality> = data
             .iter()
@@ -114,17 +114,26 @@ fn print_table(data: &[Labelled], flag: &FlagParams) {
                 evaluate(d, &BaselineParams { method, weekly, partial: edges(d, named), ..Default::default() }, flag)
             })
             .collect();
-        let mean = |f: fn(&Quality) -> f64| q.iter().map(f).sum::<f64>() / q.len() as f64;
-        println!(
-            "{:<15} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.0}",
-            name,
-            mean(|q| q.precision),
-            mean(|q| q.recall),
-            mean(|q| q.f1),
-            mean(|q| q.average_precision),
-            mean(|q| q.flagged as f64),
-        );
+        print_row(name, 15, &q);
     }
+}
+
+fn print_header(width: usize) {
+    println!("{:<width$} {:>9} {:>9} {:>9} {:>9} {:>9}", "method", "precision", "recall", "F1", "AP", "flagged");
+}
+
+/// One configuration's figures, averaged over the data sets it scored.
+fn print_row(name: &str, width: usize, q: &[Quality]) {
+    let mean = |f: fn(&Quality) -> f64| q.iter().map(f).sum::<f64>() / q.len() as f64;
+    println!(
+        "{:<width$} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.0}",
+        name,
+        mean(|q| q.precision),
+        mean(|q| q.recall),
+        mean(|q| q.f1),
+        mean(|q| q.average_precision),
+        mean(|q| q.flagged as f64),
+    );
 }
 
 /// `--amounts`: the data sets as amounts, every method scored in
@@ -137,7 +146,7 @@ fn run_amounts(args: &Args, counts: &[Labelled]) -> anyhow::Result<()> {
         "{} data sets as daily amounts (cents) x {} services x {} days; threshold |z| >= {}\n",
         args.sets, args.services, args.days, args.z
     );
-    println!("{:<27} {:>9} {:>9} {:>9} {:>9} {:>9}", "method", "precision", "recall", "F1", "AP", "flagged");
+    print_header(27);
     // Each series' mean ticket, as the server's amount view gives it.
     let units: Vec<std::collections::BTreeMap<String, f64>> = data
         .iter()
@@ -170,17 +179,9 @@ fn run_amounts(args: &Args, counts: &[Labelled]) -> anyhow::Result<()> {
                 evaluate(d, &b, &flag)
             })
             .collect();
-        let mean = |f: fn(&Quality) -> f64| q.iter().map(f).sum::<f64>() / q.len() as f64;
-        println!(
-            "{:<27} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.0}",
-            name,
-            mean(|q| q.precision),
-            mean(|q| q.recall),
-            mean(|q| q.f1),
-            mean(|q| q.average_precision),
-            mean(|q| q.flagged as f64),
-        );
+        print_row(&name, 27, &q);
     }
+
     let jumps =
         |d: &Labelled| d.labels.iter().filter(|l| l.kind == servicewatch_shared::synth::Kind::AmountJump).count();
     println!(

@@ -196,7 +196,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         metric: view.metric,
         units,
         partial: partial.iter().map(|p| p.0).collect(),
-        exclude,
+        exclude: exclude.clone(),
     };
     // Only the robust method leaves partial days unscored.
     let unscored: Vec<Unscored> = partial
@@ -223,7 +223,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     print(args, &config, &result, unscored, not_summed)?;
     if let (Some(store), Some(flagged)) = (outbox, flagged) {
         let method = crate::store::method_text(args.method, args.weekly);
-        crate::alerts::run(&args.alert, &store, &config, &flagged, &method, &flag_text(args)).await?;
+        crate::alerts::run(&args.alert, &store, &config, (&flagged, &exclude), &method, &flag_text(args)).await?;
     }
     Ok(())
 }
