@@ -138,8 +138,11 @@ pub struct BaselineParams {
     pub units: BTreeMap<String, f64>,
     /// Days the extract covers only in part (its first day when it starts
     /// mid-day, its last while that day is still running). The robust
-    /// method never flags them: a half day is not a drop. Classic, the
-    /// original app's logic, scores them like any other day.
+    /// method never flags them: a half day is not a drop. (A service that
+    /// starts or stops inside the range has edges of its own, handled
+    /// without being named here: a low reading on its first or last day
+    /// goes unscored.) Classic, the original app's logic, scores them like
+    /// any other day.
     #[serde(default)]
     pub partial: Vec<Day>,
     /// Days left out of their series' baseline, by service key: the days

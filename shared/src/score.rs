@@ -545,6 +545,19 @@ fn score_services(
                 }
             }
         }
+        if params.method == Method::Robust && end > start {
+            // A series that starts or stops inside the range most likely
+            // does so mid-day: its first and last days are partial too,
+            // whatever the extract's bounds say. A partial day can only
+            // read low, so only a low reading there goes unscored; a spike
+            // on a service's first or last day is still one.
+            let edge = |i: usize| (i == start && days[0] > from) || (i + 1 == end && days[days.len() - 1] < to);
+            for i in [start, end - 1] {
+                if edge(i) && out.z[i] < 0.0 {
+                    out.z[i] = f64::NAN;
+                }
+            }
+        }
         infos.push(ServiceInfo {
             key: panel.key(s).to_string(),
             verdict,

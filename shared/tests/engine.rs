@@ -409,6 +409,36 @@ fn partial_edge_days_are_not_flagged_by_the_robust_method() {
 }
 
 #[test]
+fn a_series_that_starts_or_stops_inside_the_range_has_partial_edges_of_its_own() {
+    // B runs days 10..=60 of A's 0..=70, with half a day at each end: it
+    // started at noon and stopped at noon. Nothing names those days (the
+    // extract's own edges are A's), yet a half day is not a drop.
+    let steady = |d: i32| 95 + (d as u64 * 7) % 11;
+    let a: Vec<(i32, u64)> = (0..=70).map(|d| (d, steady(d))).collect();
+    let half: Vec<(i32, u64)> = (10..=60).map(|d| (d, if d == 10 || d == 60 { 48 } else { steady(d) })).collect();
+    // C starts inside the range with a burst on its first day: a spike on
+    // an edge is still a spike.
+    let burst: Vec<(i32, u64)> = (20..=70).map(|d| (d, if d == 20 { 400 } else { steady(d) })).collect();
+    let p = panel(&[("A", a), ("B", half), ("C", burst)]);
+    let flags = |s: &Scores| {
+        let f = s.flag(&FlagParams { min_days: 1, ..Default::default() });
+        s.ranked(&f, 10).into_iter().map(|x| (x.key, x.date)).collect::<Vec<_>>()
+    };
+    let robust = Scores::compute(&p, &BaselineParams { weekly: false, ..Default::default() });
+    assert_eq!(flags(&robust), vec![("C".to_string(), Day(20))]);
+    let b = robust.series(1);
+    assert!(b.z[0].is_nan() && b.z[b.z.len() - 1].is_nan(), "B's half days are unscored");
+    assert!(b.center[0] > 90.0, "and keep a baseline for the chart");
+    // A range that starts on B's first day: the range starts there, and
+    // nothing says B did, so the day is scored like any other.
+    let cut = Scores::compute(&p, &BaselineParams { from: Some(Day(10)), weekly: false, ..Default::default() });
+    assert!(cut.series(1).z[0].is_finite(), "B's first day is the range's first day");
+    // Classic keeps the original app's behaviour: every day scored.
+    let classic = Scores::compute(&p, &BaselineParams { method: Method::Classic, weekly: false, ..Default::default() });
+    assert!(classic.points().z.iter().all(|z| z.is_finite()));
+}
+
+#[test]
 fn ties_at_the_cut_go_by_service_name_then_date() {
     // Two services with the same series tie on every z: the first name wins.
     let pts: Vec<(i32, u64)> = (0..30).map(|d| (d, if d % 7 == 3 { 90 } else { 40 + (d as u64 % 3) })).collect();
@@ -444,7 +474,16 @@ fn robust_matches_naive_reference_on_over_dispersed_counts() {
         let want = naive_robust(&pts);
         let got = s.series(si);
         assert_eq!(got.z.len(), want.len());
+        // A late starter's or early stopper's low first or last day is
+        // left unscored (a half day), as the reference's low z says.
+        let (first, last) = data.panel.bounds().unwrap();
+        let own_edge =
+            |k: usize| (k == 0 && got.day[0] > first) || (k + 1 == want.len() && got.day[want.len() - 1] < last);
         for (k, (_, _, wz)) in want.iter().enumerate() {
+            if own_edge(k) && *wz < 0.0 {
+                assert!(got.z[k].is_nan(), "service {si} day {k}: {} at its own edge", got.z[k]);
+                continue;
+            }
             assert!((got.z[k] - wz).abs() <= 1e-9 * (1.0 + wz.abs()), "service {si} day {k}: {} vs {wz}", got.z[k]);
             let floor = 1.0 + got.center[k].sqrt();
             differs_from_plain_floor += (got.spread[k] > floor * 1.5) as usize;
