@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launch } from './chromium.mjs';
+import { launch, nextFrame, slide } from './chromium.mjs';
 import { startServer } from './server.mjs';
 
 let server, browser;
@@ -47,10 +47,6 @@ async function apiState(params) {
 }
 
 /** Moves a slider the way a person does: value set, `input` fired. */
-async function slide(page, testid, value) {
-  await page.getByTestId(testid).fill(String(value));
-}
-
 test('sliders re-score in the browser and match the server', async () => {
   const { page, errors } = await open();
   const combos = [
@@ -153,7 +149,7 @@ test('the chart band is the engine\'s baseline, and follows the weekly and metho
   await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, key);
   assert.match(await page.evaluate(() => document.getElementById('sw-chart').layout.title.text), new RegExp(key));
   // Every scored day of that service, with its centre and spread, from the server.
-  async function compare(params) {
+  async function compare(params, threshold = 2.5) {
     const q = new URLSearchParams({ z: '0', min_days: '0', services: key, limit: '100000', ...params });
     const body = await (await fetch(`${server.base}/api/anomalies?${q}`)).json();
     const traces = await page.evaluate(() => document.getElementById('sw-chart').data.map((t) => ({ x: t.x, y: t.y })));
@@ -167,12 +163,12 @@ test('the chart band is the engine\'s baseline, and follows the weekly and metho
       const [lo, hi] = [at(lower, a.date), at(upper, a.date)];
       assert.ok(lo <= a.center + 1e-9 && hi >= a.center - 1e-9, `${tag} band ${lo}..${hi} around ${a.center}`);
       if (params.method === 'classic') {
-        assert.ok(Math.abs(hi - (a.center + 2.5 * a.spread)) < 1e-9, `${tag} classic upper`);
+        assert.ok(Math.abs(hi - (a.center + threshold * a.spread)) < 1e-9, `${tag} classic upper`);
       }
-      // The band is where the threshold flags: outside it |z| > 2.5, inside below.
-      if (a.z !== null && Math.abs(Math.abs(a.z) - 2.5) > 1e-3) {
+      // The band is where the threshold flags: outside it |z| > threshold, inside below.
+      if (a.z !== null && Math.abs(Math.abs(a.z) - threshold) > 1e-3) {
         const out = a.value > hi || a.value < lo;
-        assert.equal(out, Math.abs(a.z) > 2.5, `${tag} count ${a.value} in ${lo}..${hi}, z ${a.z}`);
+        assert.equal(out, Math.abs(a.z) > threshold, `${tag} count ${a.value} in ${lo}..${hi}, z ${a.z}`);
         outside += out;
       }
     }
@@ -186,12 +182,27 @@ test('the chart band is the engine\'s baseline, and follows the weekly and metho
   const meta = await (await fetch(`${server.base}/api/meta`)).json();
   const marked = await page.evaluate(() => document.getElementById('sw-chart').data[5].x);
   const days = await page.evaluate(() => document.getElementById('sw-chart').data[3].x);
+  // At z 0 the server lists every day it scored: the rest are unscored.
   const all = new URLSearchParams({ z: '0', min_days: '0', services: key, limit: '100000' });
-  const unscored = (await (await fetch(`${server.base}/api/anomalies?${all}`)).json())
-    .anomalies.filter((a) => a.z === null).map((a) => a.date);
-  assert.deepEqual([...marked], unscored);
+  const scored = new Set((await (await fetch(`${server.base}/api/anomalies?${all}`)).json())
+    .anomalies.map((a) => a.date));
+  assert.deepEqual([...marked], [...days].filter((d) => !scored.has(d)));
   assert.ok(meta.partial_days.filter((d) => days.includes(d)).every((d) => marked.includes(d)));
   assert.ok(marked.length > 0, 'the sample starts and ends mid-day');
+  // A threshold move restyles the band and the flagged markers only: the
+  // values trace keeps the very array it was drawn with, once per series.
+  await page.evaluate(() => { document.getElementById('sw-chart').data[3].x.drawnOnce = true; });
+  await slide(page, 'z-threshold', 3.5);
+  const want = await apiState({ z: 3.5, services: key });
+  await page.waitForFunction((n) => document.querySelector('[data-testid=chart]').dataset.anomalies === String(n),
+    want.anomalous);
+  await compare({}, 3.5);
+  const flagged = new URLSearchParams({ z: '3.5', services: key, limit: '100000' });
+  const days35 = (await (await fetch(`${server.base}/api/anomalies?${flagged}`)).json()).anomalies.map((a) => a.date);
+  assert.deepEqual([...await page.evaluate(() => document.getElementById('sw-chart').data[4].x)].sort(), days35.sort());
+  assert.ok(await page.evaluate(() => document.getElementById('sw-chart').data[3].x.drawnOnce), 'restyled, not redrawn');
+  await slide(page, 'z-threshold', 2.5);
+  await compare({}, 2.5);
   const changed = (before) => page.waitForFunction(
     (b) => JSON.stringify(document.getElementById('sw-chart').data[2].y) !== b, before);
   await page.getByTestId('weekly').uncheck();
@@ -308,6 +319,7 @@ test('the keyboard alone moves sliders, opens a row, and every control has a nam
   // Arrow keys on a focused slider fire `input` like a drag.
   await page.getByTestId('z-threshold').focus();
   for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowRight');
+  await nextFrame(page);
   assert.equal(await page.getByTestId('z-threshold').inputValue(), '3.5');
   const api = await apiState({ z: '3.5' });
   assert.deepEqual((await pageState(page)).anomalous, api.anomalous);

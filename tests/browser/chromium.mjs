@@ -10,3 +10,16 @@ export function launch() {
       '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
   });
 }
+
+// The app applies slider moves once per animation frame (its `per_frame`),
+// so a test waits for that frame before it reads the page. Our callback is
+// queued after the app's, in the same frame.
+export async function nextFrame(page) {
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
+}
+
+// Moves a slider (`fill` fires `input`) and waits for the frame that shows it.
+export async function slide(page, testid, value) {
+  await page.getByTestId(testid).fill(String(value));
+  await nextFrame(page);
+}

@@ -8,7 +8,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launch } from './chromium.mjs';
+import { launch, slide } from './chromium.mjs';
 import { bin, startServer } from './server.mjs';
 
 /** A one-page site on its own localhost port that frames `app.src`
@@ -92,7 +92,7 @@ test('the app runs under its Content-Security-Policy without a violation', async
   assert.doesNotMatch(csp, /unsafe-inline|'unsafe-eval'/);
   await page.getByTestId('anomaly-table').waitFor({ timeout: 30000 });
   // Scoring in wasm, plotly drawing and restyling, hover, the drill-down.
-  await page.getByTestId('z-threshold').fill('2');
+  await slide(page, 'z-threshold', 2);
   const row = page.getByTestId('anomaly-row').nth(1);
   const key = await row.getAttribute('data-key');
   await row.click();

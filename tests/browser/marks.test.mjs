@@ -8,7 +8,7 @@
 // listed under Marked days, opens and undoes from there.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
-import { launch } from './chromium.mjs';
+import { launch, slide } from './chromium.mjs';
 import { startServer } from './server.mjs';
 
 let server, browser;
@@ -199,7 +199,7 @@ test('a marked day the table no longer shows is listed under Marked days, opens 
   const z = Math.abs(Number(await row(page, key, date).getByTestId('z').getAttribute('data-value')));
   const threshold = (Math.floor(z * 10) + 2) / 10;
   assert.ok(threshold <= 8, `|z| ${z} is within the slider's reach`);
-  await page.getByTestId('z-threshold').fill(String(threshold));
+  await slide(page, 'z-threshold', threshold);
   await row(page, key, date).waitFor({ state: 'detached', timeout: 10000 });
   assert.equal(await page.getByTestId('z-threshold').inputValue(), String(threshold));
 
@@ -233,7 +233,7 @@ test('a marked day the table no longer shows is listed under Marked days, opens 
   assert.equal(await page.getByTestId('drilldown').count(), 0, 'undo does not open the day');
   assert.deepEqual(await marksOf(), []);
   // Back at the default threshold, the first scores, the day unmarked.
-  await page.getByTestId('z-threshold').fill('3');
+  await slide(page, 'z-threshold', 3);
   await settles(page, original, 'undone: the original scores');
   await row(page, key, date).getByTestId('mark-expected').waitFor();
   assert.deepEqual(errors, []);

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launch } from './chromium.mjs';
+import { launch, slide } from './chromium.mjs';
 import { startServer } from './server.mjs';
 
 let server, browser;
@@ -103,8 +103,8 @@ test('the amount view scores amounts in major units, fetches once, and a reload 
   // Sliders still never ask the server.
   let requests = 0;
   page.on('request', (r) => { if (r.url().includes('/api/')) requests++; });
-  await page.getByTestId('z-threshold').fill('2.5');
-  await page.getByTestId('min-count').fill('1000'); // major units: 1000.00
+  await slide(page, 'z-threshold', 2.5);
+  await slide(page, 'min-count', 1000); // major units: 1000.00
   assert.match(page.url(), /min_count=100000(&|$)/);
   assert.match(await page.locator('label', { has: page.getByTestId('min-count') }).innerText(), /Minimum daily amount: 1000\.00/);
   const moved = await apiState(server.base, { metric: 'amount', z: 2.5, min_count: 100000 }, major);

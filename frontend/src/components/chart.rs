@@ -62,6 +62,116 @@ pub fn marked_days(
     out
 }
 
+/// The band's legend name: where the threshold is.
+fn band_name(z: f64) -> String {
+    format!("usual range (|z| < {z:.1})")
+}
+
+/// What a full drawing of the chart depends on besides the flag controls
+/// (threshold, minimum history and count, direction). While it stays the
+/// same, a slider move restyles the band and the flagged markers only: the
+/// x axis, the values, the baseline and the other markers are drawn once
+/// per series.
+#[derive(Clone, PartialEq)]
+struct Drawing {
+    /// The scoring (`Arc` identity: a new scoring is a new drawing).
+    scores: usize,
+    service: usize,
+    unit: Unit,
+    /// The series' marked days, of each kind.
+    marked: Vec<Vec<(usize, String)>>,
+}
+
+impl Drawing {
+    fn of(scores: &Arc<Scores>, s: usize, unit: Unit, marks: &[Mark]) -> Drawing {
+        let v = scores.series(s);
+        let key = &scores.services()[s].key;
+        Drawing {
+            scores: Arc::as_ptr(scores) as usize,
+            service: s,
+            unit,
+            marked: MARKED.iter().map(|(kind, ..)| marked_days(marks, key, v.day, *kind)).collect(),
+        }
+    }
+}
+
+/// Trace indices [`plot`] draws, for restyling. (Native builds, tests and
+/// clippy, compile the app without plotly.js, so nothing restyles there.)
+#[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+const UPPER: u32 = 0;
+#[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+const LOWER: u32 = 1;
+#[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+const FLAGGED: u32 = 4;
+
+/// What a slider move changes on a drawn chart: the band (when the
+/// threshold moved: upper, lower and the band's name) and the flagged
+/// markers (dates and values).
+#[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+struct Restyle {
+    band: Option<(Vec<f64>, Vec<f64>, String)>,
+    flagged: (Vec<String>, Vec<f64>),
+}
+
+impl Restyle {
+    fn of(scores: &Scores, s: usize, c: &Controls, unit: Unit, threshold_moved: bool) -> (Restyle, usize) {
+        let major = |v: Vec<f64>| v.into_iter().map(|m| unit.major(m)).collect::<Vec<f64>>();
+        let band = threshold_moved.then(|| {
+            let (lower, upper) = scores.band(s, c.z);
+            (major(upper), major(lower), band_name(c.z))
+        });
+        let hits = flagged(scores, s, c);
+        let flagged = (
+            hits.iter().map(|a| a.date.to_string()).collect(),
+            hits.iter().map(|a| unit.major(a.value as f64)).collect(),
+        );
+        (Restyle { band, flagged }, hits.len())
+    }
+
+    /// One `Plotly.restyle` call, so plotly redraws once: per-trace values,
+    /// `undefined` where a trace keeps an attribute.
+    #[cfg(target_family = "wasm")]
+    fn apply(&self) {
+        use js_sys::{Array, Float64Array, Object, Reflect};
+        use wasm_bindgen::JsValue;
+        let undef = JsValue::UNDEFINED;
+        let (x, y, name, traces) = (Array::new(), Array::new(), Array::new(), Array::new());
+        if let Some((upper, lower, label)) = &self.band {
+            for (trace, values, n) in [(UPPER, upper, undef.clone()), (LOWER, lower, JsValue::from_str(label))] {
+                traces.push(&JsValue::from(trace));
+                x.push(&undef);
+                y.push(&Float64Array::from(values.as_slice()));
+                name.push(&n);
+            }
+        }
+        let (dates, values) = &self.flagged;
+        traces.push(&JsValue::from(FLAGGED));
+        x.push(&dates.iter().map(|d| JsValue::from_str(d)).collect::<Array>());
+        y.push(&Float64Array::from(values.as_slice()));
+        name.push(&undef);
+        let update = Object::new();
+        for (k, v) in [("x", x), ("y", y), ("name", name)] {
+            let _ = Reflect::set(&update, &JsValue::from_str(k), &v);
+        }
+        if let Err(e) = plotly_restyle(CHART_ID, &update, &traces) {
+            leptos::logging::error!("chart update failed: {e:?}");
+        }
+    }
+}
+
+#[cfg(target_family = "wasm")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `Plotly.restyle(id, update, traces)`: changes the named traces'
+    /// attributes in place and redraws (a promise we need not wait for).
+    #[wasm_bindgen(catch, js_namespace = Plotly, js_name = restyle)]
+    fn plotly_restyle(
+        id: &str,
+        update: &js_sys::Object,
+        traces: &js_sys::Array,
+    ) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
+}
+
 fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark], unit: Unit) -> (Plot, usize) {
     let v = scores.series(s);
     let x: Vec<String> = v.day.iter().map(|d| d.to_string()).collect();
@@ -84,7 +194,7 @@ fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark], unit: Unit) -> 
             .line(Line::new().width(0.0))
             .fill(Fill::ToNextY)
             .fill_color("rgba(70, 110, 200, 0.15)")
-            .name(format!("usual range (|z| < {:.1})", c.z)),
+            .name(band_name(c.z)),
     );
     p.add_trace(
         Scatter::new(x.clone(), ys(v.center))
@@ -167,22 +277,42 @@ pub fn Chart(
     unit: Memo<Unit>,
 ) -> impl IntoView {
     let drawn = RwSignal::new((String::new(), 0usize, String::new()));
-    Effect::new(move |_| {
-        let Some(s) = scores.get() else { return };
+    // Returns what it drew and at which threshold, so the next run knows
+    // whether a restyle is enough.
+    Effect::new(move |before: Option<Option<(Drawing, f64)>>| {
+        let s = scores.get()?;
         let c = controls.get();
-        let Some(idx) = chart_service(&s, &c, top.get().as_deref()) else { return };
+        let idx = chart_service(&s, &c, top.get().as_deref())?;
         let u = unit.get();
-        let (p, hits) = marks.current.with(|m| plot(&s, idx, &c, m.as_deref().unwrap_or_default(), u));
+        let drawing = marks.current.with(|m| Drawing::of(&s, idx, u, m.as_deref().unwrap_or_default()));
         let key = s.services()[idx].key.clone();
-        leptos::task::spawn_local(async move {
-            // plotly.js exists only in the browser; native builds (tests,
-            // clippy) compile the rest of the app.
-            #[cfg(target_family = "wasm")]
-            plotly::bindings::react(CHART_ID, &p).await;
-            #[cfg(not(target_family = "wasm"))]
-            drop(p);
-            drawn.set((key, hits, u.name().to_lowercase()));
-        });
+        let what = u.name().to_lowercase();
+        match before.flatten() {
+            Some((was, z)) if was == drawing => {
+                let (restyle, hits) = Restyle::of(&s, idx, &c, u, z != c.z);
+                // Queued like a full drawing, so it never overtakes one.
+                leptos::task::spawn_local(async move {
+                    #[cfg(target_family = "wasm")]
+                    restyle.apply();
+                    #[cfg(not(target_family = "wasm"))]
+                    drop(restyle);
+                    drawn.set((key, hits, what));
+                });
+            }
+            _ => {
+                let (p, hits) = marks.current.with(|m| plot(&s, idx, &c, m.as_deref().unwrap_or_default(), u));
+                leptos::task::spawn_local(async move {
+                    // plotly.js exists only in the browser; native builds
+                    // (tests, clippy) compile the rest of the app.
+                    #[cfg(target_family = "wasm")]
+                    plotly::bindings::react(CHART_ID, &p).await;
+                    #[cfg(not(target_family = "wasm"))]
+                    drop(p);
+                    drawn.set((key, hits, what));
+                });
+            }
+        }
+        Some((drawing, c.z))
     });
     view! {
         <section class="chart" aria-label=move || format!("Daily {} chart", unit.get().name().to_lowercase())>
@@ -203,6 +333,28 @@ pub fn Chart(
 mod tests {
     use super::*;
     use servicewatch_shared::Day;
+
+    #[test]
+    fn a_slider_move_restyles_the_band_only_when_the_threshold_moved() {
+        // 60 steady days and a spike on day 40.
+        let days: Vec<Day> = (0..60).map(Day).collect();
+        let counts: Vec<u64> = (0..60).map(|d| if d == 40 { 400 } else { 95 + (d as u64 * 7) % 11 }).collect();
+        let mut b = servicewatch_shared::Panel::builder();
+        b.push("tyres", &days, &counts).unwrap();
+        let params = servicewatch_shared::BaselineParams { weekly: false, ..Default::default() };
+        let scores = Scores::compute(&b.build(), &params);
+        let c = Controls { min_days: 1, ..Controls::default() };
+        // Minimum history moved: the flagged markers only.
+        let (r, hits) = Restyle::of(&scores, 0, &c, Unit::default(), false);
+        assert!(r.band.is_none());
+        assert_eq!((hits, r.flagged), (1, (vec!["1970-02-10".to_string()], vec![400.0])));
+        // The threshold moved: the band as the engine draws it, renamed.
+        let c = Controls { z: 2.0, ..c };
+        let (r, hits) = Restyle::of(&scores, 0, &c, Unit::default(), true);
+        let (lower, upper) = scores.band(0, 2.0);
+        assert_eq!(r.band, Some((upper, lower, "usual range (|z| < 2.0)".to_string())));
+        assert_eq!(hits, flagged(&scores, 0, &c).len());
+    }
 
     #[test]
     fn marked_days_are_those_of_the_series_and_kind_in_range() {

@@ -1,12 +1,13 @@
 //! Every control of the original app, and method, direction and weekly,
 //! and the view's (metric, split, filters: `view`). Sliders act on `input`
-//! (every step of a drag), not `change`.
+//! (every step of a drag), not `change`, at most once a frame (`per_frame`).
 
 use leptos::prelude::*;
 use servicewatch_shared::{Day, Direction, Method, Metric};
 
 use super::view::ViewControls;
 use crate::api::Meta;
+use crate::per_frame::per_frame;
 use crate::state::Controls;
 use crate::unit::Unit;
 
@@ -49,6 +50,10 @@ pub fn ControlsPanel(
         })
     };
     let selected = move |s: &str| chosen.with(|v| v.iter().any(|x| x == s));
+    // The sliders: the last value of each frame.
+    let set_z = per_frame(move |z: f64| controls.update(|c| c.z = z));
+    let set_min_days = per_frame(move |v: u32| controls.update(|c| c.min_days = v));
+    let set_min_count = per_frame(move |v: u64| controls.update(|c| c.min_count = v));
 
     view! {
         <form class="controls" aria-label="Controls" on:submit=|ev| ev.prevent_default()>
@@ -70,13 +75,13 @@ pub fn ControlsPanel(
                 {move || format!("z threshold: {:.1}", controls.with(|c| c.z))}
                 <input type="range" data-testid="z-threshold" min="0.5" max="8" step="0.1"
                     prop:value=move || controls.with(|c| c.z).to_string()
-                    on:input=move |ev| { if let Ok(z) = value(&ev).parse::<f64>() { controls.update(|c| c.z = z) } } />
+                    on:input=move |ev| { if let Ok(z) = value(&ev).parse::<f64>() { set_z(z) } } />
             </label>
             <label>
                 {move || format!("Minimum days of history: {}", controls.with(|c| c.min_days))}
                 <input type="range" data-testid="min-history" min="0" max="365" step="1"
                     prop:value=move || controls.with(|c| c.min_days).to_string()
-                    on:input=move |ev| { if let Ok(v) = value(&ev).parse::<u32>() { controls.update(|c| c.min_days = v) } } />
+                    on:input=move |ev| { if let Ok(v) = value(&ev).parse::<u32>() { set_min_days(v) } } />
             </label>
             // For amounts the slider moves in major units (the URL keeps
             // minor units, as the API's `min_count`).
@@ -95,7 +100,7 @@ pub fn ControlsPanel(
                     on:input=move |ev| {
                         if let Ok(v) = value(&ev).parse::<u64>() {
                             let scale = unit.get_untracked().scale();
-                            controls.update(|c| c.min_count = v.saturating_mul(scale))
+                            set_min_count(v.saturating_mul(scale))
                         }
                     } />
             </label>

@@ -138,17 +138,19 @@ pub fn AnomalyTable(
                     </tr>
                 </thead>
                 <tbody>
-                    // Keyed by the numbers too: a mark re-scores, and a row that stays
-                    // in its place must show its new baseline and z.
-                    <For each=move || { let u = unit.get(); rows().into_iter().enumerate().map(move |(i, a)| (i, a, u)) } key=row_key let:item>
-                        <tr data-testid="anomaly-row" data-key=item.1.key.clone() data-date=item.1.date.to_string()
+                    // Keyed by the service-day and its numbers, not its place: a
+                    // slider move that only shifts rows moves their elements, and
+                    // re-renders only rows that are new or whose numbers changed
+                    // (a mark re-scores: the row must show its new baseline and z).
+                    <For each=move || { let u = unit.get(); rows().into_iter().map(move |a| (a, u)) } key=row_key let:item>
+                        <tr data-testid="anomaly-row" data-key=item.0.key.clone() data-date=item.0.date.to_string()
                             tabindex="0" title="Show this service in the chart and this day's transactions"
                             on:click={
-                                let (k, d) = (item.1.key.clone(), item.1.date);
+                                let (k, d) = (item.0.key.clone(), item.0.date);
                                 move |_| open(k.clone(), d)
                             }
                             on:keydown={
-                                let (k, d) = (item.1.key.clone(), item.1.date);
+                                let (k, d) = (item.0.key.clone(), item.0.date);
                                 move |ev: web_sys::KeyboardEvent| {
                                     // A focused row opens like a button: Enter or Space.
                                     if ev.key() == "Enter" || ev.key() == " " {
@@ -157,21 +159,21 @@ pub fn AnomalyTable(
                                     }
                                 }
                             }>
-                            <td>{item.1.key.clone()}</td>
-                            <td>{item.1.date.to_string()}</td>
-                            <td class="num" data-testid="value" data-value=item.1.value.to_string()>
-                                {item.2.exact(item.1.value)}
+                            <td>{item.0.key.clone()}</td>
+                            <td>{item.0.date.to_string()}</td>
+                            <td class="num" data-testid="value" data-value=item.0.value.to_string()>
+                                {item.1.exact(item.0.value)}
                             </td>
-                            <td class="num" data-testid="center" data-value=item.1.center.to_string()>
-                                {item.2.approx(item.1.center)}
+                            <td class="num" data-testid="center" data-value=item.0.center.to_string()>
+                                {item.1.approx(item.0.center)}
                             </td>
-                            <td class="num">{item.2.approx(item.1.spread)}</td>
-                            <td class="num" data-testid="day-factor" data-value=item.1.day_factor.to_string()>
-                                {common_move(item.1.day_factor)}
+                            <td class="num">{item.1.approx(item.0.spread)}</td>
+                            <td class="num" data-testid="day-factor" data-value=item.0.day_factor.to_string()>
+                                {common_move(item.0.day_factor)}
                             </td>
-                            <td class="num" data-testid="z" data-value=item.1.z.to_string()>{format!("{:+.2}", item.1.z)}</td>
+                            <td class="num" data-testid="z" data-value=item.0.z.to_string()>{format!("{:+.2}", item.0.z)}</td>
                             {
-                                let (k, d) = (item.1.key.clone(), item.1.date);
+                                let (k, d) = (item.0.key.clone(), item.0.date);
                                 move || marking().then(|| view! { <MarkCell store=marks series=k.clone() date=d /> })
                             }
                         </tr>
@@ -206,12 +208,12 @@ pub fn open_day(
     pick.set(Some((key, day)));
 }
 
-/// What identifies a shown row: its place, its service-day, its numbers
-/// and their unit.
-type RowKey = (usize, String, servicewatch_shared::Day, u64, [u64; 4], Unit);
+/// What identifies a shown row: its service-day, its numbers and their
+/// unit (a service-day is at most once in the table).
+type RowKey = (String, servicewatch_shared::Day, u64, [u64; 4], Unit);
 
-fn row_key((i, a, unit): &(usize, Anomaly, Unit)) -> RowKey {
-    (*i, a.key.clone(), a.date, a.value, [a.center, a.spread, a.z, a.day_factor].map(f64::to_bits), *unit)
+fn row_key((a, unit): &(Anomaly, Unit)) -> RowKey {
+    (a.key.clone(), a.date, a.value, [a.center, a.spread, a.z, a.day_factor].map(f64::to_bits), *unit)
 }
 
 /// A day's business-wide factor as a person reads it: "-70 %" when the
