@@ -135,7 +135,8 @@ test('the chart shows the top service, follows a clicked row, and highlights its
   assert.equal(Number(await chart.getAttribute('data-anomalies')), want.anomalous);
   assert.equal(await page.getByTestId('chart-summary').innerText(),
     `Chart of daily transactions of ${key}: ${want.anomalous} flagged days.`);
-  assert.ok(await page.locator('#sw-chart .scatterlayer .point').count() >= want.anomalous, 'markers drawn');
+  const circles = await page.evaluate(() => (document.querySelector('#sw-chart g.sw-flagged path').getAttribute('d').match(/M/g) ?? []).length);
+  assert.equal(circles, want.anomalous, 'one marker per flagged day');
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -152,8 +153,15 @@ test('the chart band is the engine\'s baseline, and follows the weekly and metho
   async function compare(params, threshold = 2.5) {
     const q = new URLSearchParams({ z: '0', min_days: '0', services: key, limit: '100000', ...params });
     const body = await (await fetch(`${server.base}/api/anomalies?${q}`)).json();
-    const traces = await page.evaluate(() => document.getElementById('sw-chart').data.map((t) => ({ x: t.x, y: t.y })));
-    const [upper, lower, centre] = traces;
+    // The band is the app's overlay over plotly's plot area; the baseline a plotly trace.
+    const { upper, lower, centre } = await page.evaluate(() => {
+      const gd = document.getElementById('sw-chart');
+      const band = gd.swBand;
+      return {
+        upper: { x: band.days, y: [...band.upper] }, lower: { x: band.days, y: [...band.lower] },
+        centre: { x: gd.data[2].x, y: gd.data[2].y },
+      };
+    });
     const at = (t, date) => t.y[t.x.indexOf(date)];
     assert.ok(body.anomalies.length > 20);
     let outside = 0;
@@ -189,7 +197,7 @@ test('the chart band is the engine\'s baseline, and follows the weekly and metho
   assert.deepEqual([...marked], [...days].filter((d) => !scored.has(d)));
   assert.ok(meta.partial_days.filter((d) => days.includes(d)).every((d) => marked.includes(d)));
   assert.ok(marked.length > 0, 'the sample starts and ends mid-day');
-  // A threshold move restyles the band and the flagged markers only: the
+  // A threshold move redraws the band and the flagged markers only: plotly's
   // values trace keeps the very array it was drawn with, once per series.
   await page.evaluate(() => { document.getElementById('sw-chart').data[3].x.drawnOnce = true; });
   await slide(page, 'z-threshold', 3.5);
@@ -199,8 +207,11 @@ test('the chart band is the engine\'s baseline, and follows the weekly and metho
   await compare({}, 3.5);
   const flagged = new URLSearchParams({ z: '3.5', services: key, limit: '100000' });
   const days35 = (await (await fetch(`${server.base}/api/anomalies?${flagged}`)).json()).anomalies.map((a) => a.date);
-  assert.deepEqual([...await page.evaluate(() => document.getElementById('sw-chart').data[4].x)].sort(), days35.sort());
-  assert.ok(await page.evaluate(() => document.getElementById('sw-chart').data[3].x.drawnOnce), 'restyled, not redrawn');
+  assert.deepEqual([...await page.evaluate(() => document.getElementById('sw-chart').swBand.flaggedDays)].sort(), days35.sort());
+  // One circle per flagged day in the overlay's markers path.
+  const circles = await page.evaluate(() => (document.querySelector('#sw-chart g.sw-flagged path').getAttribute('d').match(/M/g) ?? []).length);
+  assert.equal(circles, days35.length);
+  assert.ok(await page.evaluate(() => document.getElementById('sw-chart').data[3].x.drawnOnce), 'plotly did not redraw');
   await slide(page, 'z-threshold', 2.5);
   await compare({}, 2.5);
   const changed = (before) => page.waitForFunction(

@@ -62,7 +62,7 @@ test('a portal listed in frame_ancestors embeds the app', async () => {
   const meta = await (await fetch(`${server.base}/api/meta`)).json();
   assert.equal(Number(await frame.getByTestId('metric-total').getAttribute('data-value')), meta.rows);
   assert.equal(await frame.locator('header').count(), 0, 'embed mode');
-  await frame.locator('#sw-chart .scatterlayer .point').first().waitFor({ timeout: 30000 });
+  await frame.locator('#sw-chart g.sw-band path').waitFor({ state: 'attached', timeout: 30000 });
   assert.deepEqual(problems, []);
   await page.close();
 });
@@ -98,9 +98,16 @@ test('the app runs under its Content-Security-Policy without a violation', async
   await row.click();
   await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, key);
   await page.getByTestId('drilldown').getByTestId('drilldown-count').waitFor({ timeout: 30000 });
-  // plotly's drag layer takes the pointer: move the mouse onto a marker.
-  const box = await page.locator('#sw-chart .scatterlayer .point').first().boundingBox();
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  // plotly's drag layer takes the pointer: move the mouse onto the first
+  // flagged day (the overlay's marker, on the values line plotly hovers).
+  const spot = await page.evaluate(() => {
+    const gd = document.getElementById('sw-chart');
+    const { xaxis, yaxis, _size } = gd._fullLayout;
+    const box = gd.querySelector('.main-svg').getBoundingClientRect();
+    const o = gd.swBand;
+    return { x: box.left + _size.l + xaxis.d2p(o.flaggedDays[0]), y: box.top + _size.t + yaxis.l2p(o.flaggedValues[0]) };
+  });
+  await page.mouse.move(spot.x, spot.y);
   await page.locator('#sw-chart .hoverlayer .hovertext').first().waitFor({ timeout: 5000 });
   assert.deepEqual(problems, []);
   await page.close();

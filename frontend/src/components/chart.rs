@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use plotly::common::{DashType, Fill, Line, Marker, Mode};
+use plotly::common::{DashType, Fill, HoverInfo, Line, Marker, Mode};
 use plotly::layout::{Axis, Legend};
 use plotly::{Layout, Plot, Scatter};
 use servicewatch_shared::wire::{Mark, MarkKind};
@@ -62,16 +62,17 @@ pub fn marked_days(
     out
 }
 
-/// The band's legend name: where the threshold is.
-fn band_name(z: f64) -> String {
-    format!("usual range (|z| < {z:.1})")
-}
+/// The band's fill and the flagged markers' colour and size, in the
+/// overlay and in the legend alike.
+const BAND_FILL: &str = "rgba(70, 110, 200, 0.15)";
+const FLAGGED_COLOUR: &str = "#b4281e";
+const FLAGGED_SIZE: f64 = 9.0;
 
 /// What a full drawing of the chart depends on besides the flag controls
 /// (threshold, minimum history and count, direction). While it stays the
-/// same, a slider move restyles the band and the flagged markers only: the
-/// x axis, the values, the baseline and the other markers are drawn once
-/// per series.
+/// same, a slider move redraws the overlay only (the band and the flagged
+/// markers, `js/band.js`): plotly draws the axes, the values, the baseline
+/// and the other markers once per series.
 #[derive(Clone, PartialEq)]
 struct Drawing {
     /// The scoring (`Arc` identity: a new scoring is a new drawing).
@@ -95,81 +96,70 @@ impl Drawing {
     }
 }
 
-/// Trace indices [`plot`] draws, for restyling. (Native builds, tests and
-/// clippy, compile the app without plotly.js, so nothing restyles there.)
+/// What the controls draw over a series: the band where the threshold
+/// flags (upper and lower, the engine's `Scores::band`) and the flagged
+/// days (dates and values), in the view's unit.
 #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
-const UPPER: u32 = 0;
-#[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
-const LOWER: u32 = 1;
-#[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
-const FLAGGED: u32 = 4;
-
-/// What a slider move changes on a drawn chart: the band (when the
-/// threshold moved: upper, lower and the band's name) and the flagged
-/// markers (dates and values).
-#[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
-struct Restyle {
-    band: Option<(Vec<f64>, Vec<f64>, String)>,
+#[derive(Debug, PartialEq)]
+struct Overlay {
+    days: Vec<String>,
+    upper: Vec<f64>,
+    lower: Vec<f64>,
     flagged: (Vec<String>, Vec<f64>),
 }
 
-impl Restyle {
-    fn of(scores: &Scores, s: usize, c: &Controls, unit: Unit, threshold_moved: bool) -> (Restyle, usize) {
+impl Overlay {
+    fn of(scores: &Scores, s: usize, c: &Controls, unit: Unit) -> (Overlay, usize) {
         let major = |v: Vec<f64>| v.into_iter().map(|m| unit.major(m)).collect::<Vec<f64>>();
-        let band = threshold_moved.then(|| {
-            let (lower, upper) = scores.band(s, c.z);
-            (major(upper), major(lower), band_name(c.z))
-        });
+        let (lower, upper) = scores.band(s, c.z);
         let hits = flagged(scores, s, c);
-        let flagged = (
-            hits.iter().map(|a| a.date.to_string()).collect(),
-            hits.iter().map(|a| unit.major(a.value as f64)).collect(),
-        );
-        (Restyle { band, flagged }, hits.len())
+        let overlay = Overlay {
+            days: scores.series(s).day.iter().map(|d| d.to_string()).collect(),
+            upper: major(upper),
+            lower: major(lower),
+            flagged: (
+                hits.iter().map(|a| a.date.to_string()).collect(),
+                hits.iter().map(|a| unit.major(a.value as f64)).collect(),
+            ),
+        };
+        (overlay, hits.len())
     }
 
-    /// One `Plotly.restyle` call, so plotly redraws once: per-trace values,
-    /// `undefined` where a trace keeps an attribute.
     #[cfg(target_family = "wasm")]
-    fn apply(&self) {
-        use js_sys::{Array, Float64Array, Object, Reflect};
-        use wasm_bindgen::JsValue;
-        let undef = JsValue::UNDEFINED;
-        let (x, y, name, traces) = (Array::new(), Array::new(), Array::new(), Array::new());
-        if let Some((upper, lower, label)) = &self.band {
-            for (trace, values, n) in [(UPPER, upper, undef.clone()), (LOWER, lower, JsValue::from_str(label))] {
-                traces.push(&JsValue::from(trace));
-                x.push(&undef);
-                y.push(&Float64Array::from(values.as_slice()));
-                name.push(&n);
-            }
-        }
-        let (dates, values) = &self.flagged;
-        traces.push(&JsValue::from(FLAGGED));
-        x.push(&dates.iter().map(|d| JsValue::from_str(d)).collect::<Array>());
-        y.push(&Float64Array::from(values.as_slice()));
-        name.push(&undef);
-        let update = Object::new();
-        for (k, v) in [("x", x), ("y", y), ("name", name)] {
-            let _ = Reflect::set(&update, &JsValue::from_str(k), &v);
-        }
-        if let Err(e) = plotly_restyle(CHART_ID, &update, &traces) {
-            leptos::logging::error!("chart update failed: {e:?}");
-        }
+    fn draw(self) {
+        let (days, values) = self.flagged;
+        draw_band(
+            CHART_ID,
+            self.days,
+            &self.upper,
+            &self.lower,
+            days,
+            &values,
+            BAND_FILL,
+            FLAGGED_COLOUR,
+            FLAGGED_SIZE,
+        );
     }
 }
 
 #[cfg(target_family = "wasm")]
-#[wasm_bindgen::prelude::wasm_bindgen]
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/js/band.js")]
 extern "C" {
-    /// `Plotly.restyle(id, update, traces)`: changes the named traces'
-    /// attributes in place and redraws (a promise we need not wait for).
-    #[wasm_bindgen(catch, js_namespace = Plotly, js_name = restyle)]
-    fn plotly_restyle(
+    /// Draws the band and the flagged markers over the chart's plot area
+    /// (see the module's comment for why not through plotly.js).
+    #[wasm_bindgen(js_name = drawBand)]
+    #[allow(clippy::too_many_arguments)]
+    fn draw_band(
         id: &str,
-        update: &js_sys::Object,
-        traces: &js_sys::Array,
-    ) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
+        days: Vec<String>,
+        upper: &[f64],
+        lower: &[f64],
+        flagged_days: Vec<String>,
+        flagged_values: &[f64],
+        fill: &str,
+        colour: &str,
+        size: f64,
+    );
 }
 
 fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark], unit: Unit) -> (Plot, usize) {
@@ -179,22 +169,29 @@ fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark], unit: Unit) -> 
     let y = |minor: f64| unit.major(minor);
     let ys = |minor: &[f64]| minor.iter().map(|&m| y(m)).collect::<Vec<f64>>();
     let value = |i: usize| y(v.count[i] as f64);
-    // Where the threshold flags, day by day (the calibrated z is not
-    // centre ± z × spread): a count outside the band is flagged.
-    let (lower, upper) = scores.band(s, c.z);
-    let (lower, upper) = (ys(&lower), ys(&upper));
-    let hits = flagged(scores, s, c);
+    // The band (where the threshold flags, day by day: the calibrated z is
+    // not centre ± z × spread) and the flagged markers are the overlay's
+    // (`Overlay`). Here the band's top only keeps the y axis' range around
+    // it (an invisible line), and the legend names both.
+    let (_, upper) = scores.band(s, c.z);
+    let hits = flagged(scores, s, c).len();
+    let legend_only =
+        |name: &str| Scatter::new(vec![x.first().cloned().unwrap_or_default()], vec![f64::NAN]).name(name);
     let mut p = Plot::new();
     p.add_trace(
-        Scatter::new(x.clone(), upper).mode(Mode::Lines).line(Line::new().width(0.0)).show_legend(false).name("upper"),
-    );
-    p.add_trace(
-        Scatter::new(x.clone(), lower)
+        Scatter::new(x.clone(), ys(&upper))
             .mode(Mode::Lines)
             .line(Line::new().width(0.0))
-            .fill(Fill::ToNextY)
-            .fill_color("rgba(70, 110, 200, 0.15)")
-            .name(band_name(c.z)),
+            .hover_info(HoverInfo::Skip)
+            .show_legend(false)
+            .name("upper"),
+    );
+    p.add_trace(
+        legend_only("usual range (not flagged)")
+            .mode(Mode::Lines)
+            .line(Line::new().width(0.0))
+            .fill(Fill::ToSelf)
+            .fill_color(BAND_FILL),
     );
     p.add_trace(
         Scatter::new(x.clone(), ys(v.center))
@@ -209,13 +206,9 @@ fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark], unit: Unit) -> 
             .name(unit.name().to_lowercase()),
     );
     p.add_trace(
-        Scatter::new(
-            hits.iter().map(|a| a.date.to_string()).collect(),
-            hits.iter().map(|a| y(a.value as f64)).collect(),
-        )
-        .mode(Mode::Markers)
-        .marker(Marker::new().color("#b4281e").size(9))
-        .name("anomalies"),
+        legend_only("anomalies")
+            .mode(Mode::Markers)
+            .marker(Marker::new().color(FLAGGED_COLOUR).size(FLAGGED_SIZE as usize)),
     );
     // Days the extract covers only in part: scored days get a z, these none.
     let scored = scores.services()[s].verdict.status == Status::Scored;
@@ -265,7 +258,7 @@ fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark], unit: Unit) -> 
             .legend(Legend::new().x(0.0).y(1.15).orientation(plotly::common::Orientation::Horizontal))
             .y_axis(y_axis),
     );
-    (p, hits.len())
+    (p, hits)
 }
 
 #[component]
@@ -277,9 +270,9 @@ pub fn Chart(
     unit: Memo<Unit>,
 ) -> impl IntoView {
     let drawn = RwSignal::new((String::new(), 0usize, String::new()));
-    // Returns what it drew and at which threshold, so the next run knows
-    // whether a restyle is enough.
-    Effect::new(move |before: Option<Option<(Drawing, f64)>>| {
+    // Returns what plotly drew, so the next run knows whether the overlay
+    // alone needs drawing.
+    Effect::new(move |before: Option<Option<Drawing>>| {
         let s = scores.get()?;
         let c = controls.get();
         let idx = chart_service(&s, &c, top.get().as_deref())?;
@@ -287,32 +280,25 @@ pub fn Chart(
         let drawing = marks.current.with(|m| Drawing::of(&s, idx, u, m.as_deref().unwrap_or_default()));
         let key = s.services()[idx].key.clone();
         let what = u.name().to_lowercase();
-        match before.flatten() {
-            Some((was, z)) if was == drawing => {
-                let (restyle, hits) = Restyle::of(&s, idx, &c, u, z != c.z);
-                // Queued like a full drawing, so it never overtakes one.
-                leptos::task::spawn_local(async move {
-                    #[cfg(target_family = "wasm")]
-                    restyle.apply();
-                    #[cfg(not(target_family = "wasm"))]
-                    drop(restyle);
-                    drawn.set((key, hits, what));
-                });
-            }
-            _ => {
-                let (p, hits) = marks.current.with(|m| plot(&s, idx, &c, m.as_deref().unwrap_or_default(), u));
-                leptos::task::spawn_local(async move {
-                    // plotly.js exists only in the browser; native builds
-                    // (tests, clippy) compile the rest of the app.
-                    #[cfg(target_family = "wasm")]
+        let (overlay, hits) = Overlay::of(&s, idx, &c, u);
+        let plot = (before.flatten().as_ref() != Some(&drawing))
+            .then(|| marks.current.with(|m| plot(&s, idx, &c, m.as_deref().unwrap_or_default(), u).0));
+        // Queued, so an overlay never overtakes the drawing it goes on.
+        leptos::task::spawn_local(async move {
+            // plotly.js exists only in the browser; native builds (tests,
+            // clippy) compile the rest of the app.
+            #[cfg(target_family = "wasm")]
+            {
+                if let Some(p) = plot {
                     plotly::bindings::react(CHART_ID, &p).await;
-                    #[cfg(not(target_family = "wasm"))]
-                    drop(p);
-                    drawn.set((key, hits, what));
-                });
+                }
+                overlay.draw();
             }
-        }
-        Some((drawing, c.z))
+            #[cfg(not(target_family = "wasm"))]
+            drop((plot, overlay));
+            drawn.set((key, hits, what));
+        });
+        Some(drawing)
     });
     view! {
         <section class="chart" aria-label=move || format!("Daily {} chart", unit.get().name().to_lowercase())>
@@ -335,7 +321,7 @@ mod tests {
     use servicewatch_shared::Day;
 
     #[test]
-    fn a_slider_move_restyles_the_band_only_when_the_threshold_moved() {
+    fn the_overlay_is_the_engines_band_and_flags() {
         // 60 steady days and a spike on day 40.
         let days: Vec<Day> = (0..60).map(Day).collect();
         let counts: Vec<u64> = (0..60).map(|d| if d == 40 { 400 } else { 95 + (d as u64 * 7) % 11 }).collect();
@@ -344,16 +330,13 @@ mod tests {
         let params = servicewatch_shared::BaselineParams { weekly: false, ..Default::default() };
         let scores = Scores::compute(&b.build(), &params);
         let c = Controls { min_days: 1, ..Controls::default() };
-        // Minimum history moved: the flagged markers only.
-        let (r, hits) = Restyle::of(&scores, 0, &c, Unit::default(), false);
-        assert!(r.band.is_none());
-        assert_eq!((hits, r.flagged), (1, (vec!["1970-02-10".to_string()], vec![400.0])));
-        // The threshold moved: the band as the engine draws it, renamed.
-        let c = Controls { z: 2.0, ..c };
-        let (r, hits) = Restyle::of(&scores, 0, &c, Unit::default(), true);
-        let (lower, upper) = scores.band(0, 2.0);
-        assert_eq!(r.band, Some((upper, lower, "usual range (|z| < 2.0)".to_string())));
-        assert_eq!(hits, flagged(&scores, 0, &c).len());
+        let (o, hits) = Overlay::of(&scores, 0, &c, Unit::default());
+        assert_eq!((hits, o.flagged), (1, (vec!["1970-02-10".to_string()], vec![400.0])));
+        let (lower, upper) = scores.band(0, 3.0);
+        assert_eq!((&o.lower, &o.upper, o.days.len()), (&lower, &upper, 60));
+        // A lower threshold: a narrower band, and the spike still flagged.
+        let (o2, hits2) = Overlay::of(&scores, 0, &Controls { z: 1.0, ..c }, Unit::default());
+        assert!(hits2 >= 1 && o2.upper[10] < upper[10] && o2.lower[10] > lower[10]);
     }
 
     #[test]
