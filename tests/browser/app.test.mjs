@@ -125,6 +125,13 @@ test('the chart shows the top service, follows a clicked row, and highlights its
   const chart = page.getByTestId('chart');
   const firstKey = await page.getByTestId('anomaly-row').first().getAttribute('data-key');
   await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, firstKey);
+  // A minimum count moves the top row to another service: the chart follows
+  // it once the slider rests (not in every frame of a drag).
+  for (const v of [20, 40, 60]) await slide(page, 'min-count', v);
+  const top = await page.getByTestId('anomaly-row').first().getAttribute('data-key');
+  await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, top);
+  await slide(page, 'min-count', 0);
+  await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, firstKey);
   // Click a row of another service: the chart follows and the URL keeps it.
   const other = page.locator(`[data-testid=anomaly-row]:not([data-key="${firstKey}"])`).first();
   const key = await other.getAttribute('data-key');

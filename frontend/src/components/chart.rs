@@ -19,6 +19,10 @@ use crate::unit::Unit;
 
 const CHART_ID: &str = "sw-chart";
 
+/// How long a drag must pause before the chart switches to the series the
+/// top anomaly moved to.
+const SERIES_PAUSE: std::time::Duration = std::time::Duration::from_millis(150);
+
 /// The service the chart shows: the focused one, else the first selected,
 /// else the service of the top anomaly, else the first.
 pub fn chart_service(scores: &Scores, c: &Controls, top: Option<&str>) -> Option<usize> {
@@ -270,19 +274,18 @@ pub fn Chart(
     unit: Memo<Unit>,
 ) -> impl IntoView {
     let drawn = RwSignal::new((String::new(), 0usize, String::new()));
-    // Returns what plotly drew, so the next run knows whether the overlay
-    // alone needs drawing.
-    Effect::new(move |before: Option<Option<Drawing>>| {
-        let s = scores.get()?;
-        let c = controls.get();
-        let idx = chart_service(&s, &c, top.get().as_deref())?;
-        let u = unit.get();
-        let drawing = marks.current.with(|m| Drawing::of(&s, idx, u, m.as_deref().unwrap_or_default()));
+    // What plotly shows, and a drawing put off until a drag pauses.
+    let shown = StoredValue::new(None::<Drawing>);
+    let deferred = StoredValue::new(None::<leptos::prelude::TimeoutHandle>);
+    // Draws the chart for the current state: the overlay alone when plotly
+    // already shows this series, else plotly's drawing first.
+    let render = move |s: Arc<Scores>, c: Controls, idx: usize, u: Unit, drawing: Drawing| {
         let key = s.services()[idx].key.clone();
         let what = u.name().to_lowercase();
         let (overlay, hits) = Overlay::of(&s, idx, &c, u);
-        let plot = (before.flatten().as_ref() != Some(&drawing))
-            .then(|| marks.current.with(|m| plot(&s, idx, &c, m.as_deref().unwrap_or_default(), u).0));
+        let plot = (shown.with_value(|d| d.as_ref() != Some(&drawing)))
+            .then(|| marks.current.with_untracked(|m| plot(&s, idx, &c, m.as_deref().unwrap_or_default(), u).0));
+        shown.set_value(Some(drawing));
         // Queued, so an overlay never overtakes the drawing it goes on.
         leptos::task::spawn_local(async move {
             // plotly.js exists only in the browser; native builds (tests,
@@ -298,7 +301,46 @@ pub fn Chart(
             drop((plot, overlay));
             drawn.set((key, hits, what));
         });
-        Some(drawing)
+    };
+    Effect::new(move |_| {
+        let Some(s) = scores.get() else { return };
+        let c = controls.get();
+        let Some(idx) = chart_service(&s, &c, top.get().as_deref()) else { return };
+        let u = unit.get();
+        let drawing = marks.current.with(|m| Drawing::of(&s, idx, u, m.as_deref().unwrap_or_default()));
+        if let Some(h) = deferred.get_value() {
+            h.clear();
+            deferred.set_value(None);
+        }
+        // The chart follows the top anomaly, which a minimum-count or
+        // minimum-history drag moves from series to series: plotly's
+        // drawing of each (13 ms or more) would cost every frame it passes
+        // through. Drawn once the drag pauses; clicks, filters and new
+        // scorings draw at once.
+        let follows_top = c.focus.is_none() && c.services.is_empty();
+        let same_scoring = shown.with_value(|d| {
+            d.as_ref()
+                .is_some_and(|d| d.scores == drawing.scores && d.unit == drawing.unit && d.service != drawing.service)
+        });
+        if follows_top && same_scoring {
+            let later = move || {
+                deferred.set_value(None);
+                let (Some(s), c) = (scores.get_untracked(), controls.get_untracked()) else { return };
+                let Some(idx) = chart_service(&s, &c, top.get_untracked().as_deref()) else { return };
+                let u = unit.get_untracked();
+                let drawing =
+                    marks.current.with_untracked(|m| Drawing::of(&s, idx, u, m.as_deref().unwrap_or_default()));
+                render(s, c, idx, u, drawing);
+            };
+            deferred.set_value(leptos::prelude::set_timeout_with_handle(later, SERIES_PAUSE).ok());
+            // Meanwhile the series shown keeps up with the controls.
+            if let Some(was) = shown.get_value() {
+                let idx = was.service;
+                render(s, c, idx, u, was);
+            }
+            return;
+        }
+        render(s, c, idx, u, drawing);
     });
     view! {
         <section class="chart" aria-label=move || format!("Daily {} chart", unit.get().name().to_lowercase())>
