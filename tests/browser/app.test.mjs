@@ -221,6 +221,23 @@ test('the chart band is the engine\'s baseline, and follows the weekly and metho
   assert.ok(await page.evaluate(() => document.getElementById('sw-chart').data[3].x.drawnOnce), 'plotly did not redraw');
   await slide(page, 'z-threshold', 2.5);
   await compare({}, 2.5);
+  // Zooming (a plotly relayout) moves the overlay with the axes.
+  const edge = () => page.evaluate(() => {
+    const gd = document.getElementById('sw-chart');
+    const d = gd.querySelector('g.sw-band path').getAttribute('d');
+    const [x, y] = d.slice(1).split('L')[0].split(',').map(Number);
+    return { x, y, want: [gd._fullLayout.xaxis.d2p(gd.swBand.days[0]), gd._fullLayout.yaxis.l2p(gd.swBand.upper[0])] };
+  });
+  const before = await edge();
+  await page.evaluate(() => {
+    const gd = document.getElementById('sw-chart');
+    return Plotly.relayout(gd, { 'xaxis.range': [gd.swBand.days[10], gd.swBand.days[60]], 'yaxis.range': [0, 1000] });
+  });
+  const zoomed = await edge();
+  assert.notEqual(zoomed.x, before.x, 'the band follows the zoom');
+  for (const e of [before, zoomed]) {
+    assert.ok(Math.abs(e.x - e.want[0]) < 0.06 && Math.abs(e.y - e.want[1]) < 0.06, JSON.stringify(e));
+  }
   const changed = (before) => page.waitForFunction(
     (b) => JSON.stringify(document.getElementById('sw-chart').data[2].y) !== b, before);
   await page.getByTestId('weekly').uncheck();
