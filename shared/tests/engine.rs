@@ -2,7 +2,7 @@
 //! naive reference implementation (property tests).
 
 use proptest::prelude::*;
-use servicewatch_shared::methods::robust::{BLOCK, NEIGHBOURS, SPARSE_MEDIAN};
+use servicewatch_shared::methods::robust::{BLOCK, NEIGHBOURS, SPARSE_MEDIAN, SPREAD_GAP};
 use servicewatch_shared::methods::tail;
 use servicewatch_shared::{BaselineParams, Day, Direction, FlagParams, Method, Panel, PanelError, Scores, Status};
 
@@ -239,15 +239,25 @@ fn naive_robust(pts: &[(i32, u64)]) -> Vec<(i32, u64, f64)> {
             let mut nb = window;
             let own = nb.iter().position(|v| *v == x[i]).unwrap();
             nb.remove(own);
-            let med = naive_median(nb.clone());
-            let kept: Vec<f64> = nb.into_iter().filter(|v| (v - wmed).abs() <= lim).collect();
+            let med = naive_median(nb);
+            // The spread leaves out the day and SPREAD_GAP days each side.
+            let near = i.saturating_sub(SPREAD_GAP)..=i + SPREAD_GAP;
+            let kept: Vec<f64> = (start..start + m)
+                .filter(|j| !near.contains(j))
+                .map(|j| x[j])
+                .filter(|v| (v - wmed).abs() <= lim)
+                .collect();
             let sd = if kept.len() < 2 {
                 0.0
             } else {
                 (kept.iter().map(|v| (v - med) * (v - med)).sum::<f64>() / (kept.len() - 1) as f64).sqrt()
             };
             // Sparse counts: the clipped mean is the centre.
-            let centre = if med < SPARSE_MEDIAN { kept.iter().sum::<f64>() / kept.len() as f64 } else { med };
+            let centre = if med < SPARSE_MEDIAN && !kept.is_empty() {
+                kept.iter().sum::<f64>() / kept.len() as f64
+            } else {
+                med
+            };
             (centre, sd)
         })
         .collect();

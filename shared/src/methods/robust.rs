@@ -26,9 +26,12 @@
 //! 4. **A spread that ignores outliers but not heavy tails**: the standard
 //!    deviation about that centre of the neighbours within 4 robust standard
 //!    deviations (1.4826 × MAD of the window) of the window's median (sigma
-//!    clipping), again without the day itself. Plain MAD understates the
-//!    spread of skewed, over-dispersed counts and flags their ordinary busy
-//!    days; the clip keeps real anomalies out of the estimate.
+//!    clipping), without the day itself and the [`SPREAD_GAP`] days on each
+//!    side of it (a burst's other days would widen its own band; below a
+//!    median of 3 the clipped mean that measures the level leaves them out
+//!    too). Plain MAD understates the spread of skewed, over-dispersed
+//!    counts and flags their ordinary busy days; the clip keeps real
+//!    anomalies out of the estimate.
 //! 5. **A count-noise floor**: the spread is at least 1 + sqrt(centre), a
 //!    little above the standard deviation of a Poisson count with that mean,
 //!    so flat or sparse series never divide by zero and a day of 4 after a
@@ -71,6 +74,10 @@ pub const MIN_WEEKS: usize = 6;
 /// out: about p = 0.001.
 pub const WEEKLY_CHI2: f64 = 22.46;
 const CLIP: f64 = 4.0;
+/// Days on each side of a day left out of its spread (not its centre): a
+/// burst of a few days would otherwise widen its own band. 2 measured best
+/// on the generator's bursts of 2 to 5 days (`docs/quality.md`).
+pub const SPREAD_GAP: usize = 2;
 /// Below this median the baseline's centre is the clipped mean (sparse counts).
 pub const SPARSE_MEDIAN: f64 = 3.0;
 
@@ -312,14 +319,19 @@ fn neighbourhood(y: &[f64], k: usize, extra: &[usize]) -> (Vec<Stat>, Vec<Stat>)
             let sd = if clip.kept >= 2 { (clip.s2.max(0.0) / (clip.kept - 1) as f64).sqrt() } else { 0.0 };
             out_extra.push((centre, sd));
         }
-        for &yi in &y[b0..(b0 + BLOCK).min(n)] {
+        for (i, &yi) in y[b0..(b0 + BLOCK).min(n)].iter().enumerate() {
+            let i = b0 + i;
             let med = win.median_without(yi);
             let (mut s1, mut s2, mut kept) = (clip.s1, clip.s2, clip.kept);
-            if (yi - clip.median).abs() <= clip.limit {
-                let d = yi - clip.median; // the day itself is not a neighbour
-                s1 -= d;
-                s2 -= d * d;
-                kept -= 1;
+            // The day and the SPREAD_GAP days on each side of it are not
+            // its spread's neighbours: a burst must not widen its own band.
+            for &yj in &y[i.saturating_sub(SPREAD_GAP).max(start)..=(i + SPREAD_GAP).min(start + m - 1)] {
+                if (yj - clip.median).abs() <= clip.limit {
+                    let d = yj - clip.median;
+                    s1 -= d;
+                    s2 -= d * d;
+                    kept -= 1;
+                }
             }
             // Sum of squares about `med`, from sums taken about the window median.
             let c = med - clip.median;
