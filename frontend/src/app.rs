@@ -15,6 +15,9 @@ use crate::summary::{Summary, TABLE_ROWS};
 use crate::unit::Unit;
 
 /// The page clock, in milliseconds (sub-millisecond where the browser allows).
+/// The shortest time between two writes of the controls into the URL.
+const URL_EVERY_MS: f64 = 100.0;
+
 pub fn now_ms() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
 }
@@ -191,8 +194,32 @@ pub fn App() -> impl IntoView {
     let pick = RwSignal::new(None::<(String, servicewatch_shared::Day)>);
     let top = Signal::derive(move || summary.get().and_then(|s| s.rows.first().map(|a| a.key.clone())));
 
-    // Every control lives in the URL.
-    Effect::new(move |_| controls.with(|c| state::replace_query(c, embed)));
+    // Every control lives in the URL, written at once after a pause and at
+    // most every URL_EVERY_MS during a drag (once a frame it cost up to
+    // 3 ms of the frame in Chromium). While a write waits, <html> carries
+    // `data-url-pending` (tests wait for it to go).
+    let url_written = StoredValue::new(f64::NEG_INFINITY);
+    let url_pending = StoredValue::new(false);
+    let write_url = move || {
+        controls.with_untracked(|c| state::replace_query(c, embed));
+        url_written.set_value(now_ms());
+        url_pending.set_value(false);
+        state::mark_url_pending(false);
+    };
+    Effect::new(move |_| {
+        controls.track();
+        if url_pending.get_value() {
+            return; // the waiting write takes the latest controls
+        }
+        let wait = url_written.get_value() + URL_EVERY_MS - now_ms();
+        if wait <= 0.0 {
+            write_url();
+        } else {
+            url_pending.set_value(true);
+            state::mark_url_pending(true);
+            set_timeout(write_url, std::time::Duration::from_micros((wait * 1000.0) as u64));
+        }
+    });
 
     let view_error = move || match view_meta.get() {
         Some((of, Err(e))) if view.with(|v| *v == of) => Some(e),

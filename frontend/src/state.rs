@@ -323,6 +323,19 @@ pub fn replace_query(controls: &Controls, embed: bool) {
     }
 }
 
+/// Says on the page whether a write of the URL is waiting
+/// (`<html data-url-pending>`), for whoever reads the link right after a
+/// control moved.
+pub fn mark_url_pending(pending: bool) {
+    if let Some(html) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        let _ = if pending {
+            html.set_attribute("data-url-pending", "")
+        } else {
+            html.remove_attribute("data-url-pending")
+        };
+    }
+}
+
 /// Percent-decoding for query values (UTF-8; `+` is a space).
 fn decode(s: &str) -> String {
     let bytes = s.as_bytes();

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launch, nextFrame, slide } from './chromium.mjs';
+import { launch, nextFrame, pageUrl, slide } from './chromium.mjs';
 import { startServer } from './server.mjs';
 
 let server, browser;
@@ -81,7 +81,7 @@ test('a copied link reopens the same view; embed mode is compact', async () => {
   const { page } = await open();
   await slide(page, 'z-threshold', 2.5);
   await page.getByTestId('direction').selectOption('drops');
-  const url = page.url();
+  const url = await pageUrl(page);
   assert.match(url, /z=2\.5/);
   assert.match(url, /direction=drops/);
   const before = await pageState(page);
@@ -137,7 +137,7 @@ test('the chart shows the top service, follows a clicked row, and highlights its
   const key = await other.getAttribute('data-key');
   await other.click();
   await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, key);
-  assert.match(page.url(), new RegExp(`focus=${key}`));
+  assert.match(await pageUrl(page), new RegExp(`focus=${key}`));
   const want = await apiState({ z: 2.5, services: key });
   assert.equal(Number(await chart.getAttribute('data-anomalies')), want.anomalous);
   assert.equal(await page.getByTestId('chart-summary').innerText(),
@@ -265,7 +265,7 @@ test('the service filter narrows metrics, rows and chart to the chosen services'
   assert.ok(keys.every((k) => chosen.includes(k)), keys.join(' '));
   assert.ok(chosen.includes(await page.getByTestId('chart').getAttribute('data-service')));
   // One `services=` per name, as the API takes them.
-  const query = new URL(page.url()).searchParams;
+  const query = new URL(await pageUrl(page)).searchParams;
   assert.deepEqual(query.getAll('services'), chosen);
   // Search narrows the list; the choice survives it.
   await page.getByTestId('service-search').fill(meta.services[7]);

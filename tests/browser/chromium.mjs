@@ -23,3 +23,10 @@ export async function slide(page, testid, value) {
   await page.getByTestId(testid).fill(String(value));
   await nextFrame(page);
 }
+
+// The page's link once the app has written its controls into it (it writes
+// at most every 100 ms during a drag; `<html data-url-pending>` meanwhile).
+export async function pageUrl(page) {
+  await page.waitForFunction(() => !document.documentElement.hasAttribute('data-url-pending'));
+  return page.url();
+}

@@ -8,7 +8,7 @@
 // listed under Marked days, opens and undoes from there.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
-import { launch, slide } from './chromium.mjs';
+import { launch, pageUrl, slide } from './chromium.mjs';
 import { startServer } from './server.mjs';
 
 let server, browser;
@@ -219,10 +219,10 @@ test('a marked day the table no longer shows is listed under Marked days, opens 
   assert.match(await listed.getByTestId('marked-at').innerText(), /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
 
   // Clicking it opens the day as a table row does: its service in the chart, its transactions.
-  assert.equal(new URL(page.url()).searchParams.get('focus'), null);
+  assert.equal(new URL(await pageUrl(page)).searchParams.get('focus'), null);
   await listed.locator('td').first().click();
   await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, key);
-  assert.equal(new URL(page.url()).searchParams.get('focus'), key);
+  assert.equal(new URL(await pageUrl(page)).searchParams.get('focus'), key);
   const drilldown = page.getByTestId('drilldown');
   assert.equal(await drilldown.locator('h2').innerText(), `${key} on ${date}`);
   await drilldown.getByRole('button', { name: 'Close' }).click();

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launch, slide } from './chromium.mjs';
+import { launch, pageUrl, slide } from './chromium.mjs';
 import { startServer } from './server.mjs';
 
 let server, browser;
@@ -59,12 +59,17 @@ async function apiState(base, params, shown = String) {
   };
 }
 
-/** Waits until the page scores `want` (its total and flag count). */
+/** Waits until the page scores `want`: its total, flag count and the
+ * service-days of its first rows (a mark can re-order rows and keep the
+ * count, so the count alone can match before the page has re-scored). */
 async function settled(page, want) {
-  await page.waitForFunction(([t, n]) => {
+  const days = want.rows.map((r) => r.split(' ').slice(0, -2).join(' ')); // key and date
+  await page.waitForFunction(([t, n, days]) => {
     const v = (id) => document.querySelector(`[data-testid=${id}]`)?.dataset.value;
-    return v('metric-total') === String(t) && v('metric-anomalous') === String(n);
-  }, [want.total, want.anomalous], { timeout: 30000 });
+    const shown = [...document.querySelectorAll('[data-testid=anomaly-row]')].slice(0, days.length)
+      .map((tr) => `${tr.dataset.key} ${tr.dataset.date}`);
+    return v('metric-total') === String(t) && v('metric-anomalous') === String(n) && shown.join('|') === days.join('|');
+  }, [want.total, want.anomalous, days], { timeout: 30000 });
 }
 
 test('the amount view scores amounts in major units, fetches once, and a reload keeps it', async () => {
@@ -78,7 +83,7 @@ test('the amount view scores amounts in major units, fetches once, and a reload 
   assert.deepEqual(await pageState(page), want);
   assert.equal(daily.length, 1, daily.join(' '));
   assert.match(daily[0], /metric=amount/);
-  assert.match(page.url(), /metric=amount/);
+  assert.match(await pageUrl(page), /metric=amount/);
   // The metric's name in the labels, amounts in major units everywhere.
   const total = page.getByTestId('metric-total');
   assert.match(await total.innerText(), /^Amount in range/);
@@ -105,7 +110,7 @@ test('the amount view scores amounts in major units, fetches once, and a reload 
   page.on('request', (r) => { if (r.url().includes('/api/')) requests++; });
   await slide(page, 'z-threshold', 2.5);
   await slide(page, 'min-count', 1000); // major units: 1000.00
-  assert.match(page.url(), /min_count=100000(&|$)/);
+  assert.match(await pageUrl(page), /min_count=100000(&|$)/);
   assert.match(await page.locator('label', { has: page.getByTestId('min-count') }).innerText(), /Minimum daily amount: 1000\.00/);
   const moved = await apiState(server.base, { metric: 'amount', z: 2.5, min_count: 100000 }, major);
   await settled(page, moved);
@@ -131,7 +136,7 @@ test('the amount view scores amounts in major units, fetches once, and a reload 
   const counts = await apiState(server.base, { z: 2.5 });
   await settled(page, counts);
   assert.deepEqual(await pageState(page), counts);
-  assert.doesNotMatch(page.url(), /metric=|min_count=/);
+  assert.doesNotMatch(await pageUrl(page), /metric=|min_count=/);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -167,8 +172,8 @@ test('a split by payment method scores one series per service and method', async
   const keys = await page.getByTestId('anomaly-row').evaluateAll((trs) => trs.map((tr) => tr.dataset.key));
   assert.ok(keys.length > 0 && keys.every((k) => k.includes(' · ')), keys.join(' | '));
   // The old split's series are no longer chosen; the list is the split's.
-  assert.match(page.url(), /split=payment_method/);
-  assert.doesNotMatch(page.url(), /services=|focus=/);
+  assert.match(await pageUrl(page), /split=payment_method/);
+  assert.doesNotMatch(await pageUrl(page), /services=|focus=/);
   const meta = await api(server.base, 'meta', { split: 'payment_method' });
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid=service-filter] option').length === n,
     meta.services.length);
@@ -234,7 +239,7 @@ test('a channel filter keeps only those rows, and a link keeps it', async () => 
   const want = await apiState(server.base, { channel: 'web' });
   await settled(page, want);
   assert.deepEqual(await pageState(page), want);
-  assert.match(page.url(), /channel=web/);
+  assert.match(await pageUrl(page), /channel=web/);
   assert.match(await page.getByTestId('filters-summary').innerText(), /channel: web/);
   // Two values, with amounts split by segment: still the server's rows.
   await filter.locator('input[value=app]').check();
@@ -245,7 +250,7 @@ test('a channel filter keeps only those rows, and a link keeps it', async () => 
   await settled(page, both);
   assert.deepEqual(await pageState(page), both);
   // The link reopens that view, its filters open and checked.
-  const again = await open(server.base, `?${new URL(page.url()).searchParams}`);
+  const again = await open(server.base, `?${new URL(await pageUrl(page)).searchParams}`);
   await settled(again.page, both);
   assert.deepEqual(await pageState(again.page), both);
   const checked = await again.page.getByTestId('filter-channel').locator('input:checked').evaluateAll((els) => els.map((e) => e.value));
@@ -257,7 +262,7 @@ test('a channel filter keeps only those rows, and a link keeps it', async () => 
   const unfiltered = await apiState(server.base, { metric: 'amount', split: 'segment' }, major);
   await settled(again.page, unfiltered);
   assert.deepEqual(await pageState(again.page), unfiltered);
-  assert.doesNotMatch(again.page.url(), /channel=/);
+  assert.doesNotMatch(await pageUrl(again.page), /channel=/);
   assert.deepEqual([...errors, ...again.errors], []);
   await page.close();
   await again.page.close();
@@ -289,7 +294,7 @@ test('a table without an amount or dimension columns shows none of their control
     }
     assert.equal(await page.getByTestId('error').count(), 0);
     assert.equal(await page.getByTestId('not-summed').isVisible(), false);
-    assert.equal(new URL(page.url()).search, '?z=2');
+    assert.equal(new URL(await pageUrl(page)).search, '?z=2');
     assert.match(await page.getByTestId('metric-total').innerText(), /^Transactions in range/);
     assert.deepEqual(errors, []);
     await page.close();
