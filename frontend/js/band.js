@@ -39,8 +39,10 @@ function draw(gd) {
   let d = '';
   for (let i = 0; i < n; i++) d += `${i ? 'L' : 'M'}${x[i].toFixed(1)},${ya.l2p(o.upper[i]).toFixed(1)}`;
   for (let i = n - 1; i >= 0; i--) d += `L${x[i].toFixed(1)},${ya.l2p(o.lower[i]).toFixed(1)}`;
+  // A legend click hides the band or the markers as it would a trace.
+  const hidden = (trace) => gd.data?.[trace]?.visible === 'legendonly';
   const band = layer(plot, 'sw-band', true);
-  band.setAttribute('d', n ? `${d}Z` : '');
+  band.setAttribute('d', n && !hidden(o.bandTrace) ? `${d}Z` : '');
   band.setAttribute('fill', o.fill);
   // Each flagged day a circle (two arcs), all in one path.
   let m = '';
@@ -51,18 +53,19 @@ function draw(gd) {
     m += `M${(cx - r).toFixed(1)},${cy.toFixed(1)}a${r},${r} 0 1,0 ${2 * r},0a${r},${r} 0 1,0 ${-2 * r},0`;
   }
   const marks = layer(plot, 'sw-flagged', false);
-  marks.setAttribute('d', m);
+  marks.setAttribute('d', hidden(o.flaggedTrace) ? '' : m);
   marks.setAttribute('fill', o.colour);
 }
 
-// Draws (or redraws) the band and markers of chart `id`. The arrays are
-// copied: the numeric ones are views into wasm memory.
-export function drawBand(id, days, upper, lower, flaggedDays, flaggedValues, fill, colour, size) {
+// Draws (or redraws) the band and markers of chart `id`; `bandTrace` and
+// `flaggedTrace` are their legend entries' traces. The arrays are copied:
+// the numeric ones are views into wasm memory.
+export function drawBand(id, days, upper, lower, flaggedDays, flaggedValues, fill, colour, size, bandTrace, flaggedTrace) {
   const gd = document.getElementById(id);
   if (!gd) return;
   gd.swBand = {
     days, upper: Float64Array.from(upper), lower: Float64Array.from(lower),
-    flaggedDays, flaggedValues: Float64Array.from(flaggedValues), fill, colour, size,
+    flaggedDays, flaggedValues: Float64Array.from(flaggedValues), fill, colour, size, bandTrace, flaggedTrace,
   };
   if (!gd.swBandListening && gd.on) {
     gd.on('plotly_afterplot', () => draw(gd));

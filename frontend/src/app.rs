@@ -14,10 +14,10 @@ use crate::state::{self, Controls};
 use crate::summary::{Summary, TABLE_ROWS};
 use crate::unit::Unit;
 
-/// The page clock, in milliseconds (sub-millisecond where the browser allows).
 /// The shortest time between two writes of the controls into the URL.
 const URL_EVERY_MS: f64 = 100.0;
 
+/// The page clock, in milliseconds (sub-millisecond where the browser allows).
 pub fn now_ms() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
 }

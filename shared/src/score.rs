@@ -520,6 +520,8 @@ fn score_services(
     infos: &mut Vec<ServiceInfo>,
 ) {
     let mut excluded = Vec::new();
+    // The range within the data's own days.
+    let data = panel.bounds().map_or((from, to), |(first, last)| (from.max(first), to.min(last)));
     for s in range {
         let (days, counts) = panel.window(s, from, to);
         let start = out.len();
@@ -551,7 +553,10 @@ fn score_services(
             // whatever the extract's bounds say. A partial day can only
             // read low, so only a low reading there goes unscored; a spike
             // on a service's first or last day is still one.
-            let edge = |i: usize| (i == start && days[0] > from) || (i + 1 == end && days[days.len() - 1] < to);
+            // Inside the data, that is: a range reaching past the data's
+            // days (a link typed by hand) must not make every service stop
+            // early, and the server clamps its range to the data anyway.
+            let edge = |i: usize| (i == start && days[0] > data.0) || (i + 1 == end && days[days.len() - 1] < data.1);
             for i in [start, end - 1] {
                 if edge(i) && out.z[i] < 0.0 {
                     out.z[i] = f64::NAN;

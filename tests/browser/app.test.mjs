@@ -127,8 +127,9 @@ test('the chart shows the top service, follows a clicked row, and highlights its
   await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, firstKey);
   // A minimum count moves the top row to another service: the chart follows
   // it once the slider rests (not in every frame of a drag).
-  for (const v of [20, 40, 60]) await slide(page, 'min-count', v);
+  for (const v of [50, 100, 150]) await slide(page, 'min-count', v);
   const top = await page.getByTestId('anomaly-row').first().getAttribute('data-key');
+  assert.notEqual(top, firstKey, 'the sample moves the top row at this minimum count');
   await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, top);
   await slide(page, 'min-count', 0);
   await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, firstKey);
@@ -144,6 +145,14 @@ test('the chart shows the top service, follows a clicked row, and highlights its
     `Chart of daily transactions of ${key}: ${want.anomalous} flagged days.`);
   const circles = await page.evaluate(() => (document.querySelector('#sw-chart g.sw-flagged path').getAttribute('d').match(/M/g) ?? []).length);
   assert.equal(circles, want.anomalous, 'one marker per flagged day');
+  // The legend hides and shows the overlay's markers as it would a trace.
+  const markers = () => page.evaluate(() => document.querySelector('#sw-chart g.sw-flagged path').getAttribute('d'));
+  const toggle = page.locator('#sw-chart .legend .traces', { hasText: 'anomalies' }).locator('.legendtoggle');
+  await toggle.click();
+  await page.waitForFunction(() => document.querySelector('#sw-chart g.sw-flagged path').getAttribute('d') === '');
+  await toggle.click();
+  await page.waitForFunction(() => document.querySelector('#sw-chart g.sw-flagged path').getAttribute('d') !== '');
+  assert.equal(((await markers()).match(/M/g) ?? []).length, want.anomalous);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -71,6 +71,10 @@ pub fn marked_days(
 const BAND_FILL: &str = "rgba(70, 110, 200, 0.15)";
 const FLAGGED_COLOUR: &str = "#b4281e";
 const FLAGGED_SIZE: f64 = 9.0;
+/// The traces [`plot`] draws as the band's and the anomalies' legend
+/// entries: a click on either hides the overlay's part as it would a trace.
+#[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+const LEGEND_TRACES: (u32, u32) = (1, 4);
 
 /// What a full drawing of the chart depends on besides the flag controls
 /// (threshold, minimum history and count, direction). While it stays the
@@ -132,6 +136,7 @@ impl Overlay {
     #[cfg(target_family = "wasm")]
     fn draw(self) {
         let (days, values) = self.flagged;
+        let (band, flagged) = LEGEND_TRACES;
         draw_band(
             CHART_ID,
             self.days,
@@ -142,6 +147,8 @@ impl Overlay {
             BAND_FILL,
             FLAGGED_COLOUR,
             FLAGGED_SIZE,
+            band,
+            flagged,
         );
     }
 }
@@ -163,6 +170,8 @@ extern "C" {
         fill: &str,
         colour: &str,
         size: f64,
+        band_trace: u32,
+        flagged_trace: u32,
     );
 }
 
@@ -302,6 +311,12 @@ pub fn Chart(
             drawn.set((key, hits, what));
         });
     };
+    // A drawing put off must not outlive the chart.
+    on_cleanup(move || {
+        if let Some(h) = deferred.try_get_value().flatten() {
+            h.clear();
+        }
+    });
     Effect::new(move |_| {
         let Some(s) = scores.get() else { return };
         let c = controls.get();

@@ -78,6 +78,9 @@ const CLIP: f64 = 4.0;
 /// burst of a few days would otherwise widen its own band. 2 measured best
 /// on the generator's bursts of 2 to 5 days (`docs/quality.md`).
 pub const SPREAD_GAP: usize = 2;
+/// Windows shorter than this keep every neighbour but the day itself in
+/// its spread: a short series cannot spare a handful of its few days.
+pub const SPREAD_GAP_FROM: usize = 4 * (2 * SPREAD_GAP + 1);
 /// Below this median the baseline's centre is the clipped mean (sparse counts).
 pub const SPARSE_MEDIAN: f64 = 3.0;
 
@@ -286,16 +289,20 @@ fn weekday_factors(first: Day, x: &[f64], skip: &[bool]) -> [f64; 7] {
 
 /// For each index, the median and the clipped standard deviation of its
 /// neighbours: the window of `k + 1` days around its week ([`BLOCK`] days
-/// share one window), without the day itself.
+/// share one window), without the day itself for the median, and without
+/// the day and the [`SPREAD_GAP`] days on each side for the spread (in
+/// windows of at least [`SPREAD_GAP_FROM`] days).
 ///
 /// Per week the sorted window slides forward (a short memmove a day) and
 /// yields its median, MAD and the sums of the values inside the clip. Per
-/// day, leaving the day out is O(1): the median moves by at most half a rank
-/// (one comparison tells which way) and the day's own term leaves the sums.
+/// day, leaving days out is O(1) for the median, which moves by at most
+/// half a rank (one comparison tells which way), and O(gap) for the sums,
+/// which lose the left-out days' terms.
 ///
 /// `extra` (ascending insertion points into `y`) asks for the same of days
 /// that are not in `y` (marked days): the window of the block they fall
-/// in, all of it, since they are not in it to leave out.
+/// in, its median whole (the day is not in it to leave out), its spread
+/// without the [`SPREAD_GAP`] days on each side of the insertion point.
 fn neighbourhood(y: &[f64], k: usize, extra: &[usize]) -> (Vec<Stat>, Vec<Stat>) {
     let n = y.len();
     let m = (k + 1).min(n); // window size, the day itself included
@@ -303,6 +310,7 @@ fn neighbourhood(y: &[f64], k: usize, extra: &[usize]) -> (Vec<Stat>, Vec<Stat>)
     let mut start = 0;
     let mut out = Vec::with_capacity(n);
     let mut out_extra = Vec::with_capacity(extra.len());
+    let gap = if m >= SPREAD_GAP_FROM { SPREAD_GAP } else { 0 };
     for b0 in (0..n).step_by(BLOCK) {
         let target = (b0 + BLOCK / 2).saturating_sub(k / 2).min(n - m);
         while start < target {
@@ -310,29 +318,38 @@ fn neighbourhood(y: &[f64], k: usize, extra: &[usize]) -> (Vec<Stat>, Vec<Stat>)
             start += 1;
         }
         let clip = win.clip();
-        while extra.get(out_extra.len()).is_some_and(|&j| j.min(n - 1) < b0 + BLOCK) {
-            let centre = if clip.median < SPARSE_MEDIAN && clip.kept > 0 {
-                (clip.median + clip.s1 / clip.kept as f64).max(0.0)
-            } else {
-                clip.median
-            };
-            let sd = if clip.kept >= 2 { (clip.s2.max(0.0) / (clip.kept - 1) as f64).sqrt() } else { 0.0 };
-            out_extra.push((centre, sd));
-        }
-        for (i, &yi) in y[b0..(b0 + BLOCK).min(n)].iter().enumerate() {
-            let i = b0 + i;
-            let med = win.median_without(yi);
+        // The clip's sums without the window's days `lo..=hi` (clamped to
+        // the window): the days around a day are not its spread's
+        // neighbours, so a burst does not widen its own band.
+        let without = |lo: usize, hi: usize| {
             let (mut s1, mut s2, mut kept) = (clip.s1, clip.s2, clip.kept);
-            // The day and the SPREAD_GAP days on each side of it are not
-            // its spread's neighbours: a burst must not widen its own band.
-            for &yj in &y[i.saturating_sub(SPREAD_GAP).max(start)..=(i + SPREAD_GAP).min(start + m - 1)] {
-                if (yj - clip.median).abs() <= clip.limit {
-                    let d = yj - clip.median;
+            let (lo, hi) = (lo.max(start), hi.min(start + m - 1));
+            for &v in y.get(lo..=hi).unwrap_or_default() {
+                if clip.keeps(v) {
+                    let d = v - clip.median;
                     s1 -= d;
                     s2 -= d * d;
                     kept -= 1;
                 }
             }
+            (s1, s2, kept)
+        };
+        while let Some(&at) = extra.get(out_extra.len()).filter(|&&j| j.min(n - 1) < b0 + BLOCK) {
+            // Not in `y`: it sits before y[at], between y[at - 1] and y[at].
+            let (s1, s2, kept) =
+                if gap > 0 { without(at.saturating_sub(gap), at + gap - 1) } else { (clip.s1, clip.s2, clip.kept) };
+            let centre = if clip.median < SPARSE_MEDIAN && kept > 0 {
+                (clip.median + s1 / kept as f64).max(0.0)
+            } else {
+                clip.median
+            };
+            let sd = if kept >= 2 { (s2.max(0.0) / (kept - 1) as f64).sqrt() } else { 0.0 };
+            out_extra.push((centre, sd));
+        }
+        for (i, &yi) in y[b0..(b0 + BLOCK).min(n)].iter().enumerate() {
+            let i = b0 + i;
+            let med = win.median_without(yi);
+            let (s1, s2, kept) = without(i.saturating_sub(gap), i + gap);
             // Sum of squares about `med`, from sums taken about the window median.
             let c = med - clip.median;
             let ss = s2 - 2.0 * c * s1 + kept as f64 * c * c;
@@ -367,6 +384,14 @@ struct Clip {
     s1: f64,
     s2: f64,
     kept: usize,
+}
+
+impl Clip {
+    /// Whether the clip keeps `v`: the same test as the window's own count
+    /// (the same expressions, so the same rounding).
+    fn keeps(&self, v: f64) -> bool {
+        v >= self.median - self.limit && v <= self.median + self.limit
+    }
 }
 
 impl Window {
