@@ -202,9 +202,9 @@ fn run_calibration(args: &Args) -> anyhow::Result<()> {
         ("sparse", args.services, args.days, 0.03),
     ];
     println!("no anomalies injected; {} data sets of each kind; flagged / expected by chance\n", args.sets);
-    println!("{:<16} {:>10} {:>22} {:>22} {:>22}", "series", "days", "|z| >= 3", "|z| >= 4", "|z| >= 5");
+    println!("{:<16} {:>10} {:>40} {:>40} {:>40}", "series", "days", "|z| >= 3", "|z| >= 4", "|z| >= 5");
     for (name, services, days, scale) in kinds {
-        let (mut flagged, mut expected, mut eligible) = ([0u64; 3], [0f64; 3], 0u64);
+        let (mut flagged, mut spikes, mut expected, mut eligible) = ([0u64; 3], [0u64; 3], [0f64; 3], 0u64);
         for i in 0..args.sets {
             let cfg = Config { seed: args.seed + i, services, days, anomaly_rate: 0.0, scale, ..Config::default() };
             let d = generate(&cfg);
@@ -212,12 +212,24 @@ fn run_calibration(args: &Args) -> anyhow::Result<()> {
             let c = calibration(&d, &baseline, &flag, &[3.0, 4.0, 5.0]);
             for (k, c) in c.iter().enumerate() {
                 flagged[k] += c.flagged;
+                spikes[k] += c.spikes;
                 expected[k] += c.expected;
             }
             eligible += c[0].eligible;
         }
-        let cell = |k: usize| format!("{} / {:.1} ({:.2}x)", flagged[k], expected[k], flagged[k] as f64 / expected[k]);
-        println!("{name:<16} {eligible:>10} {:>22} {:>22} {:>22}", cell(0), cell(1), cell(2));
+        // Each side's share of the expected figure is half of it.
+        let cell = |k: usize| {
+            let side = |n: u64| n as f64 / (expected[k] / 2.0);
+            format!(
+                "{} / {:.1} ({:.2}x: up {:.2}x, down {:.2}x)",
+                flagged[k],
+                expected[k],
+                flagged[k] as f64 / expected[k],
+                side(spikes[k]),
+                side(flagged[k] - spikes[k])
+            )
+        };
+        println!("{name:<16} {eligible:>10} {:>40} {:>40} {:>40}", cell(0), cell(1), cell(2));
     }
     Ok(())
 }

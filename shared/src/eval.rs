@@ -99,6 +99,9 @@ pub fn evaluate(data: &Labelled, baseline: &BaselineParams, flag: &FlagParams) -
 pub struct Calibration {
     pub z: f64,
     pub flagged: u64,
+    /// Of `flagged`, the days above their baseline (the rest are below): a
+    /// calibrated score flags each side about as often.
+    pub spikes: u64,
     pub expected: f64,
     /// Days that could be flagged.
     pub eligible: u64,
@@ -116,6 +119,7 @@ pub struct Calibration {
 /// // 20 services x about 330 scored days x 0.27 %: about 18 by chance.
 /// assert!(c[0].expected > 10.0 && c[0].expected < 25.0);
 /// assert!(c[0].flagged > 0 && (c[0].flagged as f64) < 2.0 * c[0].expected);
+/// assert!(c[0].spikes <= c[0].flagged);
 /// ```
 pub fn calibration(
     data: &Labelled,
@@ -128,7 +132,14 @@ pub fn calibration(
         .iter()
         .map(|&z| {
             let f = scores.flag(&FlagParams { z, ..flag.clone() });
-            Calibration { z, flagged: f.metrics.anomalous, expected: f.metrics.expected_false, eligible: f.eligible }
+            let up = scores.flag(&FlagParams { z, direction: crate::Direction::Spikes, ..flag.clone() });
+            Calibration {
+                z,
+                flagged: f.metrics.anomalous,
+                spikes: up.metrics.anomalous.min(f.metrics.anomalous),
+                expected: f.metrics.expected_false,
+                eligible: f.eligible,
+            }
         })
         .collect()
 }
