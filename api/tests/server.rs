@@ -621,14 +621,35 @@ async fn gzip_and_plain_bodies_have_distinct_etags() {
     assert_eq!((r.headers()["content-encoding"].clone(), r.headers()["etag"].clone()), ("gzip".parse().unwrap(), gz));
 }
 
-/// Counts drill-down statements of the embedded warehouse it wraps.
-struct CountingDrill {
+/// What the server asked of the warehouse [`Counting`] wraps.
+#[derive(Default)]
+struct Calls {
+    daily: std::sync::Mutex<Vec<servicewatch::view::View>>,
+    columns: std::sync::atomic::AtomicUsize,
+    transactions: std::sync::atomic::AtomicUsize,
+}
+
+/// The embedded warehouse, counting the server's calls.
+struct Counting {
     inner: std::sync::Arc<dyn servicewatch::warehouse::Warehouse>,
-    statements: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    calls: std::sync::Arc<Calls>,
+}
+
+/// A server over a sample file whose warehouse counts its calls.
+async fn counting_server(name: &str) -> (common::Server, std::sync::Arc<Calls>) {
+    let layer = Layer {
+        warehouse: servicewatch::config::WarehouseLayer { data: Some(sample_file_in(name)), ..Default::default() },
+        ..Layer::default()
+    };
+    let config = servicewatch::config::Config::from_layers(&[layer]).unwrap();
+    let calls = std::sync::Arc::new(Calls::default());
+    let inner = servicewatch::open_warehouse(&config).await.unwrap();
+    let wh = Counting { inner, calls: std::sync::Arc::clone(&calls) };
+    (common::serve_state(std::sync::Arc::new(wh), config, "").await, calls)
 }
 
 #[async_trait::async_trait]
-impl servicewatch::warehouse::Warehouse for CountingDrill {
+impl servicewatch::warehouse::Warehouse for Counting {
     fn kind(&self) -> &'static str {
         self.inner.kind()
     }
@@ -639,6 +660,7 @@ impl servicewatch::warehouse::Warehouse for CountingDrill {
         cancel: &tokio_util::sync::CancellationToken,
         progress: &servicewatch::warehouse::Progress,
     ) -> Result<servicewatch::warehouse::Aggregates, servicewatch::warehouse::WarehouseError> {
+        self.calls.daily.lock().unwrap().push(q.view.clone());
         self.inner.daily(q, who, cancel, progress).await
     }
     async fn columns(
@@ -646,6 +668,7 @@ impl servicewatch::warehouse::Warehouse for CountingDrill {
         who: &servicewatch::warehouse::Caller,
         cancel: &tokio_util::sync::CancellationToken,
     ) -> Result<Vec<String>, servicewatch::warehouse::WarehouseError> {
+        self.calls.columns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.columns(who, cancel).await
     }
     async fn bounds(
@@ -664,7 +687,7 @@ impl servicewatch::warehouse::Warehouse for CountingDrill {
         who: &servicewatch::warehouse::Caller,
         cancel: &tokio_util::sync::CancellationToken,
     ) -> Result<servicewatch::warehouse::Rows, servicewatch::warehouse::WarehouseError> {
-        self.statements.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.calls.transactions.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.transactions(service, day, limit, who, cancel).await
     }
 }
@@ -676,16 +699,8 @@ async fn refresh(client: &reqwest::Client, base: &str) -> reqwest::Response {
 #[tokio::test]
 async fn a_repeated_drill_down_costs_one_statement_until_a_refresh() {
     use std::sync::atomic::Ordering::SeqCst;
-    let file = sample_file_in("drill");
-    let layer = Layer {
-        warehouse: servicewatch::config::WarehouseLayer { data: Some(file), ..Default::default() },
-        ..Layer::default()
-    };
-    let config = servicewatch::config::Config::from_layers(&[layer]).unwrap();
-    let statements = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let inner = servicewatch::open_warehouse(&config).await.unwrap();
-    let wh = CountingDrill { inner, statements: statements.clone() };
-    let srv = common::serve_state(std::sync::Arc::new(wh), config, "").await;
+    let (srv, calls) = counting_server("drill").await;
+    let statements = &calls.transactions;
     let client = reqwest::Client::new();
     let url = format!("{}/api/transactions?orderservice=SVC-0001&date=2024-02-10&limit=5", srv.base);
     let (status, first) = get(&url).await;
@@ -1077,70 +1092,12 @@ async fn a_view_the_table_has_no_columns_for_is_a_400_naming_it() {
     }
 }
 
-/// Counts the daily aggregations and column looks of the warehouse it wraps.
-struct CountingDaily {
-    inner: std::sync::Arc<dyn servicewatch::warehouse::Warehouse>,
-    daily: std::sync::Arc<std::sync::Mutex<Vec<servicewatch::view::View>>>,
-    columns: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-#[async_trait::async_trait]
-impl servicewatch::warehouse::Warehouse for CountingDaily {
-    fn kind(&self) -> &'static str {
-        self.inner.kind()
-    }
-    async fn daily(
-        &self,
-        q: &servicewatch::warehouse::DailyQuery,
-        who: &servicewatch::warehouse::Caller,
-        cancel: &tokio_util::sync::CancellationToken,
-        progress: &servicewatch::warehouse::Progress,
-    ) -> Result<servicewatch::warehouse::Aggregates, servicewatch::warehouse::WarehouseError> {
-        self.daily.lock().unwrap().push(q.view.clone());
-        self.inner.daily(q, who, cancel, progress).await
-    }
-    async fn columns(
-        &self,
-        who: &servicewatch::warehouse::Caller,
-        cancel: &tokio_util::sync::CancellationToken,
-    ) -> Result<Vec<String>, servicewatch::warehouse::WarehouseError> {
-        self.columns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.columns(who, cancel).await
-    }
-    async fn bounds(
-        &self,
-        who: &servicewatch::warehouse::Caller,
-        cancel: &tokio_util::sync::CancellationToken,
-        progress: &servicewatch::warehouse::Progress,
-    ) -> Result<servicewatch::warehouse::Bounds, servicewatch::warehouse::WarehouseError> {
-        self.inner.bounds(who, cancel, progress).await
-    }
-    async fn transactions(
-        &self,
-        service: &str,
-        day: Day,
-        limit: u32,
-        who: &servicewatch::warehouse::Caller,
-        cancel: &tokio_util::sync::CancellationToken,
-    ) -> Result<servicewatch::warehouse::Rows, servicewatch::warehouse::WarehouseError> {
-        self.inner.transactions(service, day, limit, who, cancel).await
-    }
-}
-
 #[tokio::test]
 async fn each_view_is_read_once_per_snapshot_and_a_refresh_forgets_them_all() {
     use servicewatch::view::View;
     use servicewatch_shared::{Dimension, Metric};
-    let file = sample_file_in("view-cache");
-    let layer = Layer {
-        warehouse: servicewatch::config::WarehouseLayer { data: Some(file), ..Default::default() },
-        ..Layer::default()
-    };
-    let config = servicewatch::config::Config::from_layers(&[layer]).unwrap();
-    let inner = servicewatch::open_warehouse(&config).await.unwrap();
-    let (daily, columns) = (std::sync::Arc::default(), std::sync::Arc::default());
-    let wh = CountingDaily { inner, daily: std::sync::Arc::clone(&daily), columns: std::sync::Arc::clone(&columns) };
-    let srv = common::serve_state(std::sync::Arc::new(wh), config, "").await;
+    let (srv, calls) = counting_server("view-cache").await;
+    let (daily, columns) = (&calls.daily, &calls.columns);
     let read = || daily.lock().unwrap().clone();
     let amount = View { metric: Metric::Amount, ..View::default() };
     let split = View { split: Some(Dimension::Channel), ..View::default() };

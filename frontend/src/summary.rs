@@ -69,17 +69,7 @@ pub fn csv(rows: &[Anomaly], unit: Unit) -> String {
     if unit.metric == Metric::Count {
         return wire::csv(rows);
     }
-    let mut out = String::from("key,date,value,center,spread,z,day_factor\n");
-    for a in rows {
-        let key = if a.key.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", a.key.replace('"', "\"\""))
-        } else {
-            a.key.clone()
-        };
-        let (v, c, s) = (unit.exact(a.value), unit.major(a.center), unit.major(a.spread));
-        out.push_str(&format!("{key},{},{v},{c},{s},{},{}\n", a.date, a.z, a.day_factor));
-    }
-    out
+    wire::csv_with(rows, |a| [unit.exact(a.value), unit.major(a.center).to_string(), unit.major(a.spread).to_string()])
 }
 
 #[cfg(test)]

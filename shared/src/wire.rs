@@ -258,6 +258,12 @@ impl Daily {
 /// );
 /// ```
 pub fn csv(rows: &[Anomaly]) -> String {
+    csv_with(rows, |a| [a.value.to_string(), a.center.to_string(), a.spread.to_string()])
+}
+
+/// [`csv`] with the value, centre and spread written by `numbers` (the app
+/// writes amounts in major units, `1234.50`, as it shows them).
+pub fn csv_with(rows: &[Anomaly], numbers: impl Fn(&Anomaly) -> [String; 3]) -> String {
     let mut out = String::from("key,date,value,center,spread,z,day_factor\n");
     for a in rows {
         let key = if a.key.contains([',', '"', '\n', '\r']) {
@@ -265,8 +271,8 @@ pub fn csv(rows: &[Anomaly]) -> String {
         } else {
             a.key.clone()
         };
-        let (d, v, c, s, z, f) = (a.date, a.value, a.center, a.spread, a.z, a.day_factor);
-        out.push_str(&format!("{key},{d},{v},{c},{s},{z},{f}\n"));
+        let [v, c, s] = numbers(a);
+        out.push_str(&format!("{key},{},{v},{c},{s},{},{}\n", a.date, a.z, a.day_factor));
     }
     out
 }

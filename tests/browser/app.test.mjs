@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launch, nextFrame, pageUrl, slide } from './chromium.mjs';
+import { launch, nextFrame, openApp, pageUrl, slide } from './chromium.mjs';
 import { startServer } from './server.mjs';
 
 let server, browser;
@@ -19,14 +19,7 @@ after(async () => {
   server?.stop();
 });
 
-async function open(query = '') {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${server.base}/${query}`);
-  await page.getByTestId('anomaly-table').waitFor({ timeout: 30000 });
-  return { page, errors };
-}
+const open = (query = '') => openApp(browser, `${server.base}/${query}`);
 
 async function pageState(page) {
   const v = async (id) => page.getByTestId(id).getAttribute('data-value');

@@ -30,3 +30,14 @@ export async function pageUrl(page) {
   await page.waitForFunction(() => !document.documentElement.hasAttribute('data-url-pending'));
   return page.url();
 }
+
+// Opens the app at `url` in a new page of `browser`, collecting the page's
+// uncaught errors, and waits for `ready` (by default its anomaly table).
+export async function openApp(browser, url, ready = (page) => page.getByTestId('anomaly-table')) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  await ready(page).waitFor({ timeout: 30000 });
+  return { page, errors };
+}

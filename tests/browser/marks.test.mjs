@@ -8,7 +8,7 @@
 // listed under Marked days, opens and undoes from there.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
-import { launch, pageUrl, slide } from './chromium.mjs';
+import { launch, openApp, pageUrl, slide } from './chromium.mjs';
 import { startServer } from './server.mjs';
 
 let server, browser;
@@ -29,14 +29,8 @@ beforeEach(async () => {
   }
 });
 
-async function open(query = '') {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${server.base}/${query}`);
-  await page.getByTestId('anomaly-row').first().waitFor({ timeout: 30000 });
-  return { page, errors };
-}
+const open = (query = '') =>
+  openApp(browser, `${server.base}/${query}`, (page) => page.getByTestId('anomaly-row').first());
 
 /** The metrics and every shown row with its numbers (the sample flags fewer than a page). */
 async function pageState(page) {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launch, pageUrl, slide } from './chromium.mjs';
+import { launch, openApp, pageUrl, slide } from './chromium.mjs';
 import { startServer } from './server.mjs';
 
 let server, browser;
@@ -22,14 +22,7 @@ after(async () => {
   server?.stop();
 });
 
-async function open(base, query = '') {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${base}/${query}`);
-  await page.getByTestId('anomaly-table').waitFor({ timeout: 30000 });
-  return { page, errors };
-}
+const open = (base, query = '') => openApp(browser, `${base}/${query}`);
 
 /** Cents as the page shows them: 123450 as "1234.50". */
 const major = (minor) => `${Math.floor(minor / 100)}.${String(minor % 100).padStart(2, '0')}`;

@@ -82,16 +82,14 @@ pub async fn serve_app(state: AppState, base_path: &str) -> Server {
 
 /// Sample transactions (Parquet) in a folder of their own.
 pub fn sample_file(name: &str, seed: u64, services: usize, days: u32) -> PathBuf {
-    let out = temp_dir(name).join("tx.parquet");
-    let args = sample::Args {
-        out: out.clone(),
-        seed,
-        services,
-        days,
-        start: Day::parse("2024-01-01").unwrap(),
-        scale: 1.0,
-        labels: None,
-    };
+    write_sample(temp_dir(name).join("tx.parquet"), seed, services, days, None)
+}
+
+/// `servicewatch sample` into `out` from 2024-01-01, with its labels file
+/// where asked.
+fn write_sample(out: PathBuf, seed: u64, services: usize, days: u32, labels: Option<PathBuf>) -> PathBuf {
+    let start = Day::parse("2024-01-01").unwrap();
+    let args = sample::Args { out: out.clone(), seed, services, days, start, scale: 1.0, labels };
     sample::write(&args, |_, _| {}).unwrap();
     out
 }
@@ -100,17 +98,8 @@ pub fn sample_file(name: &str, seed: u64, services: usize, days: u32) -> PathBuf
 /// split,value`), read back as rows of those six fields.
 pub fn labelled_sample(name: &str, seed: u64, services: usize, days: u32) -> (PathBuf, Vec<Vec<String>>) {
     let dir = temp_dir(name);
-    let (out, labels) = (dir.join("tx.parquet"), dir.join("labels.csv"));
-    let args = sample::Args {
-        out: out.clone(),
-        seed,
-        services,
-        days,
-        start: Day::parse("2024-01-01").unwrap(),
-        scale: 1.0,
-        labels: Some(labels.clone()),
-    };
-    sample::write(&args, |_, _| {}).unwrap();
+    let labels = dir.join("labels.csv");
+    let out = write_sample(dir.join("tx.parquet"), seed, services, days, Some(labels.clone()));
     let text = std::fs::read_to_string(labels).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("orderservice,date,kind,metric,split,value"));
