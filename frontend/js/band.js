@@ -34,7 +34,14 @@ function draw(gd) {
   if (!o || !full || !plot) return;
   const xa = full.xaxis;
   const ya = full.yaxis;
-  const x = o.days.map((d) => xa.d2p(d));
+  // The days' x positions change with the x axis only (zoom, pan, a new
+  // series), not with a slider move.
+  const xKey = `${xa._length} ${xa.range.join(' ')}`;
+  if (o.xKey !== xKey) {
+    o.x = o.days.map((d) => xa.d2p(d));
+    o.xKey = xKey;
+  }
+  const x = o.x;
   const n = x.length;
   let d = '';
   for (let i = 0; i < n; i++) d += `${i ? 'L' : 'M'}${x[i].toFixed(1)},${ya.l2p(o.upper[i]).toFixed(1)}`;
@@ -58,13 +65,16 @@ function draw(gd) {
 }
 
 // Draws (or redraws) the band and markers of chart `id`; `bandTrace` and
-// `flaggedTrace` are their legend entries' traces. The arrays are copied:
-// the numeric ones are views into wasm memory.
+// `flaggedTrace` are their legend entries' traces. `days` come with a new
+// series only (null: the series drawn before). The arrays are copied: the
+// numeric ones are views into wasm memory.
 export function drawBand(id, days, upper, lower, flaggedDays, flaggedValues, fill, colour, size, bandTrace, flaggedTrace) {
   const gd = document.getElementById(id);
   if (!gd) return;
+  const kept = days ? null : gd.swBand ?? {};
   gd.swBand = {
-    days, upper: Float64Array.from(upper), lower: Float64Array.from(lower),
+    days: days ?? kept.days ?? [], x: kept?.x, xKey: kept?.xKey,
+    upper: Float64Array.from(upper), lower: Float64Array.from(lower),
     flaggedDays, flaggedValues: Float64Array.from(flaggedValues), fill, colour, size, bandTrace, flaggedTrace,
   };
   if (!gd.swBandListening && gd.on) {

@@ -182,7 +182,10 @@ impl Scores {
         let needed: usize = sizes.iter().sum();
         self.points.reserve(needed);
         self.services.reserve(panel.len());
-        let (from_to, out, infos, sizes) = ((from, to), &mut self.points, &mut self.services, &sizes[..]);
+        // The range within the data's own days (a service's own edges are
+        // judged against it).
+        let data = bounds.map_or((from, to), |(first, last)| (from.max(first), to.min(last)));
+        let (from_to, out, infos, sizes) = ((from, to, data), &mut self.points, &mut self.services, &sizes[..]);
         match parts(sizes, needed) {
             None => score_services(panel, params, from_to, 0..panel.len(), out, infos),
             #[cfg(not(target_arch = "wasm32"))]
@@ -510,18 +513,17 @@ fn parts(sizes: &[usize], needed: usize) -> Option<Vec<std::ops::Range<usize>>> 
 }
 
 /// Scores services `range` of `panel` into `out` and `infos` (positions
-/// relative to `out`).
+/// relative to `out`), over `from..=to`; `data` is that range within the
+/// data's own days.
 fn score_services(
     panel: &Panel,
     params: &BaselineParams,
-    (from, to): (Day, Day),
+    (from, to, data): (Day, Day, (Day, Day)),
     range: std::ops::Range<usize>,
     out: &mut Columns,
     infos: &mut Vec<ServiceInfo>,
 ) {
     let mut excluded = Vec::new();
-    // The range within the data's own days.
-    let data = panel.bounds().map_or((from, to), |(first, last)| (from.max(first), to.min(last)));
     for s in range {
         let (days, counts) = panel.window(s, from, to);
         let start = out.len();
@@ -606,7 +608,7 @@ mod tests {
             let many = Scores::compute(&panel, &params);
             // One core: the same services scored on this thread alone.
             let (mut out, mut infos) = (Columns::default(), Vec::new());
-            score_services(&panel, &params, (from, to), 0..panel.len(), &mut out, &mut infos);
+            score_services(&panel, &params, (from, to, (from, to)), 0..panel.len(), &mut out, &mut infos);
             if method == Method::Robust && weekly {
                 let days = (to.0 - from.0) as usize + 1;
                 let factor = common::factors(&out, from, days, &[]);

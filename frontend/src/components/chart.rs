@@ -106,23 +106,24 @@ impl Drawing {
 
 /// What the controls draw over a series: the band where the threshold
 /// flags (upper and lower, the engine's `Scores::band`) and the flagged
-/// days (dates and values), in the view's unit.
+/// days (dates and values), in the view's unit. The series' days go only
+/// with a new drawing: a slider move does not change them.
 #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
 #[derive(Debug, PartialEq)]
 struct Overlay {
-    days: Vec<String>,
+    days: Option<Vec<String>>,
     upper: Vec<f64>,
     lower: Vec<f64>,
     flagged: (Vec<String>, Vec<f64>),
 }
 
 impl Overlay {
-    fn of(scores: &Scores, s: usize, c: &Controls, unit: Unit) -> (Overlay, usize) {
+    fn of(scores: &Scores, s: usize, c: &Controls, unit: Unit, with_days: bool) -> (Overlay, usize) {
         let major = |v: Vec<f64>| v.into_iter().map(|m| unit.major(m)).collect::<Vec<f64>>();
         let (lower, upper) = scores.band(s, c.z);
         let hits = flagged(scores, s, c);
         let overlay = Overlay {
-            days: scores.series(s).day.iter().map(|d| d.to_string()).collect(),
+            days: with_days.then(|| scores.series(s).day.iter().map(|d| d.to_string()).collect()),
             upper: major(upper),
             lower: major(lower),
             flagged: (
@@ -162,7 +163,7 @@ extern "C" {
     #[allow(clippy::too_many_arguments)]
     fn draw_band(
         id: &str,
-        days: Vec<String>,
+        days: Option<Vec<String>>,
         upper: &[f64],
         lower: &[f64],
         flagged_days: Vec<String>,
@@ -291,8 +292,9 @@ pub fn Chart(
     let render = move |s: Arc<Scores>, c: Controls, idx: usize, u: Unit, drawing: Drawing| {
         let key = s.services()[idx].key.clone();
         let what = u.name().to_lowercase();
-        let (overlay, hits) = Overlay::of(&s, idx, &c, u);
-        let plot = (shown.with_value(|d| d.as_ref() != Some(&drawing)))
+        let new_drawing = shown.with_value(|d| d.as_ref() != Some(&drawing));
+        let (overlay, hits) = Overlay::of(&s, idx, &c, u, new_drawing);
+        let plot = new_drawing
             .then(|| marks.current.with_untracked(|m| plot(&s, idx, &c, m.as_deref().unwrap_or_default(), u).0));
         shown.set_value(Some(drawing));
         // Queued, so an overlay never overtakes the drawing it goes on.
@@ -387,12 +389,12 @@ mod tests {
         let params = servicewatch_shared::BaselineParams { weekly: false, ..Default::default() };
         let scores = Scores::compute(&b.build(), &params);
         let c = Controls { min_days: 1, ..Controls::default() };
-        let (o, hits) = Overlay::of(&scores, 0, &c, Unit::default());
+        let (o, hits) = Overlay::of(&scores, 0, &c, Unit::default(), true);
         assert_eq!((hits, o.flagged), (1, (vec!["1970-02-10".to_string()], vec![400.0])));
         let (lower, upper) = scores.band(0, 3.0);
-        assert_eq!((&o.lower, &o.upper, o.days.len()), (&lower, &upper, 60));
+        assert_eq!((&o.lower, &o.upper, o.days.map(|d| d.len())), (&lower, &upper, Some(60)));
         // A lower threshold: a narrower band, and the spike still flagged.
-        let (o2, hits2) = Overlay::of(&scores, 0, &Controls { z: 1.0, ..c }, Unit::default());
+        let (o2, hits2) = Overlay::of(&scores, 0, &Controls { z: 1.0, ..c }, Unit::default(), false);
         assert!(hits2 >= 1 && o2.upper[10] < upper[10] && o2.lower[10] > lower[10]);
     }
 
