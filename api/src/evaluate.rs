@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{ensure, Context};
-use servicewatch_shared::eval::{calibration, evaluate, Quality};
-use servicewatch_shared::synth::{amounts, generate, Config, Labelled};
+use servicewatch_shared::eval::{calibration, ceiling, evaluate, Quality};
+use servicewatch_shared::synth::{amounts, generate, generate_with_truth, Config, Labelled, Truth};
 use servicewatch_shared::{BaselineParams, FlagParams, Method, Metric};
 
 #[derive(clap::Args)]
@@ -66,11 +66,16 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if args.calibration {
         return run_calibration(args);
     }
-    let data: Vec<Labelled> = (0..args.sets)
+    let (data, truth): (Vec<Labelled>, Vec<Truth>) = (0..args.sets)
         .map(|i| {
-            generate(&Config { seed: args.seed + i, services: args.services, days: args.days, ..Config::default() })
+            generate_with_truth(&Config {
+                seed: args.seed + i,
+                services: args.services,
+                days: args.days,
+                ..Config::default()
+            })
         })
-        .collect();
+        .unzip();
     if let Some(dir) = &args.out {
         write_csv(dir, &data[0])?;
     }
@@ -83,6 +88,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         args.sets, args.services, args.days, args.z, args.min_days
     );
     print_table(&data, &flag);
+    let best: Vec<Quality> = data.iter().zip(&truth).map(|(d, t)| ceiling(d, t, &flag)).collect();
+    print_row(CEILING, 15, &best);
     println!(
         "\nlabelled anomalous days per set: {:.0}",
         data.iter().map(|d| d.labels.len()).sum::<usize>() as f64 / data.len() as f64
@@ -103,6 +110,10 @@ fn edges(d: &Labelled, named: bool) -> Vec<servicewatch_shared::Day> {
         _ => Vec::new(),
     }
 }
+
+/// The last row of a generated set's table: the generator's own model
+/// scoring every day ([`ceiling`]), what no method can beat on average.
+const CEILING: &str = "ceiling (truth)";
 
 /// One row per configuration, averaged over `data`.
 fn print_table(data: &[Labelled], flag: &FlagParams) {

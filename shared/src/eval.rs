@@ -7,8 +7,8 @@
 
 use std::collections::HashSet;
 
-use crate::synth::Labelled;
-use crate::{BaselineParams, FlagParams, Scores};
+use crate::synth::{Labelled, Truth};
+use crate::{BaselineParams, Day, FlagParams, Scores};
 
 /// How well one configuration finds the labelled days.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,7 +59,6 @@ pub fn evaluate(data: &Labelled, baseline: &BaselineParams, flag: &FlagParams) -
     let pts = scores.points();
     let hits: HashSet<(usize, i32)> =
         flags.hits.iter().map(|&i| (pts.svc[i as usize] as usize, pts.day[i as usize].0)).collect();
-    let true_hits = hits.intersection(&truth).count();
 
     // Ranking: every lifetime day gets a score; days the method cannot score get 0.
     let mut ranked: Vec<(f64, bool)> = Vec::new();
@@ -77,6 +76,13 @@ pub fn evaluate(data: &Labelled, baseline: &BaselineParams, flag: &FlagParams) -
             ranked.push((scored.get(&d).copied().unwrap_or(0.0), truth.contains(&(s, d))));
         }
     }
+    quality(&truth, &hits, ranked)
+}
+
+/// The figures of a flagged set (`hits`) and a ranking of every lifetime
+/// day against the labelled days (`truth`).
+fn quality(truth: &HashSet<(usize, i32)>, hits: &HashSet<(usize, i32)>, ranked: Vec<(f64, bool)>) -> Quality {
+    let true_hits = hits.intersection(truth).count();
     let positives = truth.len();
     let precision = if hits.is_empty() { 0.0 } else { true_hits as f64 / hits.len() as f64 };
     let recall = if positives == 0 { 0.0 } else { true_hits as f64 / positives as f64 };
@@ -89,6 +95,97 @@ pub fn evaluate(data: &Labelled, baseline: &BaselineParams, flag: &FlagParams) -
         flagged: hits.len(),
         positives,
     }
+}
+
+/// The ceiling: the figures of a method that knew the generator's own mean
+/// and dispersion for every day ([`Truth`]) and scored each count by the
+/// exact tail probability of its negative binomial, as a normal z (the
+/// upper tail `P(X >= x)` above the mean, the lower `P(X <= x)` below).
+/// No method that learns the baseline from the data can do better on
+/// average: labelled days the true model finds ordinary are not findable.
+///
+/// ```
+/// use servicewatch_shared::eval::{ceiling, evaluate};
+/// use servicewatch_shared::synth::{generate_with_truth, Config};
+/// use servicewatch_shared::{BaselineParams, FlagParams};
+/// let (data, truth) = generate_with_truth(&Config { services: 20, days: 365, ..Config::default() });
+/// let f = FlagParams::default();
+/// let best = ceiling(&data, &truth, &f);
+/// let q = evaluate(&data, &BaselineParams::default(), &f);
+/// assert!(best.average_precision > q.average_precision, "{best:?} {q:?}");
+/// assert!(best.recall > 0.5 && best.recall < 1.0, "{best:?}");
+/// ```
+pub fn ceiling(data: &Labelled, truth: &Truth, flag: &FlagParams) -> Quality {
+    let labels: HashSet<(usize, i32)> = data.labels.iter().map(|l| (l.service, l.day.0)).collect();
+    let mut hits = HashSet::new();
+    let mut ranked = Vec::new();
+    for (s, &(first, last)) in data.lifetimes.iter().enumerate() {
+        let (days, counts) = (data.panel.days(s), data.panel.counts(s));
+        for (d, &mean) in (first.0..=last.0).zip(&truth.means[s]) {
+            let count = days.binary_search(&Day(d)).map_or(0, |i| counts[i]);
+            let z = directional(nb_z(count, mean, truth.dispersion[s]), flag);
+            if z >= flag.z {
+                hits.insert((s, d));
+            }
+            ranked.push((z, labels.contains(&(s, d))));
+        }
+    }
+    quality(&labels, &hits, ranked)
+}
+
+/// The normal z with the tail probability of `x` under a negative binomial
+/// with this mean and dispersion `r`, summed term by term from `x` outward
+/// (each term from the last by the pmf's ratio), so that tails far below
+/// 1e-16 keep their digits.
+fn nb_z(x: u64, mean: f64, r: f64) -> f64 {
+    if mean <= 0.0 {
+        return if x > 0 { f64::INFINITY } else { 0.0 };
+    }
+    let q = mean / (r + mean);
+    let xf = x as f64;
+    let ln_p =
+        libm::lgamma(xf + r) - libm::lgamma(r) - libm::lgamma(xf + 1.0) + r * libm::log1p(-q) + xf * libm::log(q);
+    let (mut term, mut tail) = (libm::exp(ln_p), 0.0);
+    if xf >= mean {
+        let mut k = xf;
+        while term > tail * 1e-17 && term > 0.0 {
+            tail += term;
+            term *= (k + r) / (k + 1.0) * q;
+            k += 1.0;
+        }
+    } else {
+        let mut k = xf;
+        loop {
+            tail += term;
+            if k < 1.0 || term <= tail * 1e-17 {
+                break;
+            }
+            term *= k / ((k - 1.0 + r) * q);
+            k -= 1.0;
+        }
+    }
+    let z = upper_quantile(tail.min(0.5));
+    if xf >= mean {
+        z
+    } else {
+        -z
+    }
+}
+
+/// The z whose upper normal tail is `p` (at most 0.5), by bisection: the
+/// ceiling is a measurement, not a hot path.
+fn upper_quantile(p: f64) -> f64 {
+    let upper = |z: f64| 0.5 * libm::erfc(z / std::f64::consts::SQRT_2);
+    let (mut lo, mut hi) = (0.0f64, 40.0f64);
+    for _ in 0..80 {
+        let mid = 0.5 * (lo + hi);
+        if upper(mid) > p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
 }
 
 /// Days flagged by chance: on data with no anomalies, how many days pass
@@ -179,4 +276,28 @@ pub fn average_precision(mut ranked: Vec<(f64, bool)>, positives: usize) -> f64 
         }
     }
     sum / positives as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nb_z;
+
+    /// Against tail probabilities summed term by term in Python (`math.lgamma`,
+    /// `statistics.NormalDist`).
+    #[test]
+    fn the_ceiling_reads_exact_tails() {
+        for (x, mean, r, want) in [
+            (0, 20.0, 3.0, -2.845_208_6),    // P(0) = (3/23)^3
+            (150, 50.0, 10.0, 4.044_926_9),  // upper tail 2.6e-5
+            (130, 100.0, 1e6, 2.836_132_1),  // almost Poisson
+            (400, 50.0, 10.0, 9.437_127_4),  // a tail of 1.9e-21 keeps its digits
+            (10, 100.0, 40.0, -7.400_442_5), // a lower tail of 6.8e-14
+        ] {
+            let z = nb_z(x, mean, r);
+            assert!((z - want).abs() < 1e-5, "{x} of {mean} (r {r}): {z}, want {want}");
+        }
+        assert_eq!(nb_z(0, 0.0, 5.0), 0.0);
+        let at_mean = nb_z(50, 50.0, 5.0); // P(X >= mean) is a little under a half
+        assert!(at_mean > 0.0 && at_mean < 0.5, "{at_mean}");
+    }
 }

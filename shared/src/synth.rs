@@ -165,6 +165,18 @@ fn is_holiday(d: Day) -> bool {
     HOLIDAYS.contains(&(date.month(), date.day()))
 }
 
+/// What each count was drawn from, before any anomaly: the generator's own
+/// model, which no method can know. [`crate::eval::ceiling`] scores with it
+/// to show how much of the labelled days are findable at all.
+#[derive(Clone, Debug)]
+pub struct Truth {
+    /// Per service, the negative binomial's mean on each day of its
+    /// lifetime (first to last), holidays and half edge days included.
+    pub means: Vec<Vec<f64>>,
+    /// Per service, its dispersion `r` (variance `mean + mean² / r`).
+    pub dispersion: Vec<f64>,
+}
+
 /// Generates a labelled data set.
 ///
 /// ```
@@ -175,6 +187,12 @@ fn is_holiday(d: Day) -> bool {
 /// assert_eq!(a.panel.len(), 5);
 /// ```
 pub fn generate(cfg: &Config) -> Labelled {
+    generate_with_truth(cfg).0
+}
+
+/// [`generate`], and the model every count was drawn from.
+pub fn generate_with_truth(cfg: &Config) -> (Labelled, Truth) {
+    let mut truth = Truth { means: Vec::with_capacity(cfg.services), dispersion: Vec::with_capacity(cfg.services) };
     let mut rng = Rng::new(cfg.seed);
     let mut builder = Panel::builder();
     let mut labels = Vec::new();
@@ -205,6 +223,7 @@ pub fn generate(cfg: &Config) -> Labelled {
         let (first, last) = (first.clamp(0, span - 1), last.clamp(first.clamp(0, span - 1), span - 1));
         let mut days = Vec::new();
         let mut counts = Vec::new();
+        let mut means = Vec::with_capacity((last - first + 1) as usize);
         let mut event: Option<(Kind, u32)> = None; // kind, days left
         for t in first..=last {
             let day = Day(cfg.start.0 + t);
@@ -218,6 +237,7 @@ pub fn generate(cfg: &Config) -> Labelled {
             if t == 0 || day == last_day {
                 mean *= 0.5; // partial first and last day of the extract
             }
+            means.push(mean);
             let normal = rng.neg_binomial(mean, dispersion);
             if event.is_none() && t > first + 3 && rng.uniform() < cfg.anomaly_rate {
                 event = match rng.uniform() {
@@ -252,8 +272,10 @@ pub fn generate(cfg: &Config) -> Labelled {
         let key = format!("SVC-{s:04}");
         builder.push(&key, &days, &counts).expect("generated series are valid");
         lifetimes.push((Day(cfg.start.0 + first), Day(cfg.start.0 + last)));
+        truth.means.push(means);
+        truth.dispersion.push(dispersion);
     }
-    Labelled { panel: builder.build(), labels, lifetimes }
+    (Labelled { panel: builder.build(), labels, lifetimes }, truth)
 }
 
 /// The same days as daily **amounts** in cents: each service has its own

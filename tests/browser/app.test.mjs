@@ -120,7 +120,7 @@ test('the chart shows the top service, follows a clicked row, and highlights its
   await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, firstKey);
   // A minimum count moves the top row to another service: the chart follows
   // it once the slider rests (not in every frame of a drag).
-  for (const v of [50, 100, 150]) await slide(page, 'min-count', v);
+  for (const v of [50, 100]) await slide(page, 'min-count', v);
   const top = await page.getByTestId('anomaly-row').first().getAttribute('data-key');
   assert.notEqual(top, firstKey, 'the sample moves the top row at this minimum count');
   await page.waitForFunction((k) => document.querySelector('[data-testid=chart]')?.dataset.service === k, top);
@@ -334,9 +334,15 @@ test('a day every service shared says so in the table', async () => {
 
 test('clicking a row opens that day\'s raw transactions', async () => {
   const { page, errors } = await open();
-  const row = page.getByTestId('anomaly-row').first();
+  // The first row of a day with transactions (the sample's top rows are an
+  // outage: days with none, whose panel has no rows to show).
+  const rows = page.getByTestId('anomaly-row');
+  await rows.first().waitFor();
+  const values = await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.querySelectorAll('td')[2].dataset.value)));
+  const row = rows.nth(values.findIndex((v) => v > 0));
   const [key, date] = [await row.getAttribute('data-key'), await row.getAttribute('data-date')];
   const value = Number(await row.locator('td').nth(2).getAttribute('data-value'));
+  assert.ok(value > 0);
   await row.click();
   const panel = page.getByTestId('drilldown');
   await panel.getByTestId('drilldown-count').waitFor({ timeout: 30000 });
