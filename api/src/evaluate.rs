@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{ensure, Context};
-use servicewatch_shared::eval::{calibration, ceiling, evaluate, Quality};
-use servicewatch_shared::synth::{amounts, generate, generate_with_truth, Config, Labelled, Truth};
+use servicewatch_shared::eval::{calibration, ceiling, ceiling_calibration, evaluate, Calibration, Quality};
+use servicewatch_shared::synth::{amounts, generate_with_truth, Config, Labelled, Truth};
 use servicewatch_shared::{BaselineParams, FlagParams, Method, Metric};
 
 #[derive(clap::Args)]
@@ -204,7 +204,8 @@ fn run_amounts(args: &Args, counts: &[Labelled]) -> anyhow::Result<()> {
 }
 
 /// `--calibration`: days flagged by chance on data with no anomalies, by
-/// the default configuration (edge days named), next to the metric.
+/// the default configuration (edge days named), next to the metric; under
+/// each kind, the generator's own model on the same days ([`CEILING`]).
 fn run_calibration(args: &Args) -> anyhow::Result<()> {
     let flag = FlagParams { min_days: args.min_days, ..Default::default() };
     let kinds: [(&str, usize, u32, f64); 3] = [
@@ -215,34 +216,54 @@ fn run_calibration(args: &Args) -> anyhow::Result<()> {
     println!("no anomalies injected; {} data sets of each kind; flagged / expected by chance\n", args.sets);
     println!("{:<16} {:>10} {:>40} {:>40} {:>40}", "series", "days", "|z| >= 3", "|z| >= 4", "|z| >= 5");
     for (name, services, days, scale) in kinds {
-        let (mut flagged, mut spikes, mut expected, mut eligible) = ([0u64; 3], [0u64; 3], [0f64; 3], 0u64);
+        let (mut engine, mut truth) = (Tally::default(), Tally::default());
         for i in 0..args.sets {
             let cfg = Config { seed: args.seed + i, services, days, anomaly_rate: 0.0, scale, ..Config::default() };
-            let d = generate(&cfg);
+            let (d, t) = generate_with_truth(&cfg);
             let baseline = BaselineParams { partial: edges(&d, true), ..Default::default() };
-            let c = calibration(&d, &baseline, &flag, &[3.0, 4.0, 5.0]);
-            for (k, c) in c.iter().enumerate() {
-                flagged[k] += c.flagged;
-                spikes[k] += c.spikes;
-                expected[k] += c.expected;
-            }
-            eligible += c[0].eligible;
+            engine.add(&calibration(&d, &baseline, &flag, &[3.0, 4.0, 5.0]));
+            truth.add(&ceiling_calibration(&d, &t, &[3.0, 4.0, 5.0]));
         }
-        // Each side's share of the expected figure is half of it.
-        let cell = |k: usize| {
-            let side = |n: u64| n as f64 / (expected[k] / 2.0);
-            format!(
-                "{} / {:.1} ({:.2}x: up {:.2}x, down {:.2}x)",
-                flagged[k],
-                expected[k],
-                flagged[k] as f64 / expected[k],
-                side(spikes[k]),
-                side(flagged[k] - spikes[k])
-            )
-        };
-        println!("{name:<16} {eligible:>10} {:>40} {:>40} {:>40}", cell(0), cell(1), cell(2));
+        engine.print(name);
+        truth.print(&format!("  {CEILING}"));
     }
     Ok(())
+}
+
+/// Days flagged at |z| >= 3, 4 and 5, summed over data sets.
+#[derive(Default)]
+struct Tally {
+    flagged: [u64; 3],
+    spikes: [u64; 3],
+    expected: [f64; 3],
+    eligible: u64,
+}
+
+impl Tally {
+    fn add(&mut self, c: &[Calibration]) {
+        for (k, c) in c.iter().enumerate() {
+            self.flagged[k] += c.flagged;
+            self.spikes[k] += c.spikes;
+            self.expected[k] += c.expected;
+        }
+        self.eligible += c[0].eligible;
+    }
+
+    fn print(&self, name: &str) {
+        // Each side's share of the expected figure is half of it.
+        let cell = |k: usize| {
+            let side = |n: u64| n as f64 / (self.expected[k] / 2.0);
+            format!(
+                "{} / {:.1} ({:.2}x: up {:.2}x, down {:.2}x)",
+                self.flagged[k],
+                self.expected[k],
+                self.flagged[k] as f64 / self.expected[k],
+                side(self.spikes[k]),
+                side(self.flagged[k] - self.spikes[k])
+            )
+        };
+        println!("{name:<16} {:>10} {:>40} {:>40} {:>40}", self.eligible, cell(0), cell(1), cell(2));
+    }
 }
 
 fn write_csv(dir: &std::path::Path, data: &Labelled) -> anyhow::Result<()> {

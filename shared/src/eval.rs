@@ -133,6 +133,47 @@ pub fn ceiling(data: &Labelled, truth: &Truth, flag: &FlagParams) -> Quality {
     quality(&labels, &hits, ranked)
 }
 
+/// [`Calibration`] of the generator's own model ([`ceiling`]'s scores) on
+/// data with no anomalies, over every lifetime day but the extract's first
+/// and last (half days, which the product does not score either). Counts
+/// are whole numbers: a tail probability `P(X >= x)` jumps past the
+/// threshold's, so even the true model flags fewer days than a normal z
+/// promises, and far fewer drops (a series whose mean is under about 6.6
+/// cannot fall to z -3 at all: a zero is not that rare).
+///
+/// ```
+/// use servicewatch_shared::eval::ceiling_calibration;
+/// use servicewatch_shared::synth::{generate_with_truth, Config};
+/// let (clean, truth) = generate_with_truth(&Config { services: 40, days: 365, anomaly_rate: 0.0, ..Config::default() });
+/// let c = &ceiling_calibration(&clean, &truth, &[3.0])[0];
+/// assert!(c.eligible > 10_000 && c.flagged > 0);
+/// assert!((c.flagged as f64) < 1.3 * c.expected, "{c:?}");
+/// ```
+pub fn ceiling_calibration(data: &Labelled, truth: &Truth, thresholds: &[f64]) -> Vec<Calibration> {
+    let half_days = data.panel.bounds();
+    let mut z = Vec::new();
+    for (s, &(first, last)) in data.lifetimes.iter().enumerate() {
+        let (days, counts) = (data.panel.days(s), data.panel.counts(s));
+        for (d, &mean) in (first.0..=last.0).zip(&truth.means[s]) {
+            if half_days.is_some_and(|(a, b)| d == a.0 || d == b.0) {
+                continue;
+            }
+            let count = days.binary_search(&Day(d)).map_or(0, |i| counts[i]);
+            z.push(nb_z(count, mean, truth.dispersion[s]));
+        }
+    }
+    thresholds
+        .iter()
+        .map(|&t| Calibration {
+            z: t,
+            flagged: z.iter().filter(|z| z.abs() >= t).count() as u64,
+            spikes: z.iter().filter(|&&z| z >= t).count() as u64,
+            expected: z.len() as f64 * libm::erfc(t / std::f64::consts::SQRT_2),
+            eligible: z.len() as u64,
+        })
+        .collect()
+}
+
 /// The normal z with the tail probability of `x` under a negative binomial
 /// with this mean and dispersion `r`, summed term by term from `x` outward
 /// (each term from the last by the pmf's ratio), so that tails far below

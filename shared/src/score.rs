@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 
 use crate::methods::robust::noise_floor;
-use crate::methods::{classic, common, robust, tail, Columns, Status, Verdict};
+use crate::methods::{classic, common, robust, Columns, Status, Verdict};
 use crate::stats::normal_tail;
 use crate::{wire, BaselineParams, Day, Direction, FlagParams, Method, Metric, Panel};
 
@@ -238,12 +238,8 @@ impl Scores {
             let days = (to.0 - from.0).max(-1) as usize + 1;
             let units: Vec<f64> = self.services.iter().map(|s| s.unit).collect();
             self.day_factor = common::factors(out, from, days, &units);
-            let neighbours: Vec<u32> = self
-                .services
-                .iter()
-                .map(|s| if s.verdict.status == Status::Scored { s.verdict.neighbours } else { 0 })
-                .collect();
-            common::apply(out, from, &self.day_factor, &neighbours, &units);
+            let calibration: Vec<_> = self.services.iter().map(|s| s.verdict.calibration()).collect();
+            common::apply(out, from, &self.day_factor, &calibration, &units);
         }
         for info in &mut self.services {
             let z = &out.z[info.start..info.end];
@@ -441,16 +437,16 @@ impl Scores {
     /// its days, the counts below and above which the day's |z| reaches the
     /// threshold, so the chart's band and its flags agree. Classic: centre ±
     /// threshold × spread; robust: the calibrated z inverted
-    /// ([`tail::Calibration::count_at`]). Never below 0.
+    /// ([`crate::methods::tail::Calibration::count_at`]). Never below 0.
     pub fn band(&self, s: usize, threshold: f64) -> (Vec<f64>, Vec<f64>) {
         let v = self.series(s);
         let info = &self.services[s];
-        if self.method == Method::Classic || info.verdict.neighbours == 0 {
+        let cal = info.verdict.calibration().filter(|_| self.method != Method::Classic);
+        let Some(cal) = cal else {
             let lower = v.center.iter().zip(v.spread).map(|(c, sd)| (c - threshold * sd).max(0.0)).collect();
             let upper = v.center.iter().zip(v.spread).map(|(c, sd)| c + threshold * sd).collect();
             return (lower, upper);
-        }
-        let cal = tail::Calibration::new(info.verdict.neighbours as usize);
+        };
         // Inverted in transactions, as the method scored (`unit`).
         let u = info.unit;
         v.center
@@ -612,8 +608,8 @@ mod tests {
             if method == Method::Robust && weekly {
                 let days = (to.0 - from.0) as usize + 1;
                 let factor = common::factors(&out, from, days, &[]);
-                let neighbours: Vec<u32> = infos.iter().map(|s| s.verdict.neighbours).collect();
-                common::apply(&mut out, from, &factor, &neighbours, &[]);
+                let calibration: Vec<_> = infos.iter().map(|s| s.verdict.calibration()).collect();
+                common::apply(&mut out, from, &factor, &calibration, &[]);
                 assert_eq!(factor, many.day_factor);
             }
             let bits =

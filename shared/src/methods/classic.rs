@@ -55,5 +55,5 @@ pub fn score(svc: u32, days: &[Day], counts: &[u64], excluded: &[Day], out: &mut
         let z = if status == Status::Scored { (xs[i] - mean) / sd } else { 0.0 };
         out.push(svc, d, counts[i], mean, sd, z);
     }
-    Verdict { status, history: n as u32, z_ceiling: ceiling, neighbours: 0 }
+    Verdict { status, history: n as u32, z_ceiling: ceiling, neighbours: 0, weeks: 0 }
 }

@@ -14,7 +14,7 @@
 //! their own weekday's level, so what is left in common is the calendar.
 //!
 //! ```
-//! use servicewatch_shared::methods::{common, Columns};
+//! use servicewatch_shared::methods::{common, tail::Calibration, Columns};
 //! use servicewatch_shared::Day;
 //! let mut c = Columns::default();
 //! // Five services with a baseline of 100 on day 0; four sold 30, one 100.
@@ -23,7 +23,8 @@
 //! }
 //! let f = common::factors(&c, Day(0), 1, &[1.0; 5]);
 //! assert_eq!(f, vec![0.3]);
-//! common::apply(&mut c, Day(0), &f, &[90; 5], &[1.0; 5]);
+//! // Each scored with a baseline of 90 neighbours and no weekly pattern.
+//! common::apply(&mut c, Day(0), &f, &[Some(Calibration::new(90, 0)); 5], &[1.0; 5]);
 //! assert_eq!(c.center[0], 30.0); // everyone was at 30 %: ordinary
 //! assert_eq!(c.z[0], 0.0);
 //! assert!(c.z[4] > 5.0); // the one that stayed at 100 stands out
@@ -96,15 +97,19 @@ pub fn factors(points: &Columns, from: Day, days: usize, units: &[f64]) -> Vec<f
 
 /// Scales the baselines of scored services by their day's factor and
 /// re-scores: centre × f, spread × f (at least the count-noise floor
-/// 1 + √centre in transactions), z from those ([`tail::z`], with the service's
-/// `neighbours[svc]`; 0 = not scored, left as it is).
-pub fn apply(points: &mut Columns, from: Day, factor: &[f64], neighbours: &[u32], units: &[f64]) {
+/// 1 + √centre in transactions), z from those with the calibration the
+/// service was scored with (`calibration[svc]`, [`super::Verdict::calibration`];
+/// `None` = not calibrated, left as it is).
+pub fn apply(
+    points: &mut Columns,
+    from: Day,
+    factor: &[f64],
+    calibration: &[Option<tail::Calibration>],
+    units: &[f64],
+) {
     if factor.iter().all(|f| *f == 1.0) {
         return;
     }
-    // Each service's calibration once, not once per re-scored day.
-    let calibration: Vec<Option<tail::Calibration>> =
-        neighbours.iter().map(|&n| (n > 0).then(|| tail::Calibration::new(n as usize))).collect();
     for i in 0..points.len() {
         let f = factor.get((points.day[i].0 - from.0) as usize).copied().unwrap_or(1.0);
         let cal = calibration.get(points.svc[i] as usize).copied().flatten();

@@ -92,4 +92,18 @@ pub struct Verdict {
     /// Days each baseline was estimated from (robust; 0 when unscored): the
     /// calibration's measure of how sure the baseline is (`tail`).
     pub neighbours: u32,
+    /// Days behind each weekday factor, when a weekly pattern is divided
+    /// out (robust; 0 when none is): the factor's own error is part of the
+    /// baseline's (`tail::Calibration::new`).
+    pub weeks: u32,
+}
+
+impl Verdict {
+    /// The calibration every z of this service was scored with, for
+    /// whatever scores or inverts it again (the common factor, the chart's
+    /// band); `None` where the method does not calibrate (classic, unscored).
+    pub fn calibration(&self) -> Option<tail::Calibration> {
+        (self.status == Status::Scored && self.neighbours > 0)
+            .then(|| tail::Calibration::new(self.neighbours as usize, self.weeks as usize))
+    }
 }

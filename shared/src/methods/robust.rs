@@ -110,7 +110,7 @@ pub fn score(
     out: &mut Columns,
 ) -> Verdict {
     let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
-        return Verdict { status: Status::TooFewDays, history: 0, z_ceiling: None, neighbours: 0 };
+        return Verdict { status: Status::TooFewDays, history: 0, z_ceiling: None, neighbours: 0, weeks: 0 };
     };
     let n = (last.0 - first.0) as usize + 1;
     let mut x = vec![0.0f64; n];
@@ -123,7 +123,7 @@ pub fn score(
         skip[(d.0 - first.0) as usize] = true;
     }
     let skipped = |i: usize| skip.get(i).copied().unwrap_or(false);
-    let factor = if weekly { weekday_factors(first, &x, &skip) } else { [1.0; 7] };
+    let (factor, weeks) = if weekly { weekday_factors(first, &x, &skip) } else { ([1.0; 7], 0) };
     let weekday = |i: usize| (first.weekday() + i) % 7;
 
     // Days whose weekday has a zero factor carry no information about level,
@@ -175,7 +175,8 @@ pub fn score(
         }
     }
     let neighbours = y.len().min(NEIGHBOURS + 1).saturating_sub(1);
-    let calibration = tail::Calibration::new(neighbours);
+    let weeks = if enough { weeks } else { 0 };
+    let calibration = tail::Calibration::new(neighbours, weeks);
     let phi = if enough { over_dispersion(&base, |i| if skipped(i) { 0.0 } else { factor[weekday(i)] }) } else { 0.0 };
     for (i, (&(med, sd), &xi)) in base.iter().zip(&x).enumerate() {
         let w = weekday(i);
@@ -202,7 +203,13 @@ pub fn score(
         out.push(svc, Day(first.0 + i as i32), (xi * unit).round() as u64, center * unit, spread * unit, z);
     }
     let status = if enough { Status::Scored } else { Status::TooFewDays };
-    Verdict { status, history: n as u32, z_ceiling: None, neighbours: if enough { neighbours as u32 } else { 0 } }
+    Verdict {
+        status,
+        history: n as u32,
+        z_ceiling: None,
+        neighbours: if enough { neighbours as u32 } else { 0 },
+        weeks: weeks as u32,
+    }
 }
 
 /// The series' over-dispersion φ: the median, over its days with a centre
@@ -233,6 +240,8 @@ fn over_dispersion(base: &[(f64, f64)], factor: impl Fn(usize) -> f64) -> f64 {
 
 /// Median-of-weekday over median-of-all, per weekday (Monday = 0), when
 /// the weekday effect stands out from the noise; all 1 when it does not.
+/// Beside them, the fewest days any factor was measured from (0 when the
+/// factors are all 1): how sure they are.
 ///
 /// The test is a robust analysis of variance of the weekday groups: each
 /// weekday's median is compared with the overall median in units of its
@@ -243,14 +252,14 @@ fn over_dispersion(base: &[(f64, f64)], factor: impl Fn(usize) -> f64) -> f64 {
 /// weekdays do not differ; the pattern is divided out only above
 /// [`WEEKLY_CHI2`], and only with [`MIN_WEEKS`] of every weekday: a
 /// pattern read into a few noisy weeks moves baselines the wrong way.
-fn weekday_factors(first: Day, x: &[f64], skip: &[bool]) -> [f64; 7] {
+fn weekday_factors(first: Day, x: &[f64], skip: &[bool]) -> ([f64; 7], usize) {
     let kept = |i: &usize| !skip.get(*i).copied().unwrap_or(false);
     let mut all: Vec<f64> =
         if skip.is_empty() { x.to_vec() } else { (0..x.len()).filter(kept).map(|i| x[i]).collect() };
     let overall = median_select(&mut all);
     let mut factor = [1.0; 7];
     if overall <= 0.0 {
-        return factor;
+        return (factor, 0);
     }
     // Group by weekday in one pass: day i falls on weekday (w0 + i) % 7, so
     // weekday w's days are i = (w - w0) mod 7, then every 7th.
@@ -266,7 +275,7 @@ fn weekday_factors(first: Day, x: &[f64], skip: &[bool]) -> [f64; 7] {
         group.extend(((w + 7 - w0) % 7..x.len()).step_by(7).filter(kept).map(|i| x[i]));
         sizes[w] = group.len();
         if group.len() < MIN_WEEKS {
-            return factor;
+            return (factor, 0);
         }
         medians[w] = median_select(&mut group);
         residuals.extend(group.iter().map(|v| (v - medians[w]).abs()));
@@ -279,12 +288,13 @@ fn weekday_factors(first: Day, x: &[f64], skip: &[bool]) -> [f64; 7] {
             d * d
         })
         .sum();
-    if chi2 > WEEKLY_CHI2 {
-        for w in 0..7 {
-            factor[w] = medians[w] / overall;
-        }
+    if chi2 <= WEEKLY_CHI2 {
+        return (factor, 0);
     }
-    factor
+    for w in 0..7 {
+        factor[w] = medians[w] / overall;
+    }
+    (factor, sizes.iter().copied().min().unwrap_or(0))
 }
 
 /// For each index, the median and the clipped standard deviation of its
@@ -476,7 +486,7 @@ mod tests {
     const MONDAY: Day = Day(4); // 1970-01-05
 
     fn factors(x: &[f64]) -> [f64; 7] {
-        weekday_factors(MONDAY, x, &[])
+        weekday_factors(MONDAY, x, &[]).0
     }
 
     #[test]

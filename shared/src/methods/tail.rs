@@ -25,7 +25,9 @@
 //!    ([`DROP_GAUSSIAN_SHARE`], `docs/quality.md`).
 //! 2. **The baseline's own uncertainty.** The centre is a median of `n`
 //!    neighbours (variance about 1.57 s² / n), so the deviation is divided
-//!    by `sqrt(1 + 1.57 / n)`.
+//!    by `sqrt(1 + 1.57 / n)`; when a weekly pattern is divided out, the
+//!    weekday's factor is itself a median of `w` of its days, and adds its
+//!    `1.57 / w` (on eight weeks of history, a tenth of the deviation).
 //! 3. **The spread's uncertainty.** A score over an estimated spread is
 //!    about Student's t, here with a third of `n - 1` degrees of freedom
 //!    ([`DF_SHARE`]: heavy-tailed counts make a spread noisier than normal
@@ -92,7 +94,7 @@ pub const DF_SHARE: f64 = 1.0 / 3.0;
 /// count-noise floor of `centre`, as the robust method makes it. (Scoring
 /// a whole series: [`Calibration`], which works the history out once.)
 pub fn z(count: f64, centre: f64, spread: f64, neighbours: usize) -> f64 {
-    Calibration::new(neighbours).z(count, centre, spread, noise_floor(centre))
+    Calibration::new(neighbours, 0).z(count, centre, spread, noise_floor(centre))
 }
 
 /// What calibration needs from a baseline's history, worked out once per
@@ -118,7 +120,9 @@ const TABULATED: usize = 128;
 static TABLES: [std::sync::OnceLock<Box<[f64]>>; TABULATED + 1] = [const { std::sync::OnceLock::new() }; TABULATED + 1];
 
 impl Calibration {
-    pub fn new(neighbours: usize) -> Calibration {
+    /// For a baseline of `neighbours` days, scaled by a weekday factor
+    /// measured from `weeks` days of its weekday (0: no weekly pattern).
+    pub fn new(neighbours: usize, weeks: usize) -> Calibration {
         let df = (DF_SHARE * neighbours.saturating_sub(1) as f64).max(1.0);
         let table: &'static [f64] = match TABLES.get(neighbours) {
             Some(cell) => cell.get_or_init(|| {
@@ -126,7 +130,8 @@ impl Calibration {
             }),
             None => &[],
         };
-        Calibration { shrink: 1.0 / (1.0 + MEDIAN_VAR / neighbours.max(1) as f64).sqrt(), df, table }
+        let factor_var = if weeks > 0 { MEDIAN_VAR / weeks as f64 } else { 0.0 };
+        Calibration { shrink: 1.0 / (1.0 + MEDIAN_VAR / neighbours.max(1) as f64 + factor_var).sqrt(), df, table }
     }
 
     /// The calibrated z of `count` against (`centre`, `spread`), given the
@@ -152,7 +157,7 @@ impl Calibration {
     ///
     /// ```
     /// use servicewatch_shared::methods::{robust::noise_floor, tail::Calibration};
-    /// let cal = Calibration::new(90);
+    /// let cal = Calibration::new(90, 0);
     /// let (c, s) = (100.0, 11.0);
     /// let hi = cal.count_at(3.0, c, s, noise_floor(c));
     /// assert!((cal.z(hi, c, s, noise_floor(c)) - 3.0).abs() < 1e-4);
@@ -310,7 +315,7 @@ mod tests {
     #[test]
     fn the_table_follows_the_formula() {
         for n in [3, 14, 59, 90, 200] {
-            let cal = Calibration::new(n);
+            let cal = Calibration::new(n, 0);
             let mut last = f64::NEG_INFINITY;
             for i in -2000..=2000 {
                 let t = i as f64 / 97.0; // off the table's grid, beyond its span
