@@ -59,8 +59,11 @@ try {
 
   // Input to painted frame (it includes the wait for the next frame: 16.7 ms
   // at most, here almost all of it, since each move starts just after a
-  // frame); the frame's own work (the app's script, then style, layout and
-  // paint up to the timeout after the frame); the engine's share.
+  // frame); the frame's own work (the app's script run in the frame, then
+  // style, layout and paint up to the timeout after the frame: the app
+  // applies the first value of a frame at once, so its script runs before
+  // the frame and shows here only for later values of the same frame); the
+  // engine's share.
   const summary = (runs) => {
     const p = (k, q) => ms(pct(runs.map((r) => r[k]), q));
     const work = runs.map((r) => r.work + r.paint);
@@ -73,10 +76,10 @@ try {
       const el = document.querySelector(`[data-testid=${testid}]`);
       const before = document.querySelector('[data-testid=metric-anomalous]').dataset.value;
       // The next frame's callbacks run in the order they were asked for:
-      // ours before the input marks the frame's start, the app's (it
-      // applies a slider's value once per frame) runs next, ours after the
-      // input marks the end of the app's work; the timeout after it runs
-      // once the frame is painted.
+      // ours before the input marks the frame's start, the app's (when a
+      // value is waiting for the frame) runs next, ours after the input
+      // marks the end of the app's work in the frame; the timeout after it
+      // runs once the frame is painted.
       let start = 0;
       let worked = 0;
       requestAnimationFrame(() => { start = performance.now(); });

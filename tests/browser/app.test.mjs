@@ -70,6 +70,31 @@ test('sliders re-score in the browser and match the server', async () => {
   await page.close();
 });
 
+test('a drag applies the first value of a frame at once and only the last of the rest', async () => {
+  const { page, errors } = await open();
+  const [at2, at25, at4] = [await apiState({ z: 2 }), await apiState({ z: 2.5 }), await apiState({ z: 4 })];
+  assert.equal(new Set([at2.anomalous, at25.anomalous, at4.anomalous]).size, 3);
+  // Three values in one task, as a fast drag gives within one frame: the
+  // first re-scores at once, 2.5 never does, 4 lands in the next frame.
+  // (Applying only the last would show one value; every one, three.)
+  const seen = await page.evaluate(async () => {
+    const metric = document.querySelector('[data-testid=metric-anomalous]');
+    const seen = [];
+    new MutationObserver(() => seen.push(Number(metric.dataset.value)))
+      .observe(metric, { attributes: true, attributeFilter: ['data-value'] });
+    const z = document.querySelector('[data-testid=z-threshold]');
+    for (const v of ['2', '2.5', '4']) {
+      z.value = v;
+      z.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0))));
+    return seen;
+  });
+  assert.deepEqual(seen, [at2.anomalous, at4.anomalous]);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a copied link reopens the same view; embed mode is compact', async () => {
   const { page } = await open();
   await slide(page, 'z-threshold', 2.5);

@@ -11,8 +11,9 @@ export function launch() {
   });
 }
 
-// The app applies slider moves once per animation frame (its `per_frame`),
-// so a test waits for that frame before it reads the page. Our callback is
+// The app applies at most one slider move per animation frame (its
+// `per_frame`: the first at once, later ones of the same frame in it), so a
+// test waits for that frame before it reads the page. Our callback is
 // queued after the app's, in the same frame.
 export async function nextFrame(page) {
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
