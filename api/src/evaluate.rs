@@ -112,7 +112,8 @@ fn edges(d: &Labelled, named: bool) -> Vec<servicewatch_shared::Day> {
 }
 
 /// The last row of a generated set's table: the generator's own model
-/// scoring every day ([`ceiling`]), what no method can beat on average.
+/// scoring every day ([`ceiling`]), a reference for how much of the
+/// labelled days a count can show at all.
 const CEILING: &str = "ceiling (truth)";
 
 /// One row per configuration, averaged over `data`.

@@ -101,8 +101,14 @@ fn quality(truth: &HashSet<(usize, i32)>, hits: &HashSet<(usize, i32)>, ranked: 
 /// and dispersion for every day ([`Truth`]) and scored each count by the
 /// exact tail probability of its negative binomial, as a normal z (the
 /// upper tail `P(X >= x)` above the mean, the lower `P(X <= x)` below).
-/// No method that learns the baseline from the data can do better on
-/// average: labelled days the true model finds ordinary are not findable.
+/// A reference, not a proof of a bound: it scores each day alone (a score
+/// that saw a burst's days together, or knew where drops are generated,
+/// could rank some labels higher), F1 at a fixed threshold depends on the
+/// score's scale, and the generator draws large Poisson counts by a
+/// rounded normal. But a labelled day this model finds ordinary is hard
+/// for anything that learns its baseline from the data. It scores every
+/// lifetime day, half days included, and ignores the flag's minimum
+/// history, minimum count and services.
 ///
 /// ```
 /// use servicewatch_shared::eval::{ceiling, evaluate};
@@ -138,8 +144,9 @@ pub fn ceiling(data: &Labelled, truth: &Truth, flag: &FlagParams) -> Quality {
 /// and last (half days, which the product does not score either). Counts
 /// are whole numbers: a tail probability `P(X >= x)` jumps past the
 /// threshold's, so even the true model flags fewer days than a normal z
-/// promises, and far fewer drops (a series whose mean is under about 6.6
-/// cannot fall to z -3 at all: a zero is not that rare).
+/// promises, and far fewer drops (a Poisson series whose mean is under
+/// about 6.6 cannot fall to z -3 at all: a zero is not that rare; with
+/// over-dispersion, about 7 to 24 on the generator's dispersions).
 ///
 /// ```
 /// use servicewatch_shared::eval::ceiling_calibration;

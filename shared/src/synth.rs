@@ -167,7 +167,7 @@ fn is_holiday(d: Day) -> bool {
 
 /// What each count was drawn from, before any anomaly: the generator's own
 /// model, which no method can know. [`crate::eval::ceiling`] scores with it
-/// to show how much of the labelled days are findable at all.
+/// as a reference for how much of the labelled days a count can show.
 #[derive(Clone, Debug)]
 pub struct Truth {
     /// Per service, the negative binomial's mean on each day of its

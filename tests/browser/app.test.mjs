@@ -76,19 +76,22 @@ test('a drag applies the first value of a frame at once and only the last of the
   assert.equal(new Set([at2.anomalous, at25.anomalous, at4.anomalous]).size, 3);
   // Three values in one task, as a fast drag gives within one frame: the
   // first re-scores at once, 2.5 never does, 4 lands in the next frame.
-  // (Applying only the last would show one value; every one, three.)
+  // Every write of the metric is recorded (a record's old value is the
+  // value before it), so two writes in one frame would show.
   const seen = await page.evaluate(async () => {
     const metric = document.querySelector('[data-testid=metric-anomalous]');
-    const seen = [];
-    new MutationObserver(() => seen.push(Number(metric.dataset.value)))
-      .observe(metric, { attributes: true, attributeFilter: ['data-value'] });
+    const records = [];
+    const observer = new MutationObserver((rs) => records.push(...rs));
+    observer.observe(metric, { attributes: true, attributeFilter: ['data-value'], attributeOldValue: true });
     const z = document.querySelector('[data-testid=z-threshold]');
     for (const v of ['2', '2.5', '4']) {
       z.value = v;
       z.dispatchEvent(new Event('input', { bubbles: true }));
     }
     await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0))));
-    return seen;
+    records.push(...observer.takeRecords());
+    // The values written: each record's successor's old value, then the last.
+    return [...records.slice(1).map((r) => Number(r.oldValue)), Number(metric.dataset.value)];
   });
   assert.deepEqual(seen, [at2.anomalous, at4.anomalous]);
   assert.deepEqual(errors, []);
@@ -364,7 +367,9 @@ test('clicking a row opens that day\'s raw transactions', async () => {
   const rows = page.getByTestId('anomaly-row');
   await rows.first().waitFor();
   const values = await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.querySelectorAll('td')[2].dataset.value)));
-  const row = rows.nth(values.findIndex((v) => v > 0));
+  const first = values.findIndex((v) => v > 0);
+  assert.ok(first >= 0, 'the sample has a flagged day with transactions');
+  const row = rows.nth(first);
   const [key, date] = [await row.getAttribute('data-key'), await row.getAttribute('data-date')];
   const value = Number(await row.locator('td').nth(2).getAttribute('data-value'));
   assert.ok(value > 0);

@@ -50,7 +50,8 @@ pub fn ControlsPanel(
         })
     };
     let selected = move |s: &str| chosen.with(|v| v.iter().any(|x| x == s));
-    // The sliders: the last value of each frame.
+    // The sliders: at most one value a frame (the first at once, then the
+    // latest of each frame).
     let set_z = per_frame(move |z: f64| controls.update(|c| c.z = z));
     let set_min_days = per_frame(move |v: u32| controls.update(|c| c.min_days = v));
     let set_min_count = per_frame(move |v: u64| controls.update(|c| c.min_count = v));

@@ -496,9 +496,14 @@ mod tests {
         assert_eq!(MONDAY.weekday(), 0);
         // Noise alone, however long: no pattern.
         assert_eq!(factors(&series(52, 100.0, flat)), [1.0; 7]);
-        // A clear weekend dip over enough weeks: used.
+        // A clear weekend dip over enough weeks: used, each factor from 12
+        // days of its weekday (what the calibration adds their error from);
+        // one more Monday makes Monday's 13, and the fewest still 12.
         let f = factors(&series(12, 100.0, weekend));
         assert!(f[5] < 0.4 && f[6] < 0.4 && (f[0] - 1.0).abs() < 0.1, "{f:?}");
+        assert_eq!(weekday_factors(MONDAY, &series(12, 100.0, weekend), &[]).1, 12);
+        assert_eq!(weekday_factors(MONDAY, &series(13, 100.0, weekend)[..85], &[]).1, 12);
+        assert_eq!(weekday_factors(MONDAY, &series(52, 100.0, flat), &[]).1, 0);
         // The same dip in too few weeks to tell: left alone.
         assert_eq!(factors(&series(MIN_WEEKS - 1, 100.0, weekend)), [1.0; 7]);
         // A small dip lost in the noise of small counts: left alone.
