@@ -139,7 +139,7 @@ impl Calibration {
     /// The calibrated z of `count` against (`centre`, `spread`), given the
     /// centre's count-noise `floor` (`noise_floor(centre)`, which the caller
     /// has at hand).
-    #[inline]
+    #[inline(always)]
     pub fn z(&self, count: f64, centre: f64, spread: f64, floor: f64) -> f64 {
         // Only what the spread has beyond the count-noise floor is read as
         // over-dispersion (the floor is above Poisson's √c, far above it
@@ -238,6 +238,7 @@ impl Calibration {
 /// reads like a normal quantile: a zero gets exactly `-sqrt(-2 ln P(X = 0))`.
 /// For a centre of zero, where no count model has a mean to test, it is the
 /// count in floors (1) above it.
+#[inline(always)]
 fn deviance(x: f64, c: f64, excess: f64) -> f64 {
     if c <= 0.0 {
         return x - c;
@@ -250,6 +251,7 @@ fn deviance(x: f64, c: f64, excess: f64) -> f64 {
 /// ln(x / c) (0 for x = 0, where x ln x vanishes) and, with over-dispersion,
 /// k = c² / excess and ln((x + k) / (c + k)) (by ln_1p: when k is huge,
 /// almost Poisson, the ratio is almost 1). `c` is positive.
+#[inline(always)]
 fn logs(x: f64, c: f64, excess: f64) -> (f64, Option<(f64, f64)>) {
     let ratio = if x > 0.0 { ln(x / c) } else { 0.0 };
     let nb = (excess > 0.0).then(|| {
@@ -260,6 +262,7 @@ fn logs(x: f64, c: f64, excess: f64) -> (f64, Option<(f64, f64)>) {
 }
 
 /// The signed deviance residual from [`logs`].
+#[inline(always)]
 fn signed_root(x: f64, c: f64, ratio: f64, nb: Option<(f64, f64)>) -> f64 {
     let own = x * ratio;
     let d2 = match nb {
