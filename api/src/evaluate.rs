@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{ensure, Context};
 use servicewatch_shared::eval::{calibration, ceiling, ceiling_calibration, evaluate, Calibration, Quality};
-use servicewatch_shared::synth::{amounts, generate_with_truth, Config, Labelled, Truth};
+use servicewatch_shared::synth::{amounts, generate_with_truth, Config, Kind, Labelled, Truth};
 use servicewatch_shared::{BaselineParams, FlagParams, Method, Metric};
 
 #[derive(clap::Args)]
@@ -87,9 +87,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "{} data sets x {} services x {} days; threshold |z| >= {}, min history {} days\n",
         args.sets, args.services, args.days, args.z, args.min_days
     );
-    print_table(&data, &flag);
+    let default = print_table(&data, &flag);
     let best: Vec<Quality> = data.iter().zip(&truth).map(|(d, t)| ceiling(d, t, &flag)).collect();
     print_row(CEILING, 15, &best);
+    println!("\nlabelled days flagged, by kind: default / ceiling");
+    println!("{}", by_kind(&default, &best));
     println!(
         "\nlabelled anomalous days per set: {:.0}",
         data.iter().map(|d| d.labels.len()).sum::<usize>() as f64 / data.len() as f64
@@ -116,18 +118,42 @@ fn edges(d: &Labelled, named: bool) -> Vec<servicewatch_shared::Day> {
 /// labelled days a count can show at all.
 const CEILING: &str = "ceiling (truth)";
 
-/// One row per configuration, averaged over `data`.
-fn print_table(data: &[Labelled], flag: &FlagParams) {
+/// One row per configuration, averaged over `data`; the last
+/// configuration's (the default's) figures per set.
+fn print_table(data: &[Labelled], flag: &FlagParams) -> Vec<Quality> {
     print_header(15);
+    let mut last = Vec::new();
     for (name, method, weekly, named) in METHODS {
-        let q: Vec<Quality> = data
+        last = data
             .iter()
             .map(|d| {
                 evaluate(d, &BaselineParams { method, weekly, partial: edges(d, named), ..Default::default() }, flag)
             })
             .collect();
-        print_row(name, 15, &q);
+        print_row(name, 15, &last);
     }
+    last
+}
+
+/// The share of each kind of labelled day flagged, summed over the sets,
+/// for two configurations side by side: `spike 0.71 / 0.79, burst ...`.
+fn by_kind(a: &[Quality], b: &[Quality]) -> String {
+    let share = |q: &[Quality], kind: Kind| {
+        let (found, all) = q
+            .iter()
+            .flat_map(|q| &q.found_by_kind)
+            .filter(|f| f.0 == kind)
+            .fold((0, 0), |(x, y), f| (x + f.1, y + f.2));
+        (all > 0).then(|| found as f64 / all as f64)
+    };
+    let mut kinds: Vec<Kind> = a.iter().flat_map(|q| q.found_by_kind.iter().map(|f| f.0)).collect();
+    kinds.sort_by_key(|k| *k as u8);
+    kinds.dedup();
+    kinds
+        .into_iter()
+        .filter_map(|k| Some(format!("{} {:.2} / {:.2}", k.name(), share(a, k)?, share(b, k)?)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn print_header(width: usize) {

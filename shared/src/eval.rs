@@ -5,9 +5,9 @@
 //! a method that cannot see days without transactions is charged for the
 //! outages it misses.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use crate::synth::{Labelled, Truth};
+use crate::synth::{Kind, Labelled, Truth};
 use crate::{BaselineParams, Day, FlagParams, Scores};
 
 /// How well one configuration finds the labelled days.
@@ -19,6 +19,9 @@ pub struct Quality {
     pub average_precision: f64,
     pub flagged: usize,
     pub positives: usize,
+    /// Per kind of labelled day present, in the order of [`Kind`]: how
+    /// many were flagged, and how many there were.
+    pub found_by_kind: Vec<(Kind, usize, usize)>,
 }
 
 /// Scores `data` with `baseline`, flags with `flag`, and compares with the labels.
@@ -37,6 +40,7 @@ pub struct Quality {
 /// let data = Labelled { panel: b.build(), labels, lifetimes: vec![(Day(0), Day(59))] };
 /// let q = evaluate(&data, &BaselineParams::default(), &FlagParams::default());
 /// assert_eq!((q.flagged, q.positives, q.precision, q.recall), (2, 1, 0.5, 1.0));
+/// assert_eq!(q.found_by_kind, vec![(Kind::Spike, 1, 1)]);
 /// assert_eq!(q.average_precision, 0.5);
 ///
 /// // Generated data: the default method finds most labelled days, and
@@ -52,7 +56,7 @@ pub struct Quality {
 /// ```
 pub fn evaluate(data: &Labelled, baseline: &BaselineParams, flag: &FlagParams) -> Quality {
     let scores = Scores::compute(&data.panel, baseline);
-    let truth: HashSet<(usize, i32)> = data.labels.iter().map(|l| (l.service, l.day.0)).collect();
+    let truth = labelled_days(data);
 
     // Flagged set, exactly as the product computes it.
     let flags = scores.flag(flag);
@@ -73,17 +77,35 @@ pub fn evaluate(data: &Labelled, baseline: &BaselineParams, flag: &FlagParams) -
             .collect();
         let (first, last) = data.lifetimes[s];
         for d in first.0..=last.0 {
-            ranked.push((scored.get(&d).copied().unwrap_or(0.0), truth.contains(&(s, d))));
+            ranked.push((scored.get(&d).copied().unwrap_or(0.0), truth.contains_key(&(s, d))));
         }
     }
     quality(&truth, &hits, ranked)
 }
 
+/// Each labelled (service, day) and what was injected there.
+fn labelled_days(data: &Labelled) -> HashMap<(usize, i32), Kind> {
+    data.labels.iter().map(|l| ((l.service, l.day.0), l.kind)).collect()
+}
+
 /// The figures of a flagged set (`hits`) and a ranking of every lifetime
 /// day against the labelled days (`truth`).
-fn quality(truth: &HashSet<(usize, i32)>, hits: &HashSet<(usize, i32)>, ranked: Vec<(f64, bool)>) -> Quality {
-    let true_hits = hits.intersection(truth).count();
+fn quality(truth: &HashMap<(usize, i32), Kind>, hits: &HashSet<(usize, i32)>, ranked: Vec<(f64, bool)>) -> Quality {
+    let true_hits = truth.keys().filter(|k| hits.contains(k)).count();
     let positives = truth.len();
+    let mut found_by_kind: Vec<(Kind, usize, usize)> = Vec::new();
+    for (key, &kind) in truth {
+        let i = match found_by_kind.iter().position(|f| f.0 == kind) {
+            Some(i) => i,
+            None => {
+                found_by_kind.push((kind, 0, 0));
+                found_by_kind.len() - 1
+            }
+        };
+        found_by_kind[i].1 += hits.contains(key) as usize;
+        found_by_kind[i].2 += 1;
+    }
+    found_by_kind.sort_by_key(|f| f.0 as u8);
     let precision = if hits.is_empty() { 0.0 } else { true_hits as f64 / hits.len() as f64 };
     let recall = if positives == 0 { 0.0 } else { true_hits as f64 / positives as f64 };
     let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
@@ -94,6 +116,7 @@ fn quality(truth: &HashSet<(usize, i32)>, hits: &HashSet<(usize, i32)>, ranked: 
         average_precision: average_precision(ranked, positives),
         flagged: hits.len(),
         positives,
+        found_by_kind,
     }
 }
 
@@ -122,7 +145,7 @@ fn quality(truth: &HashSet<(usize, i32)>, hits: &HashSet<(usize, i32)>, ranked: 
 /// assert!(best.recall > 0.5 && best.recall < 1.0, "{best:?}");
 /// ```
 pub fn ceiling(data: &Labelled, truth: &Truth, flag: &FlagParams) -> Quality {
-    let labels: HashSet<(usize, i32)> = data.labels.iter().map(|l| (l.service, l.day.0)).collect();
+    let labels = labelled_days(data);
     let mut hits = HashSet::new();
     let mut ranked = Vec::new();
     for (s, &(first, last)) in data.lifetimes.iter().enumerate() {
@@ -133,7 +156,7 @@ pub fn ceiling(data: &Labelled, truth: &Truth, flag: &FlagParams) -> Quality {
             if z >= flag.z {
                 hits.insert((s, d));
             }
-            ranked.push((z, labels.contains(&(s, d))));
+            ranked.push((z, labels.contains_key(&(s, d))));
         }
     }
     quality(&labels, &hits, ranked)
