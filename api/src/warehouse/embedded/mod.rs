@@ -1,6 +1,7 @@
 //! The embedded warehouse: DataFusion running the shared SQL over local
 //! Parquet or CSV files (a local copy of the table), in process.
 
+mod dense_count;
 mod from_utc_timestamp;
 mod statistics;
 mod utc_day;
@@ -213,6 +214,10 @@ impl Warehouse for Embedded {
         cancel: &CancellationToken,
         progress: &Progress,
     ) -> Result<Aggregates, WarehouseError> {
+        // The default view of a clean Parquet file, counted without a hash table.
+        if let Some(counted) = self.daily_counted(q, cancel, progress).await {
+            return counted;
+        }
         let st = self.source.daily(q.from, q.to, q.services.as_deref(), &q.view);
         batches::to_panel(&self.run_with_progress(&st, cancel, progress).await?)
     }
@@ -242,5 +247,71 @@ impl Warehouse for Embedded {
         cancel: &CancellationToken,
     ) -> Result<Rows, WarehouseError> {
         batches::to_rows(&self.run(&self.source.transactions(service, day, limit), cancel).await?)
+    }
+}
+
+/// What the embedded warehouse's tests share: a scratch folder, and the
+/// warehouse opened on a file with the default column names in UTC.
+#[cfg(test)]
+mod test_support {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::Embedded;
+    use crate::warehouse::sql::{Ident, Source, TableName};
+    use crate::warehouse::zone::Zone;
+
+    /// A fresh folder of this test process, named for the test.
+    pub fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sw-embedded-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// `tx.parquet` in [`dir`]`(name)`: a time column and a service
+    /// column of these rows, in row groups of 3.
+    pub fn parquet(name: &str, ts: ArrayRef, services: &[Option<&str>]) -> PathBuf {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("transaction_timestamp", ts.data_type().clone(), true),
+            Field::new("orderservice", DataType::Utf8, true),
+        ]));
+        let cols: Vec<ArrayRef> = vec![ts, Arc::new(StringArray::from(services.to_vec()))];
+        let out = dir(name).join("tx.parquet");
+        let props = parquet::file::properties::WriterProperties::builder().set_max_row_group_row_count(Some(3)).build();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&out).unwrap(), schema.clone(), Some(props))
+                .unwrap();
+        w.write(&RecordBatch::try_new(schema, cols).unwrap()).unwrap();
+        w.close().unwrap();
+        out
+    }
+
+    /// `tx.parquet` in [`dir`]`(name)`: the sample's transactions from
+    /// 2024-01-01.
+    pub fn sample(name: &str, seed: u64, services: usize, days: u32) -> PathBuf {
+        let out = dir(name).join("tx.parquet");
+        let start = servicewatch_shared::Day::parse("2024-01-01").unwrap();
+        let args = crate::sample::Args { out: out.clone(), seed, services, days, start, scale: 1.0, labels: None };
+        crate::sample::write(&args, |_, _| {}).unwrap();
+        out
+    }
+
+    pub async fn open(path: &Path) -> Embedded {
+        let ident = |s| Ident::parse(s).unwrap();
+        let source = Source {
+            table: TableName::parse("transactions").unwrap(),
+            timestamp: ident("transaction_timestamp"),
+            service: ident("orderservice"),
+            zone: Zone::UTC,
+            amount: ident("amount"),
+            amount_decimals: 2,
+            segment: ident("customer_segment"),
+            channel: ident("channel"),
+            payment_method: ident("payment_method"),
+        };
+        Embedded::open(path, source).await.unwrap()
     }
 }

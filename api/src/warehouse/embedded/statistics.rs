@@ -114,36 +114,12 @@ mod tests {
     use std::path::PathBuf;
     use std::sync::Arc;
 
-    use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
-    use datafusion::arrow::datatypes::{Field, Schema};
-    use servicewatch_shared::Day;
+    use datafusion::arrow::array::TimestampMicrosecondArray;
     use tokio_util::sync::CancellationToken;
 
+    use super::super::test_support::{open, parquet, sample};
     use super::*;
     use crate::warehouse::batches;
-    use crate::warehouse::sql::{Ident, Source, TableName};
-    use crate::warehouse::zone::Zone;
-
-    fn dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("sw-stats-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
-    async fn open(path: &Path) -> Embedded {
-        let source = Source {
-            table: TableName::parse("transactions").unwrap(),
-            timestamp: Ident::parse("transaction_timestamp").unwrap(),
-            service: Ident::parse("orderservice").unwrap(),
-            zone: Zone::UTC,
-            amount: Ident::parse("amount").unwrap(),
-            amount_decimals: 2,
-            segment: Ident::parse("customer_segment").unwrap(),
-            channel: Ident::parse("channel").unwrap(),
-            payment_method: Ident::parse("payment_method").unwrap(),
-        };
-        Embedded::open(path, source).await.unwrap()
-    }
 
     /// The footer's answer, and the statement's.
     async fn both(path: &Path) -> (Option<Bounds>, Bounds) {
@@ -154,36 +130,13 @@ mod tests {
 
     /// Rows of (service, time) written in row groups of 3.
     fn file(name: &str, rows: &[(Option<&str>, i64)]) -> PathBuf {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("transaction_timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
-            Field::new("orderservice", DataType::Utf8, true),
-        ]));
         let ts = TimestampMicrosecondArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>()).with_timezone("UTC");
-        let svc = StringArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>());
-        let cols: Vec<ArrayRef> = vec![Arc::new(ts), Arc::new(svc)];
-        let out = dir(name).join("tx.parquet");
-        let props = parquet::file::properties::WriterProperties::builder().set_max_row_group_row_count(Some(3)).build();
-        let mut w =
-            parquet::arrow::ArrowWriter::try_new(File::create(&out).unwrap(), schema.clone(), Some(props)).unwrap();
-        w.write(&RecordBatch::try_new(schema, cols).unwrap()).unwrap();
-        w.close().unwrap();
-        out
+        parquet(name, Arc::new(ts), &rows.iter().map(|r| r.0).collect::<Vec<_>>())
     }
 
     #[tokio::test]
     async fn the_footer_gives_what_the_scan_gives() {
-        let out = dir("sample").join("tx.parquet");
-        let args = crate::sample::Args {
-            out: out.clone(),
-            seed: 3,
-            services: 6,
-            days: 40,
-            start: Day::parse("2024-01-01").unwrap(),
-            scale: 1.0,
-            labels: None,
-        };
-        crate::sample::write(&args, |_, _| {}).unwrap();
-        let (footer, scan) = both(&out).await;
+        let (footer, scan) = both(&sample("sample", 3, 6, 40)).await;
         assert!(scan.rows > 1000);
         assert_eq!(footer, Some(scan));
 
