@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -43,9 +43,9 @@ use crate::warehouse::{batches, Aggregates, DailyQuery, Progress, WarehouseError
 
 /// Rows per batch read.
 const BATCH: usize = 4_096;
-/// Most counters one share of the row groups may hold (128 MiB): past it,
-/// the data is too sparse for arrays.
-const MAX_CELLS: usize = 1 << 25;
+/// Most counters (allocated, not only used) all the arrays together may
+/// hold, 64 MiB of them: past it, the data is too sparse for arrays.
+const MAX_CELLS: usize = 1 << 24;
 
 impl Embedded {
     /// The default view's daily counts read from the file directly, or
@@ -82,9 +82,11 @@ impl Embedded {
             svc: self.source.service.as_str().to_string(),
             services: q.services.clone(),
             days: (from, end),
-            cancel: cancel.clone(),
+            cancel: cancel.child_token(),
             progress: progress.clone(),
         };
+        // Dropping this future (a shutdown) stops the reading threads too.
+        let _stop = job.cancel.clone().drop_guard();
         let counted = tokio::task::spawn_blocking(move || job.run());
         tokio::select! {
             biased;
@@ -114,7 +116,8 @@ struct Counted {
     names: Vec<String>,
     index: HashMap<String, usize>,
     series: Vec<Series>,
-    /// Cells the series hold, to give up on data too sparse for arrays.
+    /// Counters the series have allocated, to give up on data too sparse
+    /// for arrays.
     cells: usize,
 }
 
@@ -128,10 +131,10 @@ struct Series {
 /// How the outcome of counting a share of the row groups reads.
 enum Share {
     Done(Counted),
-    /// Not for an array (a series too sparse, a count past u32): the
-    /// statement answers.
+    /// Not for an array (a series too sparse, a count past u32, a batch
+    /// it cannot read): the statement answers.
     GiveUp,
-    Failed(WarehouseError),
+    Cancelled,
 }
 
 impl Job {
@@ -172,12 +175,14 @@ impl Job {
             TimeUnit::Nanosecond => 86_400_000_000_000,
         };
         let groups = meta.metadata().num_row_groups();
-        let total: u64 = meta.metadata().row_groups().iter().map(|g| g.num_rows().max(0) as u64).sum();
+        let total = meta.metadata().row_groups().iter().fold(0u64, |n, g| n.saturating_add(g.num_rows().max(0) as u64));
         let done = AtomicU64::new(0);
-        let mask = ProjectionMask::columns(
-            meta.metadata().file_metadata().schema_descr(),
-            [self.ts.as_str(), self.svc.as_str()],
-        );
+        let cells = AtomicUsize::new(0);
+        // The two columns by their top-level position (a name may hold a dot).
+        let roots = meta.metadata().file_metadata().schema_descr().root_schema().get_fields().to_vec();
+        let root = |name: &str| roots.iter().position(|f| f.name() == name);
+        let mask =
+            ProjectionMask::roots(meta.metadata().file_metadata().schema_descr(), [root(&self.ts)?, root(&self.svc)?]);
         // Two shares of the row groups, one per core.
         let shares: Vec<Vec<usize>> = vec![(0..groups).step_by(2).collect(), (1..groups).step_by(2).collect()];
         let results: Vec<Share> = std::thread::scope(|scope| {
@@ -186,7 +191,8 @@ impl Job {
                 .filter(|s| !s.is_empty())
                 .map(|share| {
                     // A file of its own: clones of one handle share its offset.
-                    let (meta, mask, done, file) = (meta.clone(), mask.clone(), &done, File::open(&self.path));
+                    let (meta, mask, file) = (meta.clone(), mask.clone(), File::open(&self.path));
+                    let (done, cells) = (&done, &cells);
                     let job = &self;
                     scope.spawn(move || {
                         let Ok(file) = file else { return Share::GiveUp };
@@ -196,7 +202,7 @@ impl Job {
                             .with_batch_size(BATCH)
                             .build();
                         match reader {
-                            Ok(reader) => job.count(reader, *unit, per_day, done, total),
+                            Ok(reader) => job.count(reader, (*unit, per_day), (done, total), cells),
                             Err(_) => Share::GiveUp,
                         }
                     })
@@ -204,43 +210,46 @@ impl Job {
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap_or(Share::GiveUp)).collect()
         });
-        let mut all = Counted::default();
+        let mut all: Option<Counted> = None;
         for share in results {
-            match share {
-                Share::Done(c) => {
-                    if !all.merge(c) {
+            match (share, all.as_mut()) {
+                (Share::Done(c), None) => all = Some(c),
+                (Share::Done(c), Some(a)) => {
+                    if !a.merge(c) {
                         return None;
                     }
                 }
-                Share::GiveUp => return None,
-                Share::Failed(e) => return Some(Err(e)),
+                (Share::GiveUp, _) => return None,
+                (Share::Cancelled, _) => return Some(Err(WarehouseError::Cancelled)),
             }
         }
-        Some(batches::to_panel(&[all.into_batch()]))
+        self.progress.set(total, total);
+        Some(batches::to_panel(&[all.unwrap_or_default().into_batch()]))
     }
 
     /// Counts the rows of `reader` (the projected time and service).
+    /// `cells` is what both shares' arrays hold, checked after each batch
+    /// against the rows read so far (`done` of `total`).
     fn count(
         &self,
         reader: impl Iterator<Item = Result<RecordBatch, datafusion::arrow::error::ArrowError>>,
-        unit: TimeUnit,
-        per_day: i64,
-        done: &AtomicU64,
-        total: u64,
+        (unit, per_day): (TimeUnit, i64),
+        (done, total): (&AtomicU64, u64),
+        cells: &AtomicUsize,
     ) -> Share {
-        let (lo, hi) = (i64::from(self.days.0) * per_day, i64::from(self.days.1) * per_day);
+        let bound = |day: i32| i64::from(day).checked_mul(per_day);
+        let (Some(lo), Some(hi)) = (bound(self.days.0), bound(self.days.1)) else { return Share::GiveUp };
         let wanted: Option<std::collections::HashSet<&str>> =
             self.services.as_ref().map(|s| s.iter().map(String::as_str).collect());
         let mut out = Counted::default();
         let (mut ids, mut last_dictionary): (Vec<Option<usize>>, Option<ArrayData>) = (Vec::new(), None);
+        let mut reported = 0;
         for batch in reader {
             if self.cancel.is_cancelled() {
-                return Share::Failed(WarehouseError::Cancelled);
+                return Share::Cancelled;
             }
-            let batch = match batch {
-                Ok(b) => b,
-                Err(e) => return Share::Failed(WarehouseError::data(format!("reading the Parquet file: {e}"))),
-            };
+            // A file this reader cannot read is the statement's to judge.
+            let Ok(batch) = batch else { return Share::GiveUp };
             let (Some(ts), Some(svc)) = (batch.column_by_name(&self.ts), batch.column_by_name(&self.svc)) else {
                 return Share::GiveUp;
             };
@@ -282,7 +291,9 @@ impl Job {
             let seen = done.fetch_add(batch.num_rows() as u64, Ordering::Relaxed) + batch.num_rows() as u64;
             self.progress.set(seen.min(total), total);
             // Arrays for sparse data would outgrow the rows they count.
-            if out.cells > 8 * seen as usize + (1 << 20) {
+            let held = cells.fetch_add(out.cells - reported, Ordering::Relaxed) + out.cells - reported;
+            reported = out.cells;
+            if held > MAX_CELLS || held > 8 * seen as usize + (1 << 20) {
                 return Share::GiveUp;
             }
         }
@@ -324,12 +335,12 @@ impl Counted {
 
     fn add_n(&mut self, id: usize, day: i32, n: u32) -> bool {
         let s = &mut self.series[id];
-        let before = s.counts.len();
+        let before = s.counts.capacity();
         match s.slot(day) {
             Some(c) if u32::MAX - *c >= n => *c += n,
             _ => return false,
         }
-        self.cells += s.counts.len() - before;
+        self.cells += s.counts.capacity() - before;
         self.cells <= MAX_CELLS
     }
 
@@ -384,7 +395,8 @@ impl Series {
         if day < self.first {
             let need = (self.first - day) as usize;
             let by = need.max(self.counts.len());
-            let mut grown = vec![0u32; by];
+            let mut grown = Vec::with_capacity(by + self.counts.len());
+            grown.resize(by, 0);
             grown.extend_from_slice(&self.counts);
             self.counts = grown;
             self.first -= by as i32;
@@ -402,7 +414,9 @@ impl Series {
 mod tests {
     use std::path::PathBuf;
 
-    use datafusion::arrow::array::{TimestampNanosecondArray, TimestampSecondArray};
+    use datafusion::arrow::array::{
+        TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
+    };
     use servicewatch_shared::{Day, Metric};
 
     use super::super::test_support::{open, parquet, sample};
@@ -449,10 +463,12 @@ mod tests {
     /// Rows of (service, time in `unit`s) in row groups of 3.
     fn file(name: &str, unit: TimeUnit, rows: &[(Option<&str>, Option<i64>)]) -> PathBuf {
         let times: Vec<Option<i64>> = rows.iter().map(|r| r.1).collect();
+        // Zone-less and UTC, both as the table reads them.
         let ts: ArrayRef = match unit {
             TimeUnit::Second => Arc::new(TimestampSecondArray::from(times)),
+            TimeUnit::Millisecond => Arc::new(TimestampMillisecondArray::from(times).with_timezone("UTC")),
+            TimeUnit::Microsecond => Arc::new(TimestampMicrosecondArray::from(times)),
             TimeUnit::Nanosecond => Arc::new(TimestampNanosecondArray::from(times).with_timezone("UTC")),
-            _ => unreachable!("the tests use seconds and nanoseconds"),
         };
         parquet(&format!("dense-{name}"), ts, &rows.iter().map(|r| r.0).collect::<Vec<_>>())
     }
@@ -473,7 +489,12 @@ mod tests {
             (Some("é"), Some(6 * day)),
             (Some("a"), Some(3 * day)),
         ];
-        for (name, unit, scale) in [("seconds", TimeUnit::Second, 1), ("nanos", TimeUnit::Nanosecond, 1_000_000_000)] {
+        for (name, unit, scale) in [
+            ("seconds", TimeUnit::Second, 1),
+            ("millis", TimeUnit::Millisecond, 1_000),
+            ("micros", TimeUnit::Microsecond, 1_000_000),
+            ("nanos", TimeUnit::Nanosecond, 1_000_000_000),
+        ] {
             let scaled: Vec<(Option<&str>, Option<i64>)> =
                 rows.iter().map(|(s, t)| (*s, t.map(|t| t * scale))).collect();
             let wh = open(&file(name, unit, &scaled)).await;
@@ -487,5 +508,10 @@ mod tests {
                 assert!(!statement.panel.is_empty(), "{name} {q:?}");
             }
         }
+        // A file without rows: nothing, as the statement says.
+        let wh = open(&file("empty", TimeUnit::Microsecond, &[])).await;
+        let (counted, statement) = both(&wh, &query("2024-01-01", "2024-12-31", None)).await;
+        assert!(statement.panel.is_empty());
+        assert_eq!(counted, Some(statement));
     }
 }
