@@ -508,6 +508,20 @@ mod tests {
                 assert!(!statement.panel.is_empty(), "{name} {q:?}");
             }
         }
+        // Services whose few rows lie centuries apart: arrays would hold
+        // millions of counters for 60 rows, so the statement answers.
+        let sparse: Vec<(Option<&str>, Option<i64>)> = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
+            .iter()
+            .flat_map(|&s| {
+                [(FIRST_VALID_DAY.0 + 1), 0, (END_VALID_DAY.0 - 2)].map(|d| (Some(s), Some(i64::from(d) * day)))
+            })
+            .chain([(Some("k"), Some(7 * day)); 30])
+            .collect();
+        let wh = open(&file("sparse", TimeUnit::Second, &sparse)).await;
+        let everything = query("1901-01-01", "2199-12-31", None);
+        assert!(wh.daily_counted(&everything, &CancellationToken::new(), &Progress::default()).await.is_none());
+        let (_, statement) = both(&wh, &everything).await;
+        assert_eq!(statement.panel.len(), 11);
         // A file without rows: nothing, as the statement says.
         let wh = open(&file("empty", TimeUnit::Microsecond, &[])).await;
         let (counted, statement) = both(&wh, &query("2024-01-01", "2024-12-31", None)).await;
