@@ -176,7 +176,9 @@ extern "C" {
     );
 }
 
-fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark], unit: Unit) -> (Plot, usize) {
+/// plotly's drawing of series `s`; `upper` is the band's top in the view's
+/// unit ([`Overlay`]'s, computed once).
+fn plot(scores: &Scores, s: usize, marks: &[Mark], unit: Unit, upper: &[f64]) -> Plot {
     let v = scores.series(s);
     let x: Vec<String> = v.day.iter().map(|d| d.to_string()).collect();
     // Amounts in major units (counts as they are: a division by 1).
@@ -187,13 +189,11 @@ fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark], unit: Unit) -> 
     // not centre ± z × spread) and the flagged markers are the overlay's
     // (`Overlay`). Here the band's top only keeps the y axis' range around
     // it (an invisible line), and the legend names both.
-    let (_, upper) = scores.band(s, c.z);
-    let hits = flagged(scores, s, c).len();
     let legend_only =
         |name: &str| Scatter::new(vec![x.first().cloned().unwrap_or_default()], vec![f64::NAN]).name(name);
     let mut p = Plot::new();
     p.add_trace(
-        Scatter::new(x.clone(), ys(&upper))
+        Scatter::new(x.clone(), upper.to_vec())
             .mode(Mode::Lines)
             .line(Line::new().width(0.0))
             .hover_info(HoverInfo::Skip)
@@ -272,7 +272,7 @@ fn plot(scores: &Scores, s: usize, c: &Controls, marks: &[Mark], unit: Unit) -> 
             .legend(Legend::new().x(0.0).y(1.15).orientation(plotly::common::Orientation::Horizontal))
             .y_axis(y_axis),
     );
-    (p, hits)
+    p
 }
 
 #[component]
@@ -294,8 +294,9 @@ pub fn Chart(
         let what = u.name().to_lowercase();
         let new_drawing = shown.with_value(|d| d.as_ref() != Some(&drawing));
         let (overlay, hits) = Overlay::of(&s, idx, &c, u, new_drawing);
-        let plot = new_drawing
-            .then(|| marks.current.with_untracked(|m| plot(&s, idx, &c, m.as_deref().unwrap_or_default(), u).0));
+        let plot = new_drawing.then(|| {
+            marks.current.with_untracked(|m| plot(&s, idx, m.as_deref().unwrap_or_default(), u, &overlay.upper))
+        });
         shown.set_value(Some(drawing));
         // Queued, so an overlay never overtakes the drawing it goes on.
         leptos::task::spawn_local(async move {
