@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::stats::normal_tail;
 use crate::synth::{Kind, Labelled, Truth};
 use crate::{BaselineParams, Day, FlagParams, Scores};
 
@@ -148,18 +149,26 @@ pub fn ceiling(data: &Labelled, truth: &Truth, flag: &FlagParams) -> Quality {
     let labels = labelled_days(data);
     let mut hits = HashSet::new();
     let mut ranked = Vec::new();
-    for (s, &(first, last)) in data.lifetimes.iter().enumerate() {
-        let (days, counts) = (data.panel.days(s), data.panel.counts(s));
-        for (d, &mean) in (first.0..=last.0).zip(&truth.means[s]) {
-            let count = days.binary_search(&Day(d)).map_or(0, |i| counts[i]);
-            let z = directional(nb_z(count, mean, truth.dispersion[s]), flag);
-            if z >= flag.z {
-                hits.insert((s, d));
-            }
-            ranked.push((z, labels.contains_key(&(s, d))));
+    for (s, d, z) in true_scores(data, truth) {
+        let z = directional(z, flag);
+        if z >= flag.z {
+            hits.insert((s, d));
         }
+        ranked.push((z, labels.contains_key(&(s, d))));
     }
     quality(&labels, &hits, ranked)
+}
+
+/// (service, day, z) of every lifetime day, scored by the generator's own
+/// model ([`nb_z`]); days without rows count 0.
+fn true_scores<'a>(data: &'a Labelled, truth: &'a Truth) -> impl Iterator<Item = (usize, i32, f64)> + 'a {
+    data.lifetimes.iter().enumerate().flat_map(move |(s, &(first, last))| {
+        let (days, counts) = (data.panel.days(s), data.panel.counts(s));
+        (first.0..=last.0).zip(&truth.means[s]).map(move |(d, &mean)| {
+            let count = days.binary_search(&Day(d)).map_or(0, |i| counts[i]);
+            (s, d, nb_z(count, mean, truth.dispersion[s]))
+        })
+    })
 }
 
 /// [`Calibration`] of the generator's own model ([`ceiling`]'s scores) on
@@ -181,24 +190,17 @@ pub fn ceiling(data: &Labelled, truth: &Truth, flag: &FlagParams) -> Quality {
 /// ```
 pub fn ceiling_calibration(data: &Labelled, truth: &Truth, thresholds: &[f64]) -> Vec<Calibration> {
     let half_days = data.panel.bounds();
-    let mut z = Vec::new();
-    for (s, &(first, last)) in data.lifetimes.iter().enumerate() {
-        let (days, counts) = (data.panel.days(s), data.panel.counts(s));
-        for (d, &mean) in (first.0..=last.0).zip(&truth.means[s]) {
-            if half_days.is_some_and(|(a, b)| d == a.0 || d == b.0) {
-                continue;
-            }
-            let count = days.binary_search(&Day(d)).map_or(0, |i| counts[i]);
-            z.push(nb_z(count, mean, truth.dispersion[s]));
-        }
-    }
+    let z: Vec<f64> = true_scores(data, truth)
+        .filter(|&(_, d, _)| !half_days.is_some_and(|(a, b)| d == a.0 || d == b.0))
+        .map(|(.., z)| z)
+        .collect();
     thresholds
         .iter()
         .map(|&t| Calibration {
             z: t,
             flagged: z.iter().filter(|z| z.abs() >= t).count() as u64,
             spikes: z.iter().filter(|&&z| z >= t).count() as u64,
-            expected: z.len() as f64 * libm::erfc(t / std::f64::consts::SQRT_2),
+            expected: z.len() as f64 * normal_tail(t, true),
             eligible: z.len() as u64,
         })
         .collect()
@@ -246,11 +248,10 @@ fn nb_z(x: u64, mean: f64, r: f64) -> f64 {
 /// The z whose upper normal tail is `p` (at most 0.5), by bisection: the
 /// ceiling is a measurement, not a hot path.
 fn upper_quantile(p: f64) -> f64 {
-    let upper = |z: f64| 0.5 * libm::erfc(z / std::f64::consts::SQRT_2);
     let (mut lo, mut hi) = (0.0f64, 40.0f64);
     for _ in 0..80 {
         let mid = 0.5 * (lo + hi);
-        if upper(mid) > p {
+        if normal_tail(mid, false) > p {
             lo = mid;
         } else {
             hi = mid;
