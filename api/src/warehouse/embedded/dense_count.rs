@@ -35,7 +35,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, Parq
 use parquet::arrow::ProjectionMask;
 use tokio_util::sync::CancellationToken;
 
-use super::utc_day::is_utc;
+use super::utc_day::{per_day, utc_unit};
 use super::{Embedded, Format};
 use crate::view::View;
 use crate::warehouse::sql::{END_VALID_DAY, FIRST_VALID_DAY};
@@ -64,11 +64,8 @@ impl Embedded {
         {
             return None;
         }
-        let provider = self.ctx.table_provider(self.source.table.table().as_str()).await.ok()?;
-        let schema = provider.schema();
-        let table_ts = schema.field_with_name(self.source.timestamp.as_str()).ok()?.data_type().clone();
-        let table_svc = schema.field_with_name(self.source.service.as_str()).ok()?.data_type().clone();
-        if !matches!(table_svc, DataType::Utf8 | DataType::Utf8View) {
+        let table_ts = self.table_type(&self.source.timestamp).await?;
+        if !matches!(self.table_type(&self.source.service).await?, DataType::Utf8 | DataType::Utf8View) {
             return None;
         }
         // The statement's window: midnights of `from` and of the day after
@@ -142,11 +139,7 @@ impl Job {
         let file = File::open(&self.path).ok()?;
         let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).ok()?;
         let schema = meta.schema().clone();
-        let ts_type = schema.field_with_name(&self.ts).ok()?.data_type().clone();
-        let DataType::Timestamp(unit, tz) = &ts_type else { return None };
-        if ts_type != self.table_ts || !is_utc(tz.as_deref()) {
-            return None;
-        }
+        let unit = utc_unit(&schema, &self.table_ts, &self.ts)?;
         let svc_field = schema.field_with_name(&self.svc).ok()?;
         if !matches!(svc_field.data_type(), DataType::Utf8 | DataType::Utf8View) {
             return None;
@@ -168,12 +161,7 @@ impl Job {
         let hinted = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
         let meta = ArrowReaderMetadata::try_new(meta.metadata().clone(), ArrowReaderOptions::new().with_schema(hinted))
             .ok()?;
-        let per_day: i64 = match unit {
-            TimeUnit::Second => 86_400,
-            TimeUnit::Millisecond => 86_400_000,
-            TimeUnit::Microsecond => 86_400_000_000,
-            TimeUnit::Nanosecond => 86_400_000_000_000,
-        };
+        let per_day = per_day(unit);
         let groups = meta.metadata().num_row_groups();
         let total = meta.metadata().row_groups().iter().fold(0u64, |n, g| n.saturating_add(g.num_rows().max(0) as u64));
         let done = AtomicU64::new(0);
@@ -202,7 +190,7 @@ impl Job {
                             .with_batch_size(BATCH)
                             .build();
                         match reader {
-                            Ok(reader) => job.count(reader, (*unit, per_day), (done, total), cells),
+                            Ok(reader) => job.count(reader, (unit, per_day), (done, total), cells),
                             Err(_) => Share::GiveUp,
                         }
                     })
@@ -272,8 +260,7 @@ impl Job {
                     .collect();
                 last_dictionary = Some(dictionary);
             }
-            let times = times(ts, unit);
-            let Some(times) = times else { return Share::GiveUp };
+            let Some(times) = times(ts, unit) else { return Share::GiveUp };
             let keys = svc.keys();
             for i in 0..batch.num_rows() {
                 if keys.is_null(i) || times.is_null(i) {

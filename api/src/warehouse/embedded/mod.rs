@@ -12,13 +12,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::physical_plan::{collect, ExecutionPlan, StatisticsArgs, StatisticsContext};
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use servicewatch_shared::Day;
 use tokio_util::sync::CancellationToken;
 
-use super::sql::{Param, Placeholder, Source, Statement};
+use super::sql::{Ident, Param, Placeholder, Source, Statement};
 use super::{batches, Aggregates, Bounds, Caller, DailyQuery, Failure, Progress, Rows, Warehouse, WarehouseError};
 
 /// DataFusion over a file or a folder of files.
@@ -111,6 +112,13 @@ impl Embedded {
             }
         }
         Ok(())
+    }
+
+    /// The type the registered table gives `column` (what the statements
+    /// read), for the shortcuts that read the file themselves.
+    async fn table_type(&self, column: &Ident) -> Option<DataType> {
+        let provider = self.ctx.table_provider(self.source.table.table().as_str()).await.ok()?;
+        Some(provider.schema().field_with_name(column.as_str()).ok()?.data_type().clone())
     }
 
     /// Runs a statement with its parameters bound, stopping on `cancel`.

@@ -25,12 +25,12 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::file::metadata::RowGroupMetaData;
 use servicewatch_shared::wire::DroppedRows;
 
-use super::utc_day::is_utc;
+use super::utc_day::{per_day, utc_unit};
 use super::Embedded;
 use crate::warehouse::sql::{END_VALID_DAY, FIRST_VALID_DAY};
 use crate::warehouse::Bounds;
 
-const DAY_NS: i128 = 86_400 * 1_000_000_000;
+const DAY_NS: i128 = per_day(TimeUnit::Nanosecond) as i128;
 
 impl Embedded {
     /// The bounds from the file's footer, or `None` when it does not
@@ -39,9 +39,7 @@ impl Embedded {
         if !self.path.is_file() {
             return None;
         }
-        let provider = self.ctx.table_provider(self.source.table.table().as_str()).await.ok()?;
-        let schema = provider.schema();
-        let table_ts = schema.field_with_name(self.source.timestamp.as_str()).ok()?.data_type().clone();
+        let table_ts = self.table_type(&self.source.timestamp).await?;
         let (path, ts, svc) =
             (self.path.clone(), self.source.timestamp.as_str().to_string(), self.source.service.as_str().to_string());
         tokio::task::spawn_blocking(move || from_footer(&path, &table_ts, &ts, &svc)).await.ok()?
@@ -73,11 +71,7 @@ fn from_footer(path: &Path, table_ts: &DataType, ts: &str, svc: &str) -> Option<
     let file = File::open(path).ok()?;
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).ok()?;
     let (schema, md) = (meta.schema(), meta.metadata());
-    let ts_type = schema.field_with_name(ts).ok()?.data_type();
-    let DataType::Timestamp(unit, tz) = ts_type else { return None };
-    if ts_type != table_ts || !is_utc(tz.as_deref()) {
-        return None;
-    }
+    let unit = utc_unit(schema, table_ts, ts)?;
     let groups = md.row_groups();
     let parquet_schema = md.file_metadata().schema_descr();
     let t = StatisticsConverter::try_new(ts, schema, parquet_schema).ok()?;
@@ -94,12 +88,7 @@ fn from_footer(path: &Path, table_ts: &DataType, ts: &str, svc: &str) -> Option<
     }
     let first = *per_group(&t.row_group_mins(groups).ok()?, groups.len())?.iter().min()?;
     let last = *per_group(&t.row_group_maxes(groups).ok()?, groups.len())?.iter().max()?;
-    let ns_per = match unit {
-        TimeUnit::Second => 1_000_000_000,
-        TimeUnit::Millisecond => 1_000_000,
-        TimeUnit::Microsecond => 1_000,
-        TimeUnit::Nanosecond => 1,
-    };
+    let ns_per = i128::from(per_day(TimeUnit::Nanosecond) / per_day(unit));
     let (first, last) = (i128::from(first) * ns_per, i128::from(last) * ns_per);
     if first < i128::from(FIRST_VALID_DAY.0) * DAY_NS || last >= i128::from(END_VALID_DAY.0) * DAY_NS {
         return None;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array, PrimitiveArray};
 use datafusion::arrow::compute::{cast_with_options, CastOptions};
-use datafusion::arrow::datatypes::{ArrowTimestampType, DataType, FieldRef, TimeUnit};
+use datafusion::arrow::datatypes::{ArrowTimestampType, DataType, FieldRef, Schema, TimeUnit};
 use datafusion::arrow::datatypes::{
     TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
@@ -37,6 +37,29 @@ const CHRONO_DAYS: i64 = 95_000_000;
 /// A zone Arrow's cast treats as UTC: the day is the UTC day.
 pub(super) fn is_utc(tz: Option<&str>) -> bool {
     matches!(tz, None | Some("UTC" | "Etc/UTC" | "+00:00"))
+}
+
+/// Ticks of a timestamp of `unit` in a day.
+pub(super) const fn per_day(unit: TimeUnit) -> i64 {
+    const DAY: i64 = 86_400;
+    match unit {
+        TimeUnit::Second => DAY,
+        TimeUnit::Millisecond => DAY * 1_000,
+        TimeUnit::Microsecond => DAY * 1_000_000,
+        TimeUnit::Nanosecond => DAY * 1_000_000_000,
+    }
+}
+
+/// The unit of a Parquet file's time column `column` (its Arrow `schema`)
+/// when the table reads it as the same type (`table_ts`) and its days are
+/// UTC days: what the shortcuts that read the file themselves need, so
+/// that their days are the statement's.
+pub(super) fn utc_unit(schema: &Schema, table_ts: &DataType, column: &str) -> Option<TimeUnit> {
+    let ts = schema.field_with_name(column).ok()?.data_type();
+    match ts {
+        DataType::Timestamp(unit, tz) if ts == table_ts && is_utc(tz.as_deref()) => Some(*unit),
+        _ => None,
+    }
 }
 
 /// `CAST(ts AS DATE)` for a timestamp without time zone or in UTC.
@@ -65,13 +88,12 @@ fn days<T: ArrowTimestampType>(array: &dyn Array, per_day: i64) -> Option<Date32
 
 /// The days of a timestamp array; `None` when Arrow's cast must decide.
 fn utc_days(array: &dyn Array) -> Option<Date32Array> {
-    const DAY: i64 = 86_400;
     match array.data_type() {
         DataType::Timestamp(unit, tz) if is_utc(tz.as_deref()) => match unit {
-            TimeUnit::Second => days::<TimestampSecondType>(array, DAY),
-            TimeUnit::Millisecond => days::<TimestampMillisecondType>(array, DAY * 1_000),
-            TimeUnit::Microsecond => days::<TimestampMicrosecondType>(array, DAY * 1_000_000),
-            TimeUnit::Nanosecond => days::<TimestampNanosecondType>(array, DAY * 1_000_000_000),
+            TimeUnit::Second => days::<TimestampSecondType>(array, per_day(*unit)),
+            TimeUnit::Millisecond => days::<TimestampMillisecondType>(array, per_day(*unit)),
+            TimeUnit::Microsecond => days::<TimestampMicrosecondType>(array, per_day(*unit)),
+            TimeUnit::Nanosecond => days::<TimestampNanosecondType>(array, per_day(*unit)),
         },
         _ => None,
     }
