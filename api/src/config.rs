@@ -8,7 +8,8 @@
 //! time_zone = "UTC"                     # the zone whose calendar days are counted
 //! frame_ancestors = "'self' https://portal.example.com"   # who may embed the app
 //! cache_max_bytes = 268435456           # all caches together (snapshot, baselines, bodies)
-//! partial_day_gap_minutes = 60          # a first day starting later than this into it is not scored
+//! partial_day_gap_minutes = 60          # a first day starting later than this into it (or an extract's
+//!                                       # last day stopping earlier before its end) is not scored
 //! audit_db = "/var/lib/servicewatch/audit.sqlite3"   # the audit trail (default in ~/.local/share)
 //! user = "servicewatch"                 # who recorded rows are by (behind the Apps proxy: the signed-in user)
 //! # store_schema = "main.servicewatch"  # Databricks only: marks, audit trail and alerts in tables of this schema
@@ -74,8 +75,9 @@ pub struct Config {
     /// Who may embed the app in a frame: validated CSP `frame-ancestors`
     /// sources, space-separated.
     pub frame_ancestors: String,
-    /// A first day whose data starts more than this into it is partial
-    /// (see `Bounds::partial_edges`).
+    /// A first day whose data starts more than this into it is partial, and
+    /// so is an extract's last day whose data stops more than this before
+    /// its end (see `Bounds::partial_edges`).
     pub partial_day_gap: chrono::TimeDelta,
     /// The audit trail's SQLite file, when set (else
     /// [`crate::store::default_path`]; see [`Config::audit_path`]).
@@ -318,7 +320,8 @@ pub struct ConfigArgs {
     #[arg(long = "cache-max-bytes", env = "SERVICEWATCH_CACHE_MAX_BYTES")]
     pub cache_max_bytes: Option<u64>,
     /// Minutes into its first day after which an extract's first day is
-    /// partial (not scored); 0 to 1440, default 60.
+    /// partial (not scored), and before its end under which the last day
+    /// of an extract (newest row over a week old) is; 0 to 1440, default 60.
     #[arg(long = "partial-day-gap-minutes", env = "SERVICEWATCH_PARTIAL_DAY_GAP_MINUTES")]
     pub partial_day_gap_minutes: Option<u32>,
     /// The audit trail's SQLite file (default: servicewatch/audit.sqlite3

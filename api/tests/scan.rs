@@ -135,19 +135,31 @@ fn services_are_names_as_stored_one_per_flag() {
 
 #[test]
 fn the_newest_past_day_is_scored_and_unscored_days_are_named() {
-    let last = servicewatch_shared::Day::parse("2024-03-31").unwrap();
+    let today = servicewatch_shared::Day::from_date(chrono::Utc::now().date_naive());
+    let yesterday = servicewatch_shared::Day(today.0 - 1);
     // Quiet from 21:00 each night: the last day is past, so scored.
-    let quiet = common::quiet_table("scan-quiet", last, 60, 0, 21, false);
+    let quiet = common::quiet_table("scan-quiet", yesterday, 60, 0, 21, false);
     let data = quiet.to_str().unwrap();
     let out = scan_json(data, &[]);
     assert_eq!(out["unscored_days"], serde_json::json!([]));
     let flagged = |out: &serde_json::Value, day: &str| {
         out["anomalies"].as_array().unwrap().iter().any(|a| a["key"] == "brakes" && a["date"] == day)
     };
-    assert!(flagged(&out, "2024-03-31"), "{out}");
+    assert!(flagged(&out, &yesterday.to_string()), "{out}");
     let (ok, csv, err) = scan(&["--data", data]);
-    assert!(ok && csv.lines().any(|l| l.starts_with("brakes,2024-03-31,")), "{csv}");
+    assert!(ok && csv.lines().any(|l| l.starts_with(&format!("brakes,{yesterday},"))), "{csv}");
     assert!(!err.contains("unscored"), "{err}");
+
+    // The same table, its last row years ago: an extract, whose last day
+    // stops three hours early (an export taken at 21:00).
+    let last = servicewatch_shared::Day::parse("2024-03-31").unwrap();
+    let export = common::quiet_table("scan-export", last, 60, 0, 21, false);
+    let data = export.to_str().unwrap();
+    let out = scan_json(data, &[]);
+    assert_eq!(out["unscored_days"], serde_json::json!([{ "date": "2024-03-31", "reason": "partial_last_day" }]));
+    assert!(!flagged(&out, "2024-03-31"), "{out}");
+    let (ok, _, err) = scan(&["--data", data]);
+    assert!(ok && err.contains("2024-03-31 left unscored: partial last day of an extract"), "{err}");
 
     // Quiet until 03:00: the first day starts late.
     let morning = common::quiet_table("scan-morning", last, 60, 3, 24, false);
@@ -159,7 +171,6 @@ fn the_newest_past_day_is_scored_and_unscored_days_are_named() {
     assert!(ok && err.contains("2024-02-01 left unscored: partial first day"), "{err}");
 
     // Read on its last day: that day is still running.
-    let today = servicewatch_shared::Day::from_date(chrono::Utc::now().date_naive());
     let running = common::quiet_table("scan-load-day", today, 60, 0, 21, true);
     let data = running.to_str().unwrap();
     let out = scan_json(data, &[]);

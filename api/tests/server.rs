@@ -39,17 +39,21 @@ fn read_parquet(path: &Path) -> Vec<(String, i64)> {
 const DAY_US: i64 = 86_400_000_000;
 
 /// The days the file covers only in part (UTC): the first day when its
-/// data starts more than an hour into it, the last when it is today.
+/// data starts more than an hour into it, the last when it is today, or
+/// when the file's newest row is over a week old (an extract) and it
+/// stops more than an hour before midnight.
 fn partial_days(path: &Path) -> Vec<Day> {
     let ts: Vec<i64> = read_parquet(path).into_iter().map(|r| r.1).collect();
     let (lo, hi) = (*ts.iter().min().unwrap(), *ts.iter().max().unwrap());
     let hour_us = 3_600_000_000i64;
-    let today = chrono::Utc::now().timestamp_micros().div_euclid(DAY_US);
+    let now = chrono::Utc::now().timestamp_micros();
+    let today = now.div_euclid(DAY_US);
     let mut out = Vec::new();
     if lo.rem_euclid(DAY_US) > hour_us {
         out.push(Day(lo.div_euclid(DAY_US) as i32));
     }
-    if hi.div_euclid(DAY_US) >= today {
+    let extract = now - hi > 7 * DAY_US;
+    if hi.div_euclid(DAY_US) >= today || (extract && DAY_US - hi.rem_euclid(DAY_US) > hour_us) {
         out.push(Day(hi.div_euclid(DAY_US) as i32));
     }
     out
@@ -88,10 +92,10 @@ async fn daily_is_exact_and_anomalies_equal_the_engine() {
     assert_eq!(status, 200, "{meta}");
     assert_eq!(meta["rows"].as_u64().unwrap(), truth.values().sum::<u64>());
     assert_eq!(meta["first"], "2024-01-01");
-    // The sample starts at 11:00 on its first day; its last day, though it
-    // stops at 13:00, is long past, so complete.
+    // The sample starts at 11:00 on its first day and stops at 13:00 on
+    // its last, two years before the read: an extract, both ends partial.
     let partial = partial_days(&file);
-    assert_eq!(partial.len(), 1);
+    assert_eq!(partial.len(), 2);
     assert_eq!(serde_json::from_value::<Vec<Day>>(meta["partial_days"].clone()).unwrap(), partial);
 
     // The whole range, then a sub-range with a service filter.
@@ -866,16 +870,26 @@ async fn a_numeric_service_column_is_drilled_into_by_its_text() {
 
 #[tokio::test]
 async fn a_quiet_night_does_not_hide_the_newest_day() {
-    let last = Day::parse("2024-03-31").unwrap();
+    let yesterday = Day(Day::from_date(chrono::Utc::now().date_naive()).0 - 1);
     // Nothing from 21:00 on: every day ends three hours early, the last
-    // one included, yet it is long past, so complete and scored.
-    let srv = start(&common::quiet_table("quiet-evening", last, 60, 0, 21, false), "", Layer::default()).await;
+    // one included, yet it is past, so complete and scored.
+    let srv = start(&common::quiet_table("quiet-evening", yesterday, 60, 0, 21, false), "", Layer::default()).await;
     let (_, meta) = get(&format!("{}/api/meta", srv.base)).await;
     assert_eq!(meta["partial_days"], serde_json::json!([]), "{meta}");
     let (status, body) = get(&format!("{}/api/anomalies?limit=100000", srv.base)).await;
     assert_eq!(status, 200, "{body}");
     let got: Anomalies = serde_json::from_value(body).unwrap();
-    assert!(got.anomalies.iter().any(|a| a.key == "brakes" && a.date == last), "{:?}", got.anomalies);
+    assert!(got.anomalies.iter().any(|a| a.key == "brakes" && a.date == yesterday), "{:?}", got.anomalies);
+
+    // The same table ending years ago is an extract: its last day stops
+    // where the export did, three hours early, and goes unscored.
+    let last = Day::parse("2024-03-31").unwrap();
+    let srv = start(&common::quiet_table("quiet-export", last, 60, 0, 21, false), "", Layer::default()).await;
+    let (_, meta) = get(&format!("{}/api/meta", srv.base)).await;
+    assert_eq!(meta["partial_days"], serde_json::json!([last]), "{meta}");
+    let (_, body) = get(&format!("{}/api/anomalies?limit=100000", srv.base)).await;
+    let got: Anomalies = serde_json::from_value(body).unwrap();
+    assert!(!got.anomalies.iter().any(|a| a.date == last), "{:?}", got.anomalies);
 
     // Nothing before 03:00: the first day starts late, partial unless the
     // gap setting allows three hours.

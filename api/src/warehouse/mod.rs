@@ -87,7 +87,23 @@ pub enum Partial {
     /// The day the table was read on, or later: it is still running.
     #[serde(rename = "partial_load_day")]
     LoadDay,
+    /// The last day of an extract (a table whose newest row is more than
+    /// [`EXTRACT_AGE`] older than the read), whose data stops more than the
+    /// gap before its end (an export taken at noon).
+    #[serde(rename = "partial_last_day")]
+    LastDay,
 }
+
+/// How much older than the read a table's newest row must be for the
+/// table to be taken as an extract (an export, a historical file) rather
+/// than a table still being loaded: a week. A live table's past days are
+/// complete whenever their last row came (a business quiet at night, or
+/// closed at the weekend, ends its days early, and an outage that stopped
+/// the rows is exactly what must be flagged); an extract's last day ends
+/// where the export stopped, which says nothing about the business. A
+/// table idle for longer than a week is read as an extract too: its last
+/// day then follows the first day's rule.
+pub const EXTRACT_AGE: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
 impl Partial {
     /// Says why, for people; `gap` is the first-day rule's.
@@ -97,6 +113,10 @@ impl Partial {
                 format!("partial first day (its data starts more than {} minutes into it)", gap.num_minutes())
             }
             Partial::LoadDay => "today's partial day (still running when the table was read)".into(),
+            Partial::LastDay => format!(
+                "partial last day of an extract (its data stops more than {} minutes before its end)",
+                gap.num_minutes()
+            ),
         }
     }
 }
@@ -117,22 +137,29 @@ impl Bounds {
     /// complete whatever its last time; the load's day (or a later one) is
     /// partial. The first day is partial when its data starts more than
     /// `gap` after it began (nothing says what came before the extract).
+    /// An extract's last day (the newest row more than [`EXTRACT_AGE`]
+    /// before the read) follows the same rule from the other end: partial
+    /// when its data stops more than `gap` before the day ends.
     pub fn partial_edges(
         &self,
         zone: zone::Zone,
         gap: chrono::TimeDelta,
         loaded_at: chrono::DateTime<chrono::Utc>,
     ) -> Vec<(Day, Partial)> {
-        let (Some(first_ts), Some((first, last))) = (self.first, self.days(zone)) else {
+        let (Some(first_ts), Some(last_ts), Some((first, last))) = (self.first, self.last, self.days(zone)) else {
             return Vec::new();
         };
-        let today = zone.day_of(&loaded_at.naive_utc());
+        let read = loaded_at.naive_utc();
+        let today = zone.day_of(&read);
+        let extract = read - last_ts > EXTRACT_AGE;
         let mut out = Vec::new();
         for day in if first == last { vec![first] } else { vec![first, last] } {
             if day >= today {
                 out.push((day, Partial::LoadDay));
             } else if day == first && first_ts - zone.start_of(first) > gap {
                 out.push((day, Partial::FirstDay));
+            } else if day == last && extract && zone.start_of(last.next()) - last_ts > gap {
+                out.push((day, Partial::LastDay));
             }
         }
         out
@@ -348,7 +375,7 @@ mod tests {
     use servicewatch_shared::Day;
 
     #[test]
-    fn the_last_day_is_partial_only_on_the_load_day() {
+    fn the_last_day_is_partial_on_the_load_day_or_where_an_extract_stops() {
         let t = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
         let at = |s: &str| t(s).and_utc();
         let day = |s: &str| Day::parse(s).unwrap();
@@ -369,8 +396,24 @@ mod tests {
         // The first day: partial when it starts later than the gap into it.
         let noon = bounds("2024-03-01 12:00", "2024-03-31 20:59");
         let first = vec![(day("2024-03-01"), Partial::FirstDay)];
-        assert_eq!(noon.partial_edges(utc, hour, at("2024-05-01 00:00")), first);
+        assert_eq!(noon.partial_edges(utc, hour, at("2024-04-02 00:00")), first);
+        assert_eq!(noon.partial_edges(utc, chrono::TimeDelta::minutes(720), at("2024-04-02 00:00")), vec![]);
+        // A table a week idle is an extract: its last day is judged by its
+        // last row, as the first day by its first.
+        let ends_early = vec![(day("2024-03-01"), Partial::FirstDay), (day("2024-03-31"), Partial::LastDay)];
+        assert_eq!(noon.partial_edges(utc, hour, at("2024-05-01 00:00")), ends_early);
+        assert_eq!(noon.partial_edges(utc, hour, at("2024-04-07 21:00")), ends_early);
+        assert_eq!(noon.partial_edges(utc, hour, at("2024-04-07 20:59")), first, "a week to the minute: still live");
+        assert_eq!(late.partial_edges(utc, hour, at("2024-05-01 00:00")), vec![], "it stops at 23:59: complete");
         assert_eq!(noon.partial_edges(utc, chrono::TimeDelta::minutes(720), at("2024-05-01 00:00")), vec![]);
+        // An extract of one day: the first day's rule names it first.
+        let one = bounds("2024-03-01 12:00", "2024-03-01 13:00");
+        assert_eq!(one.partial_edges(utc, hour, at("2024-05-01 00:00")), first);
+        let morning = bounds("2024-03-01 00:00", "2024-03-01 13:00");
+        assert_eq!(
+            morning.partial_edges(utc, hour, at("2024-05-01 00:00")),
+            vec![(day("2024-03-01"), Partial::LastDay)]
+        );
         // The load's day is the zone's: 22:30 UTC on the 31st is April 1st in Paris.
         let paris = zone::Zone::parse("Europe/Paris").unwrap();
         // (00:10 UTC is 01:10 in Paris, so its first day starts late.)
