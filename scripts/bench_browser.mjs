@@ -4,7 +4,11 @@
 //    server reads the table) and warm (aggregates cached);
 //  - slider `input` event to the next painted frame with metrics, table and
 //    chart updated, p50/p95 over many moves, and the engine's own share
-//    (`data-engine-ms`); a method switch (full re-scoring) too.
+//    (`data-engine-ms`); a method switch (full re-scoring) too, with the
+//    full scoring's own share (`data-scoring-ms`);
+//  - how many moves changed the page after their first frame (the metric,
+//    the top row or the chart's overlay, read again one frame later): a
+//    move that is not whole in the next frame counts.
 // Usage: node scripts/bench_browser.mjs DATA.parquet   (SERVICEWATCH_BIN: a release build)
 import fs from 'node:fs';
 import path from 'node:path';
@@ -67,7 +71,8 @@ try {
   const summary = (runs) => {
     const p = (k, q) => ms(pct(runs.map((r) => r[k]), q));
     const work = runs.map((r) => r.work + r.paint);
-    return `input to frame p50 ${p('frame', 0.5)}, p95 ${p('frame', 0.95)}; frame work (script ${p('work', 0.5)} p50) p50 ${ms(pct(work, 0.5))}, p95 ${ms(pct(work, 0.95))}; engine p50 ${p('engine', 0.5)}, p95 ${p('engine', 0.95)}`;
+    const late = runs.filter((r) => r.late).length;
+    return `input to frame p50 ${p('frame', 0.5)}, p95 ${p('frame', 0.95)}; updates after the next frame: ${late} of ${runs.length}; frame work (script ${p('work', 0.5)} p50) p50 ${ms(pct(work, 0.5))}, p95 ${ms(pct(work, 0.95))}; engine p50 ${p('engine', 0.5)}, p95 ${p('engine', 0.95)}`;
   };
 
   // One move: set the value, fire `input`, wait for the next painted frame.
@@ -88,9 +93,22 @@ try {
       el.dispatchEvent(new Event(el.type === 'range' ? 'input' : 'change', { bubbles: true }));
       await new Promise((r) => requestAnimationFrame(() => { worked = performance.now(); setTimeout(r, 0); }));
       const t1 = performance.now();
-      const engine = Number(document.querySelector('section.metrics').dataset.engineMs);
-      const after = document.querySelector('[data-testid=metric-anomalous]').dataset.value;
-      return { frame: t1 - t0, work: worked - start, paint: t1 - worked, engine, changed: before !== after };
+      const metrics = document.querySelector('section.metrics').dataset;
+      const [engine, scoring] = [Number(metrics.engineMs), Number(metrics.scoringMs)];
+      const shown = () => [
+        document.querySelector('[data-testid=metric-anomalous]').dataset.value,
+        document.querySelector('[data-testid=anomaly-row]')?.textContent,
+        document.querySelector('g.sw-band path')?.getAttribute('d'),
+        document.querySelector('g.sw-flagged path')?.getAttribute('d'),
+      ].join('|');
+      const after = shown();
+      // One frame more: anything that changes now missed the move's first frame.
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+      const late = shown() !== after;
+      return {
+        frame: t1 - t0, work: worked - start, paint: t1 - worked, engine, scoring, late,
+        changed: before !== after.split('|')[0],
+      };
     }, [testid, value]);
   }
   const sweeps = {
@@ -110,8 +128,11 @@ try {
   }
   console.log(`all slider moves (${all.length}): ${summary(all)}, input to frame max ${ms(Math.max(...all.map((r) => r.frame)))}`);
   const full = [];
-  for (let i = 0; i < 6; i++) full.push((await move('method', i % 2 ? 'robust' : 'classic')).frame);
-  console.log(`method switch (full re-scoring): input to frame p50 ${ms(pct(full, 0.5))}, max ${ms(Math.max(...full))}`);
+  for (let i = 0; i < 6; i++) full.push(await move('method', i % 2 ? 'robust' : 'classic'));
+  const to = (k) => full.filter((_, i) => i % 2 === k);
+  for (const [name, runs] of [['classic', to(0)], ['robust + weekly', to(1)]]) {
+    console.log(`method switch to ${name} (full re-scoring): input to frame p50 ${ms(pct(runs.map((r) => r.frame), 0.5))}, max ${ms(Math.max(...runs.map((r) => r.frame)))}; full scoring in wasm p50 ${ms(pct(runs.map((r) => r.scoring), 0.5))}`);
+  }
 } finally {
   await browser.close();
   server.stop();

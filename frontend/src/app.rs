@@ -146,14 +146,21 @@ pub fn App() -> impl IntoView {
             Some(controls.with(|c| c.baseline_params(partial, m)))
         })
     });
+    // How long the last full scoring took, for timing scripts (read with
+    // the summary that follows it; not reactive itself).
+    let scoring_ms = StoredValue::new(0.0);
     let scores = Memo::new_with_compare(
         move |_| {
             let ((from, to, fetched), panel, units) = daily.get().flatten()?.ok()?;
             let b = BaselineParams { units, ..baseline.get()? };
             // While a new range or view loads, the old panel would give a
             // wrong answer for a full scoring's cost: wait for the right data.
-            ((from, to) == (b.from, b.to) && view.with(|v| *v == fetched))
-                .then(|| Arc::new(Scores::compute(&panel, &b)))
+            ((from, to) == (b.from, b.to) && view.with(|v| *v == fetched)).then(|| {
+                let started = now_ms();
+                let scores = Arc::new(Scores::compute(&panel, &b));
+                scoring_ms.set_value(now_ms() - started);
+                scores
+            })
         },
         |a, b| match (a, b) {
             (Some(Some(a)), Some(Some(b))) => !Arc::ptr_eq(a, b),
@@ -178,7 +185,7 @@ pub fn App() -> impl IntoView {
         let c = controls.get();
         let started = now_ms();
         let summary = Summary::new(&s, &c.flag_params(selected.get()), TABLE_ROWS);
-        Some(Summary { engine_ms: now_ms() - started, ..summary })
+        Some(Summary { engine_ms: now_ms() - started, scoring_ms: scoring_ms.get_value(), ..summary })
     });
     // CSV of every flagged row, computed only when asked for.
     let export = move || {

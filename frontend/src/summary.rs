@@ -22,6 +22,10 @@ pub struct Summary {
     /// shown to timing scripts as `data-engine-ms` (set by the caller,
     /// which has the clock).
     pub engine_ms: f64,
+    /// Milliseconds the last full scoring took (the baselines this summary
+    /// reads: a new range, view, method or weekly switch), shown to timing
+    /// scripts as `data-scoring-ms` (set by the caller).
+    pub scoring_ms: f64,
 }
 
 impl Summary {
@@ -36,6 +40,7 @@ impl Summary {
             eligible_services: counts.flaggable,
             services: counts.selected,
             engine_ms: 0.0,
+            scoring_ms: 0.0,
         }
     }
 

@@ -477,6 +477,9 @@ test('a new date range fetches once and scores that range', async () => {
   assert.deepEqual(await pageState(page), want);
   assert.equal(daily.length, 1, daily.join(' '));
   assert.match(daily[0], /from=2024-03-01/);
+  // The full scoring's time, for timing scripts, is that of the new range's.
+  const scoring = await page.locator('section.metrics').getAttribute('data-scoring-ms');
+  assert.ok(Number(scoring) > 0 && Number.isFinite(Number(scoring)), `data-scoring-ms ${scoring}`);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -33,6 +33,7 @@ pub fn MetricsBar(
             class="metrics"
             aria-label="Metrics"
             data-engine-ms=move || summary.get().map(|s| format!("{:.3}", s.engine_ms)).unwrap_or_default()
+            data-scoring-ms=move || summary.get().map(|s| format!("{:.3}", s.scoring_ms)).unwrap_or_default()
         >
             <div class="metric" data-testid="metric-total" data-value=move || m().total.to_string()>
                 <span class="label">{move || format!("{} in range", unit.get().name())}</span>
