@@ -239,7 +239,8 @@ impl Scores {
             let units: Vec<f64> = self.services.iter().map(|s| s.unit).collect();
             self.day_factor = common::factors(out, from, days, &units);
             let calibration: Vec<_> = self.services.iter().map(|s| s.verdict.calibration()).collect();
-            common::apply(out, from, &self.day_factor, &calibration, &units);
+            let spans: Vec<_> = self.services.iter().map(|s| s.start..s.end).collect();
+            common::apply(out, &spans, from, &self.day_factor, &calibration, &units);
         }
         for info in &mut self.services {
             let z = &out.z[info.start..info.end];
@@ -609,7 +610,8 @@ mod tests {
                 let days = (to.0 - from.0) as usize + 1;
                 let factor = common::factors(&out, from, days, &[]);
                 let calibration: Vec<_> = infos.iter().map(|s| s.verdict.calibration()).collect();
-                common::apply(&mut out, from, &factor, &calibration, &[]);
+                let spans: Vec<_> = infos.iter().map(|s| s.start..s.end).collect();
+                common::apply(&mut out, &spans, from, &factor, &calibration, &[]);
                 assert_eq!(factor, many.day_factor);
             }
             let bits =

@@ -518,3 +518,68 @@ fn robust_matches_naive_reference_on_over_dispersed_counts() {
     }
     assert!(differs_from_plain_floor > 100, "the data must be over-dispersed: {differs_from_plain_floor}");
 }
+
+/// One service's points for the common factor: (day, count, centre, spread, z).
+type FactorPoints = Vec<(i32, u64, f64, f64, f64)>;
+
+fn factor_points() -> impl Strategy<Value = Vec<(FactorPoints, Option<usize>)>> {
+    // Days from 0 to 40, some left out (classic-like gaps), some unscored.
+    let point = (0u64..500, 1.0f64..300.0, 1.0f64..40.0, prop_oneof![9 => -6.0f64..6.0, 1 => Just(f64::NAN)]);
+    let series = (prop::collection::vec((any::<bool>(), point), 0..40), prop::option::of(5usize..90));
+    prop::collection::vec(series, 1..6).prop_map(|all| {
+        all.into_iter()
+            .map(|(days, neighbours)| {
+                let pts = days
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, (keep, _))| *keep)
+                    .map(|(d, (_, (count, c, s, z)))| (d as i32, count, c, s, z))
+                    .collect();
+                (pts, neighbours)
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// `common::apply` visits only the days whose factor is not 1, found
+    /// by offset or search; it must re-score exactly the points a plain
+    /// pass over every point would, to the bit.
+    #[test]
+    fn common_factor_visits_the_points_a_full_pass_would(
+        services in factor_points(),
+        factor in prop::collection::vec(prop_oneof![3 => Just(1.0f64), 1 => 0.2f64..2.5], 0..45),
+        from in -3i32..3,
+        units in prop::collection::vec(prop_oneof![Just(1.0f64), 0.5f64..20.0], 6),
+    ) {
+        use servicewatch_shared::methods::{common, robust::noise_floor, tail::Calibration, Columns};
+        let mut c = Columns::default();
+        let (mut spans, mut cal) = (Vec::new(), Vec::new());
+        for (svc, (pts, neighbours)) in services.iter().enumerate() {
+            let start = c.len();
+            for &(d, count, centre, spread, z) in pts {
+                c.push(svc as u32, Day(d), count, centre, spread, z);
+            }
+            spans.push(start..c.len());
+            cal.push(neighbours.map(|n| Calibration::new(n, n / 7)));
+        }
+        let mut reference = c.clone();
+        for i in 0..reference.len() {
+            let svc = reference.svc[i] as usize;
+            let f = factor.get((reference.day[i].0 - from) as usize).copied().unwrap_or(1.0);
+            let Some(cal) = cal[svc].filter(|_| f != 1.0 && reference.z[i].is_finite()) else { continue };
+            let unit = units[svc];
+            let center = reference.center[i] * f;
+            let floor = noise_floor(center / unit);
+            let spread = (reference.spread[i] * f / unit).max(floor);
+            reference.center[i] = center;
+            reference.spread[i] = spread * unit;
+            reference.z[i] = cal.z(reference.count[i] as f64 / unit, center / unit, spread, floor);
+        }
+        common::apply(&mut c, &spans, Day(from), &factor, &cal, &units);
+        let bits = |c: &Columns| c.z.iter().chain(&c.center).chain(&c.spread).map(|v| v.to_bits()).collect::<Vec<_>>();
+        prop_assert_eq!(bits(&c), bits(&reference));
+    }
+}

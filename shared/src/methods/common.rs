@@ -24,7 +24,8 @@
 //! let f = common::factors(&c, Day(0), 1, &[1.0; 5]);
 //! assert_eq!(f, vec![0.3]);
 //! // Each scored with a baseline of 90 neighbours and no weekly pattern.
-//! common::apply(&mut c, Day(0), &f, &[Some(Calibration::new(90, 0)); 5], &[1.0; 5]);
+//! let spans: Vec<_> = (0..5).map(|s| s..s + 1).collect();
+//! common::apply(&mut c, &spans, Day(0), &f, &[Some(Calibration::new(90, 0)); 5], &[1.0; 5]);
 //! assert_eq!(c.center[0], 30.0); // everyone was at 30 %: ordinary
 //! assert_eq!(c.z[0], 0.0);
 //! assert!(c.z[4] > 5.0); // the one that stayed at 100 stands out
@@ -33,6 +34,7 @@
 use super::{robust::noise_floor, tail, Columns};
 use crate::stats::{median_select, MAD_TO_SD, MEDIAN_SE};
 use crate::Day;
+use std::ops::Range;
 
 /// Services whose baseline is below this say little about a day's level.
 pub const MIN_CENTRE: f64 = 5.0;
@@ -99,28 +101,49 @@ pub fn factors(points: &Columns, from: Day, days: usize, units: &[f64]) -> Vec<f
 /// re-scores: centre × f, spread × f (at least the count-noise floor
 /// 1 + √centre in transactions), z from those with the calibration the
 /// service was scored with (`calibration[svc]`, [`super::Verdict::calibration`];
-/// `None` = not calibrated, left as it is).
+/// `None` = not calibrated, left as it is). `spans[svc]` are the service's
+/// points: only its days whose factor is not 1 are visited (a few holidays
+/// a year), found by their offset from its first day (the robust method
+/// scores every calendar day), else by search.
 pub fn apply(
     points: &mut Columns,
+    spans: &[Range<usize>],
     from: Day,
     factor: &[f64],
     calibration: &[Option<tail::Calibration>],
     units: &[f64],
 ) {
-    if factor.iter().all(|f| *f == 1.0) {
+    let moved: Vec<(Day, f64)> =
+        factor.iter().enumerate().filter(|(_, f)| **f != 1.0).map(|(d, &f)| (Day(from.0 + d as i32), f)).collect();
+    if moved.is_empty() {
         return;
     }
-    for i in 0..points.len() {
-        let f = factor.get((points.day[i].0 - from.0) as usize).copied().unwrap_or(1.0);
-        let cal = calibration.get(points.svc[i] as usize).copied().flatten();
-        let Some(cal) = cal.filter(|_| f != 1.0 && points.z[i].is_finite()) else { continue };
+    for (svc, span) in spans.iter().enumerate() {
+        let Some(cal) = calibration.get(svc).copied().flatten() else { continue };
+        let days = points.day.get(span.clone()).unwrap_or_default();
+        let (Some(&first), Some(&last)) = (days.first(), days.last()) else { continue };
         // Scored in transactions, as the method scored the day.
-        let unit = units.get(points.svc[i] as usize).copied().unwrap_or(1.0);
-        let center = points.center[i] * f;
-        let floor = noise_floor(center / unit);
-        let spread = (points.spread[i] * f / unit).max(floor);
-        points.center[i] = center;
-        points.spread[i] = spread * unit;
-        points.z[i] = cal.z(points.count[i] as f64 / unit, center / unit, spread, floor);
+        let unit = units.get(svc).copied().unwrap_or(1.0);
+        for &(day, f) in moved.iter().filter(|(d, _)| (first..=last).contains(d)) {
+            let k = (day.0 - first.0) as usize;
+            let k = if days.get(k) == Some(&day) {
+                k
+            } else {
+                match days.binary_search(&day) {
+                    Ok(k) => k,
+                    Err(_) => continue,
+                }
+            };
+            let i = span.start + k;
+            if !points.z[i].is_finite() {
+                continue;
+            }
+            let center = points.center[i] * f;
+            let floor = noise_floor(center / unit);
+            let spread = (points.spread[i] * f / unit).max(floor);
+            points.center[i] = center;
+            points.spread[i] = spread * unit;
+            points.z[i] = cal.z(points.count[i] as f64 / unit, center / unit, spread, floor);
+        }
     }
 }
