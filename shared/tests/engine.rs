@@ -545,8 +545,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     /// `common::apply` visits only the days whose factor is not 1, found
-    /// by offset or search; it must re-score exactly the points a plain
-    /// pass over every point would, to the bit.
+    /// by offset or search; it must re-score exactly the points that, each
+    /// scored alone, it re-scores, to the bit.
     #[test]
     fn common_factor_visits_the_points_a_full_pass_would(
         services in factor_points(),
@@ -554,7 +554,7 @@ proptest! {
         from in -3i32..3,
         units in prop::collection::vec(prop_oneof![Just(1.0f64), 0.5f64..20.0], 6),
     ) {
-        use servicewatch_shared::methods::{common, robust::noise_floor, tail::Calibration, Columns};
+        use servicewatch_shared::methods::{common, tail::Calibration, Columns};
         let mut c = Columns::default();
         let (mut spans, mut cal) = (Vec::new(), Vec::new());
         for (svc, (pts, neighbours)) in services.iter().enumerate() {
@@ -565,18 +565,16 @@ proptest! {
             spans.push(start..c.len());
             cal.push(neighbours.map(|n| Calibration::new(n, n / 7)));
         }
+        // The reference: each point alone, so nothing is found by offset
+        // or search.
         let mut reference = c.clone();
         for i in 0..reference.len() {
             let svc = reference.svc[i] as usize;
-            let f = factor.get((reference.day[i].0 - from) as usize).copied().unwrap_or(1.0);
-            let Some(cal) = cal[svc].filter(|_| f != 1.0 && reference.z[i].is_finite()) else { continue };
-            let unit = units[svc];
-            let center = reference.center[i] * f;
-            let floor = noise_floor(center / unit);
-            let spread = (reference.spread[i] * f / unit).max(floor);
-            reference.center[i] = center;
-            reference.spread[i] = spread * unit;
-            reference.z[i] = cal.z(reference.count[i] as f64 / unit, center / unit, spread, floor);
+            let mut one = Columns::default();
+            let r = &reference;
+            one.push(0, r.day[i], r.count[i], r.center[i], r.spread[i], r.z[i]);
+            common::apply(&mut one, std::slice::from_ref(&(0..1)), Day(from), &factor, &cal[svc..=svc], &units[svc..=svc]);
+            (reference.center[i], reference.spread[i], reference.z[i]) = (one.center[0], one.spread[0], one.z[0]);
         }
         common::apply(&mut c, &spans, Day(from), &factor, &cal, &units);
         let bits = |c: &Columns| c.z.iter().chain(&c.center).chain(&c.spread).map(|v| v.to_bits()).collect::<Vec<_>>();
