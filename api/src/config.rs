@@ -319,9 +319,10 @@ pub struct ConfigArgs {
     /// at least 1048576).
     #[arg(long = "cache-max-bytes", env = "SERVICEWATCH_CACHE_MAX_BYTES")]
     pub cache_max_bytes: Option<u64>,
-    /// Minutes into its first day after which an extract's first day is
-    /// partial (not scored), and before its end under which the last day
-    /// of an extract (newest row over a week old) is; 0 to 1440, default 60.
+    /// A first day whose data starts more than this many minutes into it
+    /// is partial (not scored); so is the last day of an extract (newest
+    /// row over a week old) whose data stops more than this before
+    /// midnight. 0 to 1440, default 60.
     #[arg(long = "partial-day-gap-minutes", env = "SERVICEWATCH_PARTIAL_DAY_GAP_MINUTES")]
     pub partial_day_gap_minutes: Option<u32>,
     /// The audit trail's SQLite file (default: servicewatch/audit.sqlite3
@@ -653,22 +654,6 @@ fn databricks_settings(layers: &[Layer]) -> anyhow::Result<databricks::Settings>
 }
 
 impl Config {
-    /// When the data read at `loaded_at` is complete up to, for the
-    /// partial-day rule ([`Bounds::partial_edges`]): the load time, except
-    /// for generated sample data, which is an extract taken at its last row
-    /// (it stops at 13:00 on its last day), so that half day stays partial
-    /// whenever the sample is read.
-    pub fn complete_until(
-        &self,
-        bounds: &crate::warehouse::Bounds,
-        loaded_at: chrono::DateTime<chrono::Utc>,
-    ) -> chrono::DateTime<chrono::Utc> {
-        match (&self.warehouse, bounds.last) {
-            (WarehouseConfig::Sample, Some(last)) => last.and_utc().min(loaded_at),
-            _ => loaded_at,
-        }
-    }
-
     /// Where the audit trail is: `audit_db`, else the user's data folder.
     pub fn audit_path(&self) -> anyhow::Result<PathBuf> {
         match &self.audit_db {

@@ -186,8 +186,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e} (known: services with transactions from {from} to {to})"))?,
         ),
     };
-    let partial =
-        bounds.partial_edges(config.time_zone, config.partial_day_gap, config.complete_until(&bounds, loaded_at));
+    let partial = bounds.partial_edges(config.time_zone, config.partial_day_gap, loaded_at);
     let baseline = BaselineParams {
         from: Some(from),
         to: Some(to),

@@ -161,6 +161,18 @@ fn the_newest_past_day_is_scored_and_unscored_days_are_named() {
     let (ok, _, err) = scan(&["--data", data]);
     assert!(ok && err.contains("2024-03-31 left unscored: partial last day of an extract"), "{err}");
 
+    // Dates alone (every row at midnight): nothing says a day is partial.
+    let mut csv = String::from("transaction_timestamp,orderservice\n");
+    for d in 0..60 {
+        let day = servicewatch_shared::Day(last.0 - 59 + d);
+        for svc in ["brakes", "tyres"] {
+            csv.extend(std::iter::repeat_n(format!("{day},{svc}\n"), 30 + (d as usize % 7)));
+        }
+    }
+    let dates = common::temp_dir("scan-dates").join("tx.csv");
+    std::fs::write(&dates, csv).unwrap();
+    assert_eq!(scan_json(dates.to_str().unwrap(), &[])["unscored_days"], serde_json::json!([]));
+
     // Quiet until 03:00: the first day starts late.
     let morning = common::quiet_table("scan-morning", last, 60, 3, 24, false);
     let data = morning.to_str().unwrap();

@@ -146,9 +146,11 @@ pub fn App() -> impl IntoView {
             Some(controls.with(|c| c.baseline_params(partial, m)))
         })
     });
-    // How long the last full scoring took, for timing scripts (read with
-    // the summary that follows it; not reactive itself).
+    // How long the last full scoring took and how many there were, for
+    // timing scripts and tests (read with the summary that follows it;
+    // not reactive themselves).
     let scoring_ms = StoredValue::new(0.0);
+    let scorings = StoredValue::new(0u64);
     let scores = Memo::new_with_compare(
         move |_| {
             let ((from, to, fetched), panel, units) = daily.get().flatten()?.ok()?;
@@ -159,6 +161,7 @@ pub fn App() -> impl IntoView {
                 let started = now_ms();
                 let scores = Arc::new(Scores::compute(&panel, &b));
                 scoring_ms.set_value(now_ms() - started);
+                scorings.update_value(|n| *n += 1);
                 scores
             })
         },
@@ -185,7 +188,8 @@ pub fn App() -> impl IntoView {
         let c = controls.get();
         let started = now_ms();
         let summary = Summary::new(&s, &c.flag_params(selected.get()), TABLE_ROWS);
-        Some(Summary { engine_ms: now_ms() - started, scoring_ms: scoring_ms.get_value(), ..summary })
+        let (scoring_ms, scorings) = (scoring_ms.get_value(), scorings.get_value());
+        Some(Summary { engine_ms: now_ms() - started, scoring_ms, scorings, ..summary })
     });
     // CSV of every flagged row, computed only when asked for.
     let export = move || {

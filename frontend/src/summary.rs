@@ -26,6 +26,9 @@ pub struct Summary {
     /// reads: a new range, view, method or weekly switch), shown to timing
     /// scripts as `data-scoring-ms` (set by the caller).
     pub scoring_ms: f64,
+    /// How many full scorings the page has run (`data-scorings`), so a
+    /// test can tell a new one from the last.
+    pub scorings: u64,
 }
 
 impl Summary {
@@ -41,6 +44,7 @@ impl Summary {
             services: counts.selected,
             engine_ms: 0.0,
             scoring_ms: 0.0,
+            scorings: 0,
         }
     }
 

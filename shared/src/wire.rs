@@ -108,9 +108,11 @@ pub struct Meta {
     pub timezone: String,
     pub first: Option<Day>,
     pub last: Option<Day>,
-    /// The first and/or last day when the data covers them only in part
-    /// (it starts or ends more than an hour inside them); the robust method
-    /// does not flag these days.
+    /// The first and/or last day when the data covers them only in part:
+    /// the first when its data starts later than the partial-day gap into
+    /// it, the last while it is still running (the day the table is read
+    /// on) or, for an extract, when its data stops earlier than the gap
+    /// before its end. The robust method does not flag these days.
     #[serde(default)]
     pub partial_days: Vec<Day>,
     /// Transactions counted: the table's rows less `dropped_rows`.

@@ -170,11 +170,7 @@ pub async fn meta(
         timezone: state.config.time_zone.name().into(),
         first: bounds.map(|b| b.0),
         last: bounds.map(|b| b.1),
-        partial_days: snap.bounds.partial_days(
-            state.config.time_zone,
-            state.config.partial_day_gap,
-            snap.complete_until,
-        ),
+        partial_days: snap.bounds.partial_days(state.config.time_zone, state.config.partial_day_gap, snap.bounds_at),
         rows: snap.bounds.rows,
         dropped_rows: snap.bounds.dropped,
         service_days: snap.panel.service_days(),

@@ -60,9 +60,10 @@ pub struct Snapshot {
     pub panel: Panel,
     pub bounds: Bounds,
     pub fetched_at: DateTime<Utc>,
-    /// What the data is complete up to, for the partial-day rule
-    /// ([`Config::complete_until`]).
-    pub complete_until: DateTime<Utc>,
+    /// When the table's bounds were read (the default view's load): the
+    /// partial-day rule judges the last day by it
+    /// ([`crate::warehouse::Bounds::partial_edges`]).
+    pub bounds_at: DateTime<Utc>,
     /// The metrics and dimensions the table has columns for.
     pub available: Available,
     /// An amount view's rows left out of its sums (refunds, NULL or
@@ -199,7 +200,7 @@ impl AppState {
                     panel,
                     bounds: base.bounds.clone(),
                     fetched_at: Utc::now(),
-                    complete_until: base.complete_until,
+                    bounds_at: base.bounds_at,
                     available: base.available.clone(),
                     not_summed: (v.metric == Metric::Amount).then_some(aggregates.not_summed),
                     units: aggregates.units,
@@ -241,12 +242,11 @@ impl AppState {
                 };
                 tracing::info!(service_days = panel.service_days(), services = panel.len(), "loaded daily aggregates");
                 let fetched_at = Utc::now();
-                let complete_until = state.config.complete_until(&bounds, fetched_at);
                 Ok::<_, ApiError>(Snapshot {
                     panel,
                     bounds,
                     fetched_at,
-                    complete_until,
+                    bounds_at: fetched_at,
                     available,
                     not_summed: None,
                     units: Default::default(),

@@ -106,7 +106,7 @@ pub enum Partial {
 pub const EXTRACT_AGE: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
 impl Partial {
-    /// Says why, for people; `gap` is the first-day rule's.
+    /// Says why, for people; `gap` is the rules' (`partial_day_gap`).
     pub fn reason(self, gap: chrono::TimeDelta) -> String {
         match self {
             Partial::FirstDay => {
@@ -130,16 +130,23 @@ impl Bounds {
     /// The edge days the extract covers only in part, and why; the robust
     /// method gives them a baseline but no score.
     ///
-    /// The last day is judged by when the table was read (`loaded_at`), not
-    /// by its last row: a table quiet at night ends its days hours before
-    /// midnight, and judging by that would hide every alert on the newest
-    /// complete day. So a day before the load's own day (in `zone`) is
-    /// complete whatever its last time; the load's day (or a later one) is
-    /// partial. The first day is partial when its data starts more than
-    /// `gap` after it began (nothing says what came before the extract).
-    /// An extract's last day (the newest row more than [`EXTRACT_AGE`]
-    /// before the read) follows the same rule from the other end: partial
-    /// when its data stops more than `gap` before the day ends.
+    /// The first day is partial when its data starts more than `gap` after
+    /// it began (nothing says what came before the extract). The last day
+    /// depends on whether the table is still being loaded:
+    /// - **Live** (its newest row within [`EXTRACT_AGE`] of the read,
+    ///   `loaded_at`): the day the table is read on (in `zone`), or a later
+    ///   one, is still running, so partial; a past day is complete whatever
+    ///   its last time. Judging by the last row instead would hide every
+    ///   alert on the newest complete day of a table quiet at night.
+    /// - **An extract** (its newest row older than that): its last day
+    ///   follows the first day's rule from the other end, partial when its
+    ///   data stops more than `gap` before the day ends. A live table that
+    ///   stops being loaded becomes one a week later, and its last day,
+    ///   flagged as a drop until then, goes unscored (README).
+    ///
+    /// A table of whole days (its first and last rows at midnight: dates,
+    /// or times cut to the day) says nothing about how much of a day it
+    /// holds, so neither time rule applies to it.
     pub fn partial_edges(
         &self,
         zone: zone::Zone,
@@ -151,14 +158,17 @@ impl Bounds {
         };
         let read = loaded_at.naive_utc();
         let today = zone.day_of(&read);
+        // Midnight in UTC (a DATE read as a timestamp) or in the zone.
+        let midnight = |t: NaiveDateTime| t.time() == chrono::NaiveTime::MIN || t == zone.start_of(zone.day_of(&t));
+        let timed = !(midnight(first_ts) && midnight(last_ts));
         let extract = read - last_ts > EXTRACT_AGE;
         let mut out = Vec::new();
         for day in if first == last { vec![first] } else { vec![first, last] } {
             if day >= today {
                 out.push((day, Partial::LoadDay));
-            } else if day == first && first_ts - zone.start_of(first) > gap {
+            } else if day == first && timed && first_ts - zone.start_of(first) > gap {
                 out.push((day, Partial::FirstDay));
-            } else if day == last && extract && zone.start_of(last.next()) - last_ts > gap {
+            } else if day == last && timed && extract && zone.start_of(last.next()) - last_ts > gap {
                 out.push((day, Partial::LastDay));
             }
         }
@@ -420,6 +430,13 @@ mod tests {
         let first = vec![(day("2024-03-01"), Partial::FirstDay)];
         assert_eq!(quiet.partial_edges(paris, hour, at("2024-03-31 22:30")), first);
         assert_eq!(quiet.partial_edges(utc, hour, at("2024-03-31 22:30")), vec![(day("2024-03-31"), Partial::LoadDay)]);
+        // Whole days (dates, or times at midnight): nothing to judge by.
+        let dates = bounds("2024-03-01 00:00", "2024-03-31 00:00");
+        assert_eq!(dates.partial_edges(utc, hour, at("2024-05-01 00:00")), vec![]);
+        assert_eq!(dates.partial_edges(paris, hour, at("2024-05-01 00:00")), vec![]);
+        // In summer a UTC midnight is 02:00 in Paris: still whole days.
+        let summer = bounds("2024-06-01 00:00", "2024-06-30 00:00");
+        assert_eq!(summer.partial_edges(paris, hour, at("2024-08-01 00:00")), vec![]);
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub fn MetricsBar(
             aria-label="Metrics"
             data-engine-ms=move || summary.get().map(|s| format!("{:.3}", s.engine_ms)).unwrap_or_default()
             data-scoring-ms=move || summary.get().map(|s| format!("{:.3}", s.scoring_ms)).unwrap_or_default()
+            data-scorings=move || summary.get().map(|s| s.scorings.to_string()).unwrap_or_default()
         >
             <div class="metric" data-testid="metric-total" data-value=move || m().total.to_string()>
                 <span class="label">{move || format!("{} in range", unit.get().name())}</span>

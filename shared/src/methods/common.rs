@@ -120,6 +120,8 @@ pub fn apply(
     }
     for (svc, span) in spans.iter().enumerate() {
         let Some(cal) = calibration.get(svc).copied().flatten() else { continue };
+        debug_assert!(span.end <= points.len(), "a span within the points");
+        debug_assert!(points.svc.get(span.clone()).is_some_and(|s| s.iter().all(|&v| v as usize == svc)));
         let days = points.day.get(span.clone()).unwrap_or_default();
         let (Some(&first), Some(&last)) = (days.first(), days.last()) else { continue };
         // Scored in transactions, as the method scored the day.
