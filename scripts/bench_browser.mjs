@@ -8,7 +8,9 @@
 //    full scoring's own share (`data-scoring-ms`);
 //  - how many moves changed the page after their first frame (the metric,
 //    the top row or the chart's overlay, read again one frame later): a
-//    move that is not whole in the next frame counts.
+//    move that is not whole in the next frame counts;
+//  - the same moves fired at the start of a frame, where Chromium delivers
+//    a drag's pointer events: input to the end of that frame's paint.
 // Usage: node scripts/bench_browser.mjs DATA.parquet   (SERVICEWATCH_BIN: a release build)
 import fs from 'node:fs';
 import path from 'node:path';
@@ -76,10 +78,43 @@ try {
   };
 
   // One move: set the value, fire `input`, wait for the next painted frame.
-  async function move(testid, value) {
-    return page.evaluate(async ([testid, value]) => {
+  // `aligned`: fire it at the start of a frame instead (in an animation
+  // frame callback), where Chromium delivers a drag's pointer events, and
+  // time it to the end of that same frame's paint.
+  async function move(testid, value, aligned = false) {
+    return page.evaluate(async ([testid, value, aligned]) => {
       const el = document.querySelector(`[data-testid=${testid}]`);
       const before = document.querySelector('[data-testid=metric-anomalous]').dataset.value;
+      const fire = () => {
+        el.value = String(value);
+        el.dispatchEvent(new Event(el.type === 'range' ? 'input' : 'change', { bubbles: true }));
+      };
+      const shown = () => [
+        document.querySelector('[data-testid=metric-anomalous]').dataset.value,
+        document.querySelector('[data-testid=anomaly-row]')?.textContent,
+        document.querySelector('g.sw-band path')?.getAttribute('d'),
+        document.querySelector('g.sw-flagged path')?.getAttribute('d'),
+      ].join('|');
+      // One frame more: anything that changes then missed the move's first frame.
+      const lateCheck = async (after) => {
+        await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+        return shown() !== after;
+      };
+      if (aligned) {
+        const t = await new Promise((resolve) => requestAnimationFrame(() => {
+          const t0 = performance.now();
+          fire();
+          const worked = performance.now();
+          // A task queued in the frame runs once its paint is done.
+          setTimeout(() => resolve({ t0, worked, t1: performance.now() }), 0);
+        }));
+        const after = shown();
+        return {
+          frame: t.t1 - t.t0, work: t.worked - t.t0, paint: t.t1 - t.worked,
+          engine: Number(document.querySelector('section.metrics').dataset.engineMs),
+          late: await lateCheck(after), changed: before !== after.split('|')[0],
+        };
+      }
       // The next frame's callbacks run in the order they were asked for:
       // ours before the input marks the frame's start, the app's (when a
       // value is waiting for the frame) runs next, ours after the input
@@ -89,27 +124,18 @@ try {
       let worked = 0;
       requestAnimationFrame(() => { start = performance.now(); });
       const t0 = performance.now();
-      el.value = String(value);
-      el.dispatchEvent(new Event(el.type === 'range' ? 'input' : 'change', { bubbles: true }));
+      fire();
       await new Promise((r) => requestAnimationFrame(() => { worked = performance.now(); setTimeout(r, 0); }));
       const t1 = performance.now();
       const metrics = document.querySelector('section.metrics').dataset;
       const [engine, scoring] = [Number(metrics.engineMs), Number(metrics.scoringMs)];
-      const shown = () => [
-        document.querySelector('[data-testid=metric-anomalous]').dataset.value,
-        document.querySelector('[data-testid=anomaly-row]')?.textContent,
-        document.querySelector('g.sw-band path')?.getAttribute('d'),
-        document.querySelector('g.sw-flagged path')?.getAttribute('d'),
-      ].join('|');
       const after = shown();
-      // One frame more: anything that changes now missed the move's first frame.
-      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
-      const late = shown() !== after;
+      const late = await lateCheck(after);
       return {
         frame: t1 - t0, work: worked - start, paint: t1 - worked, engine, scoring, late,
         changed: before !== after.split('|')[0],
       };
-    }, [testid, value]);
+    }, [testid, value, aligned]);
   }
   const sweeps = {
     'z-threshold': Array.from({ length: 76 }, (_, i) => (0.5 + i * 0.1).toFixed(1)),
@@ -127,6 +153,15 @@ try {
     console.log(`${id}: ${runs.length} moves (${runs.filter((r) => r.changed).length} changed the count): ${summary(runs)}`);
   }
   console.log(`all slider moves (${all.length}): ${summary(all)}, input to frame max ${ms(Math.max(...all.map((r) => r.frame)))}`);
+  // The same moves, each fired at the start of a frame (a drag's timing).
+  const aligned = [];
+  for (const [id, values] of Object.entries(sweeps)) {
+    for (const [d, v] of [['z-threshold', 3], ['min-history', 7], ['min-count', 0]]) await move(d, v);
+    for (const v of [...values, ...[...values].reverse()]) aligned.push(await move(id, v, true));
+  }
+  const late = aligned.filter((r) => r.late).length;
+  const at = (k, q) => ms(pct(aligned.map((r) => r[k]), q));
+  console.log(`the same ${aligned.length} moves fired at a frame's start (as Chromium delivers a drag): input to that frame's paint p50 ${at('frame', 0.5)}, p95 ${at('frame', 0.95)}, max ${ms(Math.max(...aligned.map((r) => r.frame)))}; the app's script p50 ${at('work', 0.5)}, p95 ${at('work', 0.95)}; updates after that frame: ${late} of ${aligned.length}`);
   const full = [];
   for (let i = 0; i < 6; i++) full.push(await move('method', i % 2 ? 'robust' : 'classic'));
   const to = (k) => full.filter((_, i) => i % 2 === k);
