@@ -148,7 +148,7 @@ fn the_newest_past_day_is_scored_and_unscored_days_are_named() {
     assert!(flagged(&out, &yesterday.to_string()), "{out}");
     let (ok, csv, err) = scan(&["--data", data]);
     assert!(ok && csv.lines().any(|l| l.starts_with(&format!("brakes,{yesterday},"))), "{csv}");
-    assert!(!err.contains("unscored"), "{err}");
+    assert!(!err.contains("unscored") && !err.contains("newest row"), "{err}");
 
     // The same table, its last row years ago: an extract, whose last day
     // stops three hours early (an export taken at 21:00).
@@ -160,6 +160,7 @@ fn the_newest_past_day_is_scored_and_unscored_days_are_named() {
     assert!(!flagged(&out, "2024-03-31"), "{out}");
     let (ok, _, err) = scan(&["--data", data]);
     assert!(ok && err.contains("2024-03-31 left unscored: partial last day of an extract"), "{err}");
+    assert!(err.contains("the table's newest row is") && err.contains("(2024-03-31 20:"), "{err}");
 
     // Dates alone (every row at midnight): nothing says a day is partial.
     let mut csv = String::from("transaction_timestamp,orderservice\n");
