@@ -189,7 +189,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let partial = bounds.partial_edges(config.time_zone, config.partial_day_gap, loaded_at);
     // A scheduled scan of a table that stopped being loaded finds nothing
     // new to flag: say so where a scheduler's log keeps it.
-    if let Some(last) = bounds.last.filter(|l| loaded_at.naive_utc() - *l > crate::warehouse::EXTRACT_AGE) {
+    if let Some(last) = bounds.last.filter(|_| bounds.is_extract(loaded_at)) {
         eprintln!(
             "scan: the table's newest row is {} days old ({last} UTC): read as an extract, not a table still \
              being loaded",

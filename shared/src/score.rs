@@ -442,8 +442,8 @@ impl Scores {
     pub fn band(&self, s: usize, threshold: f64) -> (Vec<f64>, Vec<f64>) {
         let v = self.series(s);
         let info = &self.services[s];
-        let cal = info.verdict.calibration().filter(|_| self.method != Method::Classic);
-        let Some(cal) = cal else {
+        // Classic does not calibrate: its verdict has no calibration.
+        let Some(cal) = info.verdict.calibration() else {
             let lower = v.center.iter().zip(v.spread).map(|(c, sd)| (c - threshold * sd).max(0.0)).collect();
             let upper = v.center.iter().zip(v.spread).map(|(c, sd)| c + threshold * sd).collect();
             return (lower, upper);

@@ -64,7 +64,7 @@ pub async fn anomalies(
         weekly: q.flag("weekly", b.weekly)?,
         metric: view.metric,
         units: snap.units.clone(),
-        partial: snap.bounds.partial_days(state.config.time_zone, state.config.partial_day_gap, snap.bounds_at),
+        partial: snap.partial_days(&state.config),
         // Marked days leave their baselines here as in the app.
         exclude: super::marks::exclusions(&state).await?,
     };

@@ -225,7 +225,7 @@ pub async fn record(
         weekly,
         metric: view.metric,
         units: snap.units.clone(),
-        partial: snap.bounds.partial_days(state.config.time_zone, state.config.partial_day_gap, snap.bounds_at),
+        partial: snap.partial_days(&state.config),
         exclude: super::marks::exclusions(&state).await?,
     };
     let flag = FlagParams { z, min_days, min_count, direction, services };

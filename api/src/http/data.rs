@@ -170,7 +170,7 @@ pub async fn meta(
         timezone: state.config.time_zone.name().into(),
         first: bounds.map(|b| b.0),
         last: bounds.map(|b| b.1),
-        partial_days: snap.bounds.partial_days(state.config.time_zone, state.config.partial_day_gap, snap.bounds_at),
+        partial_days: snap.partial_days(&state.config),
         rows: snap.bounds.rows,
         dropped_rows: snap.bounds.dropped,
         service_days: snap.panel.service_days(),

@@ -73,6 +73,14 @@ pub struct Snapshot {
     pub units: std::collections::BTreeMap<String, f64>,
 }
 
+impl Snapshot {
+    /// The edge days the robust method leaves unscored, under `config`'s
+    /// zone and gap, as of when the bounds were read.
+    pub fn partial_days(&self, config: &Config) -> Vec<servicewatch_shared::Day> {
+        self.bounds.partial_days(config.time_zone, config.partial_day_gap, self.bounds_at)
+    }
+}
+
 /// What identifies one cached snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SnapshotKey {

@@ -122,6 +122,13 @@ impl Partial {
 }
 
 impl Bounds {
+    /// Whether the table read at `loaded_at` is an extract rather than a
+    /// table still being loaded: its newest row is more than
+    /// [`EXTRACT_AGE`] older than the read.
+    pub fn is_extract(&self, loaded_at: chrono::DateTime<chrono::Utc>) -> bool {
+        self.last.is_some_and(|last| loaded_at.naive_utc() - last > EXTRACT_AGE)
+    }
+
     /// The first and last day with data, in `zone`.
     pub fn days(&self, zone: zone::Zone) -> Option<(Day, Day)> {
         Some((zone.day_of(self.first.as_ref()?), zone.day_of(self.last.as_ref()?)))
@@ -156,12 +163,11 @@ impl Bounds {
         let (Some(first_ts), Some(last_ts), Some((first, last))) = (self.first, self.last, self.days(zone)) else {
             return Vec::new();
         };
-        let read = loaded_at.naive_utc();
-        let today = zone.day_of(&read);
+        let today = zone.day_of(&loaded_at.naive_utc());
         // Midnight in UTC (a DATE read as a timestamp) or in the zone.
         let midnight = |t: NaiveDateTime| t.time() == chrono::NaiveTime::MIN || t == zone.start_of(zone.day_of(&t));
         let timed = !(midnight(first_ts) && midnight(last_ts));
-        let extract = read - last_ts > EXTRACT_AGE;
+        let extract = self.is_extract(loaded_at);
         let mut out = Vec::new();
         for day in if first == last { vec![first] } else { vec![first, last] } {
             if day >= today {

@@ -64,10 +64,8 @@ impl Embedded {
         {
             return None;
         }
+        // The service's type is checked in the file (`Job::run`).
         let table_ts = self.table_type(&self.source.timestamp).await?;
-        if !matches!(self.table_type(&self.source.service).await?, DataType::Utf8 | DataType::Utf8View) {
-            return None;
-        }
         // The statement's window: midnights of `from` and of the day after
         // `to`, within the valid window.
         let from = q.from.0.clamp(FIRST_VALID_DAY.0, END_VALID_DAY.0);
