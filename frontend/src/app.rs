@@ -147,8 +147,8 @@ pub fn App() -> impl IntoView {
         })
     });
     // How long the last full scoring took and how many there were, for
-    // timing scripts and tests (read with the summary that follows it;
-    // not reactive themselves).
+    // timing scripts and tests (`scoring` below reads them; not reactive
+    // themselves).
     let scoring_ms = StoredValue::new(0.0);
     let scorings = StoredValue::new(0u64);
     let scores = Memo::new_with_compare(
@@ -188,8 +188,14 @@ pub fn App() -> impl IntoView {
         let c = controls.get();
         let started = now_ms();
         let summary = Summary::new(&s, &c.flag_params(selected.get()), TABLE_ROWS);
-        let (scoring_ms, scorings) = (scoring_ms.get_value(), scorings.get_value());
-        Some(Summary { engine_ms: now_ms() - started, scoring_ms, scorings, ..summary })
+        Some(Summary { engine_ms: now_ms() - started, ..summary })
+    });
+    // The last full scoring's time and count, read again only when a new
+    // scoring lands (not on every slider move).
+    let scoring = Signal::derive(move || {
+        // Read, not only tracked: the scoring must have run first.
+        scores.with(|_| ());
+        (scoring_ms.get_value(), scorings.get_value())
     });
     // CSV of every flagged row, computed only when asked for.
     let export = move || {
@@ -277,7 +283,7 @@ pub fn App() -> impl IntoView {
                 when=move || summary.get().is_some()
                 fallback=move || view! { <Loading /> }
             >
-                <MetricsBar summary=summary unit=unit not_summed=not_summed />
+                <MetricsBar summary=summary scoring=scoring unit=unit not_summed=not_summed />
                 <Chart scores=scores controls=controls top=top marks=marks unit=unit />
                 <Drilldown pick=pick table=table />
                 // Marked days the table no longer shows can be undone here.

@@ -22,13 +22,6 @@ pub struct Summary {
     /// shown to timing scripts as `data-engine-ms` (set by the caller,
     /// which has the clock).
     pub engine_ms: f64,
-    /// Milliseconds the last full scoring took (the baselines this summary
-    /// reads: a new range, view, method or weekly switch), shown to timing
-    /// scripts as `data-scoring-ms` (set by the caller).
-    pub scoring_ms: f64,
-    /// How many full scorings the page has run (`data-scorings`), so a
-    /// test can tell a new one from the last.
-    pub scorings: u64,
 }
 
 impl Summary {
@@ -43,8 +36,6 @@ impl Summary {
             eligible_services: counts.flaggable,
             services: counts.selected,
             engine_ms: 0.0,
-            scoring_ms: 0.0,
-            scorings: 0,
         }
     }
 
