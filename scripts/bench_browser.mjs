@@ -142,23 +142,24 @@ try {
     'min-count': Array.from({ length: 60 }, (_, i) => i * 5),
     'min-history': Array.from({ length: 60 }, (_, i) => i * 6),
   };
-  const all = [];
-  for (const [id, values] of Object.entries(sweeps)) {
-    // Each sweep starts from the defaults (z 3, history 7, count 0).
+  // One slider's values up and back down, from the defaults (z 3, history
+  // 7, count 0).
+  async function sweep(id, values, aligned = false) {
     for (const [d, v] of [['z-threshold', 3], ['min-history', 7], ['min-count', 0]]) await move(d, v);
     const runs = [];
-    for (const v of values) runs.push(await move(id, v));
-    for (const v of [...values].reverse()) runs.push(await move(id, v));
+    for (const v of [...values, ...[...values].reverse()]) runs.push(await move(id, v, aligned));
+    return runs;
+  }
+  const all = [];
+  for (const [id, values] of Object.entries(sweeps)) {
+    const runs = await sweep(id, values);
     all.push(...runs);
     console.log(`${id}: ${runs.length} moves (${runs.filter((r) => r.changed).length} changed the count): ${summary(runs)}`);
   }
   console.log(`all slider moves (${all.length}): ${summary(all)}, input to frame max ${ms(Math.max(...all.map((r) => r.frame)))}`);
   // The same moves, each fired at the start of a frame (a drag's timing).
   const aligned = [];
-  for (const [id, values] of Object.entries(sweeps)) {
-    for (const [d, v] of [['z-threshold', 3], ['min-history', 7], ['min-count', 0]]) await move(d, v);
-    for (const v of [...values, ...[...values].reverse()]) aligned.push(await move(id, v, true));
-  }
+  for (const [id, values] of Object.entries(sweeps)) aligned.push(...(await sweep(id, values, true)));
   const late = aligned.filter((r) => r.late).length;
   const at = (k, q) => ms(pct(aligned.map((r) => r[k]), q));
   console.log(`the same ${aligned.length} moves fired at a frame's start (as Chromium delivers a drag): input to that frame's paint p50 ${at('frame', 0.5)}, p95 ${at('frame', 0.95)}, max ${ms(Math.max(...aligned.map((r) => r.frame)))}; the app's script p50 ${at('work', 0.5)}, p95 ${at('work', 0.95)}; updates after that frame: ${late} of ${aligned.length}`);
