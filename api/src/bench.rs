@@ -23,6 +23,11 @@ pub struct Args {
     /// Count days in this time zone (UTC by default, the fast path).
     #[arg(long)]
     pub time_zone: Option<String>,
+    /// Run the bounds and daily statements as another engine would, without
+    /// the shortcuts for a clean Parquet file (the footer's bounds, the
+    /// dense count): the same work as DuckDB in `scripts/bench_race.sh`.
+    #[arg(long)]
+    pub statements: bool,
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<()> {
@@ -38,6 +43,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     for run in 1..=args.runs.max(1) {
         let start = Instant::now();
         let wh = Embedded::open(&args.data, source.clone()).await?;
+        let wh = if args.statements { wh.statements_only() } else { wh };
         let opened = start.elapsed();
         let b = wh.bounds(&caller, &cancel, &Progress::default()).await?;
         let bounded = start.elapsed();

@@ -28,6 +28,11 @@ pub struct Embedded {
     source: Source,
     format: Format,
     pub path: PathBuf,
+    /// Whether a clean Parquet file may be answered without the statements
+    /// (the footer's bounds, `dense_count`); off only to race the
+    /// statements themselves against another engine (`servicewatch bench
+    /// --statements`).
+    shortcuts: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +96,7 @@ impl Embedded {
             Format::Csv => ctx.register_csv(&table, &location, CsvReadOptions::new().has_header(true)).await,
         };
         registered.with_context(|| format!("{}: cannot read it as {format:?}", path.display()))?;
-        let embedded = Embedded { ctx, source, format, path: path.to_path_buf() };
+        let embedded = Embedded { ctx, source, format, path: path.to_path_buf(), shortcuts: true };
         embedded.check_columns().await?;
         Ok(embedded)
     }
@@ -112,6 +117,11 @@ impl Embedded {
             }
         }
         Ok(())
+    }
+
+    /// The same warehouse, answering every question by its statement.
+    pub fn statements_only(self) -> Embedded {
+        Embedded { shortcuts: false, ..self }
     }
 
     /// The type the registered table gives `column` (what the statements
@@ -223,8 +233,10 @@ impl Warehouse for Embedded {
         progress: &Progress,
     ) -> Result<Aggregates, WarehouseError> {
         // The default view of a clean Parquet file, counted without a hash table.
-        if let Some(counted) = self.daily_counted(q, cancel, progress).await {
-            return counted;
+        if self.shortcuts {
+            if let Some(counted) = self.daily_counted(q, cancel, progress).await {
+                return counted;
+            }
         }
         let st = self.source.daily(q.from, q.to, q.services.as_deref(), &q.view);
         batches::to_panel(&self.run_with_progress(&st, cancel, progress).await?)
@@ -238,7 +250,7 @@ impl Warehouse for Embedded {
 
     async fn bounds(&self, _: &Caller, cancel: &CancellationToken, _: &Progress) -> Result<Bounds, WarehouseError> {
         // A clean Parquet file's footer answers without reading its rows.
-        if self.format == Format::Parquet {
+        if self.format == Format::Parquet && self.shortcuts {
             if let Some(b) = self.bounds_from_statistics().await {
                 return Ok(b);
             }
