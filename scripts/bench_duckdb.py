@@ -1,6 +1,8 @@
-"""DuckDB's time for the same work `servicewatch bench` times, on the same
-file: a new connection per run, the bounds statement, then the daily
-aggregation over the days the bounds give, results fetched as Arrow.
+"""DuckDB's time for the same work `servicewatch bench --statements` times,
+on the same file: a new connection per run, the bounds statement, then the
+daily aggregation over the days the bounds give, results fetched as Arrow.
+(Without `--statements`, servicewatch answers a clean Parquet file from its
+footer and a dense count: the same rows out, not the same work.)
 
 The statements are api/src/warehouse/sql.rs's `Source::bounds` and
 `Source::daily` (UTC, no service filter) in DuckDB's syntax, with the same
