@@ -20,9 +20,25 @@ fn classic() -> BaselineParams {
     BaselineParams { method: Method::Classic, weekly: false, ..Default::default() }
 }
 
+/// Every baseline is a number, and so is every score but the ones the
+/// robust method leaves out on purpose: a service's own first or last day,
+/// inside the data's days, that reads low (it most likely started or stopped
+/// mid-day). Nothing else may be NaN or infinite.
 fn all_finite(s: &Scores) -> bool {
     let p = s.points();
-    p.z.iter().chain(&p.center).chain(&p.spread).all(|v| v.is_finite())
+    if !p.center.iter().chain(&p.spread).all(|v| v.is_finite()) || p.z.iter().any(|z| z.is_infinite()) {
+        return false;
+    }
+    let data = p.day.iter().min().zip(p.day.iter().max());
+    (0..s.services().len()).all(|si| {
+        let v = s.series(si);
+        let n = v.day.len();
+        (0..n).all(|k| {
+            let own_edge =
+                |(first, last): (&Day, &Day)| (k == 0 && v.day[0] > *first) || (k + 1 == n && v.day[n - 1] < *last);
+            !v.z[k].is_nan() || (data.is_some_and(own_edge) && v.count[k] as f64 <= v.center[k])
+        })
+    })
 }
 
 #[test]
