@@ -22,6 +22,7 @@
 
 pub mod codec;
 pub mod day;
+pub mod holidays;
 pub mod ln;
 pub mod methods;
 pub mod panel;

@@ -151,6 +151,13 @@ pub struct BaselineParams {
     /// but no other day's baseline learns from them. Both methods.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub exclude: BTreeMap<String, Vec<Day>>,
+    /// Days a holiday calendar names (the `holidays` setting,
+    /// [`crate::holidays`]), sorted. The robust method leaves them out of
+    /// every baseline and does not flag a drop on one unless a common
+    /// factor measured the day ([`crate::methods::common::calendar`]).
+    /// Classic, the original logic, ignores them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holidays: Vec<Day>,
 }
 
 impl BaselineParams {
@@ -169,6 +176,7 @@ impl Default for BaselineParams {
             units: BTreeMap::new(),
             partial: Vec::new(),
             exclude: BTreeMap::new(),
+            holidays: Vec::new(),
         }
     }
 }

@@ -61,6 +61,10 @@ pub struct Scores {
     /// The business-wide factor of each day in range (robust only; 1 on
     /// ordinary days): see [`crate::methods::common`].
     pub day_factor: Vec<f64>,
+    /// The holiday calendar's days in range (robust only;
+    /// [`BaselineParams::holidays`]): a drop on one that no common factor
+    /// measured has no score.
+    pub holidays: Vec<Day>,
     services: Vec<ServiceInfo>,
     points: Columns,
 }
@@ -167,9 +171,13 @@ impl Scores {
         self.services.clear();
         self.points.clear();
         self.day_factor.clear();
+        self.holidays.clear();
         self.range = None;
         let (Some(from), Some(to)) = (from, to) else { return };
         self.range = Some((from, to));
+        if params.method == Method::Robust {
+            self.holidays.extend(params.holidays.iter().copied().filter(|d| (from..=to).contains(d)));
+        }
         // Reserve exactly once: classic scores days with rows, robust every
         // calendar day between a service's first and last.
         let sizes: Vec<usize> = (0..panel.len())
@@ -237,10 +245,21 @@ impl Scores {
             // closed on Sundays) would drag the factor of whole weekdays.
             let days = (to.0 - from.0).max(-1) as usize + 1;
             let units: Vec<f64> = self.services.iter().map(|s| s.unit).collect();
-            self.day_factor = common::factors(out, from, days, &units);
+            let measured;
+            (self.day_factor, measured) = common::factors(out, from, days, &units);
             let calibration: Vec<_> = self.services.iter().map(|s| s.verdict.calibration()).collect();
             let spans: Vec<_> = self.services.iter().map(|s| s.start..s.end).collect();
             common::apply(out, &spans, from, &self.day_factor, &calibration, &units);
+            if !self.holidays.is_empty() {
+                let measured_on =
+                    |d: Day| usize::try_from(d.0 - from.0).ok().and_then(|i| measured.get(i)) == Some(&true);
+                common::calendar(out, &spans, &self.holidays, measured_on);
+            }
+        } else if !self.holidays.is_empty() {
+            // No common factor without the weekly pattern: the calendar
+            // alone says which days are quiet.
+            let spans: Vec<_> = self.services.iter().map(|s| s.start..s.end).collect();
+            common::calendar(out, &spans, &self.holidays, |_| false);
         }
         for info in &mut self.services {
             let z = &out.z[info.start..info.end];
@@ -429,6 +448,7 @@ impl Scores {
         let keys: usize = self.services.iter().map(|s| s.key.capacity()).sum();
         keys + self.services.capacity() * std::mem::size_of::<ServiceInfo>()
             + self.day_factor.capacity() * 8
+            + self.holidays.capacity() * 4
             + p.svc.capacity() * 4
             + p.day.capacity() * std::mem::size_of::<Day>()
             + (p.count.capacity() + p.center.capacity() + p.spread.capacity() + p.z.capacity()) * 8
@@ -528,9 +548,13 @@ fn score_services(
         excluded.clear();
         if let Some(marked) = params.exclude.get(panel.key(s)) {
             excluded.extend(marked.iter().copied().filter(|d| (from..=to).contains(d)));
-            excluded.sort_unstable();
-            excluded.dedup();
         }
+        if params.method == Method::Robust {
+            // A holiday is no ordinary day for any service's baseline.
+            excluded.extend(params.holidays.iter().copied().filter(|d| (from..=to).contains(d)));
+        }
+        excluded.sort_unstable();
+        excluded.dedup();
         let unit = params.units.get(panel.key(s)).copied().filter(|u| u.is_finite() && *u > 0.0).unwrap_or(1.0);
         let verdict = match params.method {
             Method::Classic => classic::score(svc, days, counts, &excluded, out),
@@ -608,7 +632,7 @@ mod tests {
             score_services(&panel, &params, (from, to, (from, to)), 0..panel.len(), &mut out, &mut infos);
             if method == Method::Robust && weekly {
                 let days = (to.0 - from.0) as usize + 1;
-                let factor = common::factors(&out, from, days, &[]);
+                let (factor, _) = common::factors(&out, from, days, &[]);
                 let calibration: Vec<_> = infos.iter().map(|s| s.verdict.calibration()).collect();
                 let spans: Vec<_> = infos.iter().map(|s| s.start..s.end).collect();
                 common::apply(&mut out, &spans, from, &factor, &calibration, &[]);

@@ -206,6 +206,61 @@ fn a_day_the_whole_business_shares_is_not_one_services_anomaly() {
 }
 
 #[test]
+fn a_holiday_calendar_speaks_where_too_few_services_share_the_day() {
+    // `n` services, 120 flat days around 100; on day 60 every service but
+    // S01 sells `crowd`, S01 sells `own`; on day 80 S02 doubles.
+    let table = |n: i32, crowd: u64, own: u64| {
+        let series: Vec<(String, Vec<(i32, u64)>)> = (0..n)
+            .map(|s| {
+                let pts = (0..120)
+                    .map(|d| {
+                        let base = 100 + ((d * 7 + s * 3) % 11) as u64 - 5;
+                        let count = match (d, s) {
+                            (60, 1) => own,
+                            (60, _) => crowd,
+                            (80, 2) => 200,
+                            _ => base,
+                        };
+                        (d, count)
+                    })
+                    .collect();
+                (format!("S{s:02}"), pts)
+            })
+            .collect();
+        build(&series)
+    };
+    let on = |s: &Scores, day: i32| -> Vec<String> {
+        let f = s.flag(&FlagParams::default());
+        s.ranked(&f, 100).into_iter().filter(|a| a.date == Day(day)).map(|a| a.key).collect()
+    };
+    let listed = BaselineParams { holidays: vec![Day(60), Day(80)], ..Default::default() };
+
+    // Three services: too few for a common factor. Without a calendar the
+    // shared holiday is three drops; with it, none, and its z is no score.
+    let few = table(3, 30, 30);
+    assert_eq!(on(&Scores::compute(&few, &BaselineParams::default()), 60).len(), 3);
+    let s = Scores::compute(&few, &listed);
+    assert!(on(&s, 60).is_empty());
+    assert!(s.series(0).z[60].is_nan() && s.series(0).center[60].is_finite());
+    // A spike on a listed day is still one.
+    assert_eq!(on(&s, 80), ["S02"]);
+    // So is a weekly-free scoring (no common factor at all), and classic,
+    // the original logic, ignores the calendar.
+    assert!(on(&Scores::compute(&few, &BaselineParams { weekly: false, ..listed.clone() }), 60).is_empty());
+    let classic_listed = Scores::compute(&few, &BaselineParams { holidays: listed.holidays.clone(), ..classic() });
+    assert_eq!(classic_listed.points(), Scores::compute(&few, &classic()).points());
+
+    // Twelve services measure the day (everyone at 60 %): the calendar
+    // adds nothing there, and the one that fell to 5 still breaks from the
+    // crowd.
+    let many = table(12, 60, 5);
+    let s = Scores::compute(&many, &listed);
+    assert!((s.day_factor[60] - 0.6).abs() < 0.03, "{}", s.day_factor[60]);
+    assert_eq!(on(&s, 60), ["S01"]);
+    assert_eq!(on(&Scores::compute(&many, &BaselineParams::default()), 60), ["S01"]);
+}
+
+#[test]
 fn ranked_is_sorted_and_limited() {
     let p = panel(&[
         ("B", (0..30).map(|d| (d, if d == 9 { 90 } else { 30 })).collect()),

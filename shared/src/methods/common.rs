@@ -21,8 +21,8 @@
 //! for (s, n) in [30, 30, 30, 30, 100].into_iter().enumerate() {
 //!     c.push(s as u32, Day(0), n, 100.0, 11.0, (n as f64 - 100.0) / 11.0);
 //! }
-//! let f = common::factors(&c, Day(0), 1, &[1.0; 5]);
-//! assert_eq!(f, vec![0.3]);
+//! let (f, measured) = common::factors(&c, Day(0), 1, &[1.0; 5]);
+//! assert_eq!((f.clone(), measured), (vec![0.3], vec![true]));
 //! // Each scored with a baseline of 90 neighbours and no weekly pattern.
 //! let spans: Vec<_> = (0..5).map(|s| s..s + 1).collect();
 //! common::apply(&mut c, &spans, Day(0), &f, &[Some(Calibration::new(90, 0)); 5], &[1.0; 5]);
@@ -43,9 +43,12 @@ pub const DEAD_ZONE: f64 = 0.1;
 /// Fewer informing services than this and the factor stays 1.
 pub const MIN_SERVICES: usize = 5;
 
-/// The common factor of each day `from + i`, `i < days`; `units[svc]` is
-/// what one transaction is worth in that service's values (1 for counts).
-pub fn factors(points: &Columns, from: Day, days: usize, units: &[f64]) -> Vec<f64> {
+/// The common factor of each day `from + i`, `i < days`, and whether at
+/// least [`MIN_SERVICES`] services informed it (a day that was not
+/// measured has factor 1 too, but says nothing of the business's day);
+/// `units[svc]` is what one transaction is worth in that service's values
+/// (1 for counts).
+pub fn factors(points: &Columns, from: Day, days: usize, units: &[f64]) -> (Vec<f64>, Vec<bool>) {
     // Ratios grouped by day with a counting sort: one pass to count (and
     // note each point's slot), one to place.
     let mut slot = vec![u32::MAX; points.len()];
@@ -70,7 +73,8 @@ pub fn factors(points: &Columns, from: Day, days: usize, units: &[f64]) -> Vec<f
             fill[d] += 1;
         }
     }
-    (0..days)
+    let measured: Vec<bool> = (0..days).map(|d| start[d + 1] - start[d] >= MIN_SERVICES).collect();
+    let factor = (0..days)
         .map(|d| {
             let r = &mut ratios[start[d]..start[d + 1]];
             if r.len() < MIN_SERVICES {
@@ -94,7 +98,8 @@ pub fn factors(points: &Columns, from: Day, days: usize, units: &[f64]) -> Vec<f
                 m
             }
         })
-        .collect()
+        .collect();
+    (factor, measured)
 }
 
 /// Scales the baselines of scored services by their day's factor and
@@ -127,15 +132,7 @@ pub fn apply(
         // Scored in transactions, as the method scored the day.
         let unit = units.get(svc).copied().unwrap_or(1.0);
         for &(day, f) in moved.iter().filter(|(d, _)| (first..=last).contains(d)) {
-            let k = (day.0 - first.0) as usize;
-            let k = if days.get(k) == Some(&day) {
-                k
-            } else {
-                match days.binary_search(&day) {
-                    Ok(k) => k,
-                    Err(_) => continue,
-                }
-            };
+            let Some(k) = position(days, day) else { continue };
             let i = span.start + k;
             if !points.z[i].is_finite() {
                 continue;
@@ -146,6 +143,54 @@ pub fn apply(
             points.center[i] = center;
             points.spread[i] = spread * unit;
             points.z[i] = cal.z(points.count[i] as f64 / unit, center / unit, spread, floor);
+        }
+    }
+}
+
+/// Where `day` is among a service's sorted `days`: at its offset from the
+/// first (the robust method scores every calendar day), else by search.
+fn position(days: &[Day], day: Day) -> Option<usize> {
+    let first = *days.first()?;
+    let k = usize::try_from(day.0 - first.0).ok()?;
+    if days.get(k) == Some(&day) {
+        Some(k)
+    } else {
+        days.binary_search(&day).ok()
+    }
+}
+
+/// Leaves unscored (z = NaN) a reading below its centre on a calendar
+/// holiday (`holidays`, sorted) that no common factor measured
+/// (`measured(day)` false): the calendar says the business is quiet that
+/// day, and too few services share the day to tell by how much. A spike
+/// on a holiday is still scored, and so is every day a factor measured,
+/// where a service that breaks from the crowd still flags.
+///
+/// ```
+/// use servicewatch_shared::methods::{common, Columns};
+/// use servicewatch_shared::Day;
+/// let mut c = Columns::default();
+/// for (d, n) in [(0, 100), (1, 20), (2, 300)] {
+///     c.push(0, Day(d), n, 100.0, 11.0, (n as f64 - 100.0) / 11.0);
+/// }
+/// common::calendar(&mut c, &[0..3], &[Day(1), Day(2)], |_| false);
+/// assert!(c.z[1].is_nan()); // a quiet holiday: not a drop
+/// assert!(c.z[2] > 10.0); // a busy one is still a spike
+/// ```
+pub fn calendar(points: &mut Columns, spans: &[Range<usize>], holidays: &[Day], measured: impl Fn(Day) -> bool) {
+    let quiet: Vec<Day> = holidays.iter().copied().filter(|&d| !measured(d)).collect();
+    if quiet.is_empty() {
+        return;
+    }
+    for span in spans {
+        let days = points.day.get(span.clone()).unwrap_or_default();
+        let (Some(&first), Some(&last)) = (days.first(), days.last()) else { continue };
+        for &day in quiet.iter().filter(|d| (first..=last).contains(d)) {
+            let Some(k) = position(days, day) else { continue };
+            let i = span.start + k;
+            if points.z[i] < 0.0 {
+                points.z[i] = f64::NAN;
+            }
         }
     }
 }
