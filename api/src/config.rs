@@ -10,6 +10,8 @@
 //! cache_max_bytes = 268435456           # all caches together (snapshot, baselines, bodies)
 //! partial_day_gap_minutes = 60          # a first day starting later than this into it (or an extract's
 //!                                       # last day stopping earlier before its end) is not scored
+//! holidays = "nz, 2024-03-15"           # calendars (us, gb, nz) and dates: days the business is
+//!                                       # quiet; a drop there is not flagged (none by default)
 //! audit_db = "/var/lib/servicewatch/audit.sqlite3"   # the audit trail (default in ~/.local/share)
 //! user = "servicewatch"                 # who recorded rows are by (behind the Apps proxy: the signed-in user)
 //! # store_schema = "main.servicewatch"  # Databricks only: marks, audit trail and alerts in tables of this schema
@@ -47,6 +49,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
+use servicewatch_shared::holidays::Holidays;
 use servicewatch_shared::Dimension;
 
 use crate::warehouse::databricks::{self, Credentials, Secret};
@@ -79,6 +82,9 @@ pub struct Config {
     /// so is an extract's last day whose data stops more than this before
     /// its end (see `Bounds::partial_edges`).
     pub partial_day_gap: chrono::TimeDelta,
+    /// Days the business is expected to be quiet: holiday calendars and
+    /// dates ([`servicewatch_shared::holidays`]; none unless set).
+    pub holidays: Holidays,
     /// The audit trail's SQLite file, when set (else
     /// [`crate::store::default_path`]; see [`Config::audit_path`]).
     pub audit_db: Option<PathBuf>,
@@ -185,6 +191,8 @@ pub struct Layer {
     pub cache_max_points: Option<u64>,
     pub frame_ancestors: Option<String>,
     pub partial_day_gap_minutes: Option<u32>,
+    /// Holiday calendars and dates, comma-separated.
+    pub holidays: Option<String>,
     /// The audit trail's SQLite file.
     pub audit_db: Option<PathBuf>,
     /// Who recorded rows are by when no proxy says.
@@ -325,6 +333,12 @@ pub struct ConfigArgs {
     /// midnight. 0 to 1440, default 60.
     #[arg(long = "partial-day-gap-minutes", env = "SERVICEWATCH_PARTIAL_DAY_GAP_MINUTES")]
     pub partial_day_gap_minutes: Option<u32>,
+    /// Days the business is expected to be quiet, comma-separated: holiday
+    /// calendars (us, gb, nz) and dates (2024-03-15). The robust method
+    /// leaves them out of every baseline and does not flag a drop on one
+    /// unless five or more services measured the day. Default: none.
+    #[arg(long, env = "SERVICEWATCH_HOLIDAYS")]
+    pub holidays: Option<String>,
     /// The audit trail's SQLite file (default: servicewatch/audit.sqlite3
     /// in $XDG_DATA_HOME, else ~/.local/share).
     #[arg(long = "audit-db", env = "SERVICEWATCH_AUDIT_DB")]
@@ -367,6 +381,7 @@ impl ConfigArgs {
             cache_ttl_seconds: self.cache_ttl_seconds,
             cache_max_bytes: self.cache_max_bytes,
             partial_day_gap_minutes: self.partial_day_gap_minutes,
+            holidays: self.holidays.clone(),
             audit_db: self.audit_db.clone(),
             user: self.user.clone(),
             store_schema: self.store_schema.clone(),
@@ -473,6 +488,11 @@ impl Config {
         if gap > 24 * 60 {
             bail!("setting `partial_day_gap_minutes` must be from 0 to 1440 (a day), not {gap}");
         }
+        let holidays = pick(layers, |l| l.holidays.clone()).unwrap_or_default();
+        let holidays: Holidays = match holidays.parse() {
+            Ok(h) => h,
+            Err(e) => bail!("setting `holidays`: {e}"),
+        };
         let audit_db = pick(layers, |l| l.audit_db.clone());
         match &audit_db {
             Some(p) if p.as_os_str().is_empty() => {
@@ -517,6 +537,7 @@ impl Config {
             cache_max_bytes,
             frame_ancestors,
             partial_day_gap: chrono::TimeDelta::minutes(gap.into()),
+            holidays,
             audit_db,
             user,
             store_schema,
@@ -749,6 +770,18 @@ mod tests {
         let e = bad("amount_decimals = 7");
         assert!(e.contains("setting `amount_decimals`") && e.contains("from 0 to 6"), "{e}");
         assert!(toml::from_str::<Layer>("[columns]\nsegmnt = \"x\"").is_err(), "typos in the file are errors");
+    }
+
+    #[test]
+    fn holidays_are_a_checked_setting() {
+        let holidays = |l: Layer| Config::from_layers(&[l]).map(|c| c.holidays.to_string());
+        assert_eq!(holidays(Layer::default()).unwrap(), "none");
+        assert_eq!(holidays(toml::from_str("holidays = \"nz, 2024-03-15\"").unwrap()).unwrap(), "nz,2024-03-15");
+        let e = format!(
+            "{:#}",
+            holidays(Layer { holidays: Some("nz,atlantis".into()), ..Default::default() }).unwrap_err()
+        );
+        assert!(e.contains("setting `holidays`") && e.contains("`atlantis`") && e.contains("us, gb, nz"), "{e}");
     }
 
     #[test]

@@ -100,6 +100,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         for (name, d) in crate::real_data::load()? {
             println!("\n{name} (real, data/real/): {} series, {} labelled days", d.panel.len(), d.labels.len());
             print_table(std::slice::from_ref(&d), &flag);
+            // The setting an analyst of that country would give.
+            if let Some((_, calendar)) = crate::real_data::CALENDARS.iter().find(|(set, _)| *set == name) {
+                let holidays: servicewatch_shared::holidays::Holidays = calendar.parse().map_err(anyhow::Error::msg)?;
+                let (first, last) = d.panel.bounds().context("a real set has days")?;
+                let baseline = BaselineParams {
+                    partial: edges(&d, true),
+                    holidays: holidays.days(first, last),
+                    ..Default::default()
+                };
+                print_row(&format!("+ holidays {calendar}"), 15, &[evaluate(&d, &baseline, &flag)]);
+            }
         }
     }
     Ok(())

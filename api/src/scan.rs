@@ -204,6 +204,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         metric: view.metric,
         units,
         partial: partial.iter().map(|p| p.0).collect(),
+        holidays: config.holidays.days(from, to),
         exclude: exclude.clone(),
     };
     // Only the robust method leaves partial days unscored.

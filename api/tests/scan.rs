@@ -74,8 +74,9 @@ async fn scan_prints_what_the_api_returns() {
 fn bad_flags_get_clear_messages() {
     let file = common::sample_file("scan-bad", 9, 3, 30);
     let data = file.to_str().unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["--z=-1"], "--z must be a number >= 0"),
+        (&["--holidays", "us,mars"], "setting `holidays`: unknown holiday `mars`"),
         (&["--from", "2024-13-01"], "2024-13-01"),
         (&["--services", "NOPE"], "unknown service `NOPE`"),
         (&["--from", "2024-03-01", "--to", "2024-02-01"], "is after --to"),
@@ -94,6 +95,22 @@ fn scan_json(data: &str, flags: &[&str]) -> serde_json::Value {
     let (ok, out, err) = scan(&[&["--data", data, "--format", "json"], flags].concat());
     assert!(ok, "{flags:?}: {err}");
     serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn a_holiday_calendar_keeps_holiday_drops_out_of_a_scan() {
+    let (file, thanksgiving, christmas) = common::holiday_table("scan-holidays");
+    let data = file.to_str().unwrap();
+    let days = |flags: &[&str]| -> Vec<(String, String)> {
+        let out = scan_json(data, flags);
+        let rows = out["anomalies"].as_array().unwrap().iter();
+        rows.map(|a| (a["date"].as_str().unwrap().to_string(), a["key"].as_str().unwrap().to_string())).collect()
+    };
+    let plain = days(&[]);
+    assert_eq!(plain.iter().filter(|(d, _)| *d == thanksgiving.to_string()).count(), 3, "{plain:?}");
+    let us = days(&["--holidays", "us"]);
+    assert!(!us.iter().any(|(d, _)| *d == thanksgiving.to_string()), "{us:?}");
+    assert!(us.contains(&(christmas.to_string(), "brakes".into())), "{us:?}");
 }
 
 #[test]

@@ -1135,3 +1135,38 @@ async fn each_view_is_read_once_per_snapshot_and_a_refresh_forgets_them_all() {
     assert_eq!(read()[3..], [View::default(), amount], "a refresh forgets every view");
     assert_eq!(columns.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn a_holiday_calendar_keeps_a_small_tables_holiday_drops_off_the_list() {
+    let (file, thanksgiving, christmas) = common::holiday_table("holidays");
+    let on = |got: &Anomalies, day: Day| -> Vec<String> {
+        let mut keys: Vec<String> = got.anomalies.iter().filter(|a| a.date == day).map(|a| a.key.clone()).collect();
+        keys.sort();
+        keys
+    };
+
+    let plain = start(&file, "", Layer::default()).await;
+    let (_, meta) = get(&format!("{}/api/meta", plain.base)).await;
+    assert!(meta.get("holidays").is_none(), "none unless set: {meta}");
+    let got: Anomalies =
+        serde_json::from_value(get(&format!("{}/api/anomalies?limit=1000", plain.base)).await.1).unwrap();
+    assert_eq!(on(&got, thanksgiving), ["brakes", "oil", "tyres"], "without a calendar, three drops");
+
+    let us = start(&file, "", Layer { holidays: Some("us".into()), ..Layer::default() }).await;
+    let (_, meta) = get(&format!("{}/api/meta", us.base)).await;
+    assert_eq!(
+        meta["holidays"],
+        serde_json::json!(["2024-10-14", "2024-11-11", "2024-11-28", "2024-12-25"]),
+        "the calendar's days within the data: {meta}"
+    );
+    let got: Anomalies = serde_json::from_value(get(&format!("{}/api/anomalies?limit=1000", us.base)).await.1).unwrap();
+    assert!(on(&got, thanksgiving).is_empty(), "{:?}", got.anomalies);
+    assert_eq!(on(&got, christmas), ["brakes"], "a spike on a holiday is still one");
+    // The server's answer is the engine's with the days meta names, as the
+    // app scores it.
+    let daily: Daily = serde_json::from_value(get(&format!("{}/api/daily", us.base)).await.1).unwrap();
+    let partial: Vec<Day> = serde_json::from_value(meta["partial_days"].clone()).unwrap();
+    let holidays: Vec<Day> = serde_json::from_value(meta["holidays"].clone()).unwrap();
+    let s = Scores::compute(&daily.to_panel().unwrap(), &BaselineParams { partial, holidays, ..Default::default() });
+    assert_eq!(got, s.anomalies(&FlagParams::default(), 1000));
+}

@@ -33,6 +33,11 @@ pub fn provenance(m: &Meta) -> String {
         let days: Vec<String> = m.partial_days.iter().map(|d| d.to_string()).collect();
         parts.push(format!("partial days not flagged: {}", days.join(", ")));
     }
+    match m.holidays.len() {
+        0 => {}
+        1 => parts.push("1 holiday: a drop on it not flagged unless the business shares it".into()),
+        n => parts.push(format!("{n} holidays: a drop on one not flagged unless the business shares it")),
+    }
     parts.join(" · ")
 }
 
@@ -170,6 +175,7 @@ mod tests {
             first: None,
             last: None,
             partial_days: vec![],
+            holidays: vec![],
             rows: 10,
             dropped_rows: DroppedRows::default(),
             service_days: 0,
@@ -196,6 +202,8 @@ mod tests {
         assert_eq!(provenance(&m), "gold.fact.x · days in Europe/Paris · read 2026-11-24 23:56 UTC");
         m.partial_days = vec![servicewatch_shared::Day::parse("2025-02-03").unwrap()];
         assert!(provenance(&m).ends_with(" · partial days not flagged: 2025-02-03"), "{}", provenance(&m));
+        m.holidays = vec![servicewatch_shared::Day::parse("2024-12-25").unwrap(); 2];
+        assert!(provenance(&m).ends_with(" · 2 holidays: a drop on one not flagged unless the business shares it"));
     }
 
     #[test]

@@ -138,12 +138,12 @@ pub fn App() -> impl IntoView {
     // weekly or the marked days change. Waits for /api/meta, which names
     // the partial edge days, and for the marks, so the first scoring is
     // the only one.
-    let partial = Memo::new(move |_| table.with(|m| m.as_ref().map(|m| m.partial_days.clone())));
+    let named = Memo::new(move |_| table.with(|m| m.as_ref().map(|m| (m.partial_days.clone(), m.holidays.clone()))));
     let baseline = Memo::new(move |_| {
-        let partial = partial.get()?;
+        let (partial, holidays) = named.get()?;
         marks.current.with(|m| {
             let m = m.as_deref()?;
-            Some(controls.with(|c| c.baseline_params(partial, m)))
+            Some(BaselineParams { holidays, ..controls.with(|c| c.baseline_params(partial, m)) })
         })
     });
     // How long the last full scoring took and how many there were, for

@@ -75,6 +75,8 @@ impl Controls {
             exclude: exclusions(marks),
             // Filled from the view's /api/meta (amounts).
             units: Default::default(),
+            // Filled from /api/meta (the server's `holidays` setting).
+            holidays: Vec::new(),
         }
     }
 

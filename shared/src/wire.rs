@@ -115,6 +115,11 @@ pub struct Meta {
     /// before its end. The robust method does not flag these days.
     #[serde(default)]
     pub partial_days: Vec<Day>,
+    /// The days within the data that the `holidays` setting names
+    /// (`BaselineParams::holidays`): the robust method does not flag a
+    /// drop on one unless a common factor measured the day.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holidays: Vec<Day>,
     /// Transactions counted: the table's rows less `dropped_rows`.
     pub rows: u64,
     /// Rows left out of every count, by reason.

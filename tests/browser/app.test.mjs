@@ -467,6 +467,54 @@ test('the header says which rows were left out and which data it is', async () =
   }
 });
 
+test('a holiday calendar setting reaches the page: its drops are not flagged, and the header says so', async () => {
+  // Three services, October to December 2024; on Thanksgiving all three
+  // sell 5 (too few services for a common factor), on Christmas Day
+  // brakes sells five times its usual (as api/tests/common holiday_table).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'servicewatch-holidays-'));
+  const csv = path.join(dir, 'tx.csv');
+  const rows = ['transaction_timestamp,orderservice'];
+  const day0 = Date.UTC(2024, 9, 1) / 86400000;
+  for (let d = day0; d <= Date.UTC(2024, 11, 31) / 86400000; d++) {
+    const date = new Date(d * 86400000).toISOString().slice(0, 10);
+    ['brakes', 'tyres', 'oil'].forEach((svc, s) => {
+      const usual = 40 + (((d * 7 + s * 3) % 9) + 9) % 9;
+      const n = date === '2024-11-28' ? 5 : (date === '2024-12-25' && svc === 'brakes' ? usual * 5 : usual);
+      for (let k = 0; k < n; k++) {
+        rows.push(`${new Date(d * 86400000 + Math.floor(k * 86399 / n) * 1000).toISOString().slice(0, 19)}Z,${svc}`);
+      }
+    });
+  }
+  fs.writeFileSync(csv, rows.join('\n') + '\n');
+  const us = await startServer({ data: csv, env: { SERVICEWATCH_HOLIDAYS: 'us' } });
+  try {
+    const { page } = await openApp(browser, `${us.base}/`);
+    await page.waitForFunction(() => /4 holidays: a drop on one not flagged unless the business shares it/
+      .test(document.querySelector('[data-testid=provenance]')?.textContent ?? ''));
+    const api = await (await fetch(`${us.base}/api/anomalies?limit=100`)).json();
+    const want = api.anomalies.map((a) => `${a.key} ${a.date}`);
+    assert.ok(want.includes('brakes 2024-12-25') && !want.some((r) => r.endsWith('2024-11-28')), want.join(', '));
+    // The page scores in wasm with the days /api/meta names: the server's rows.
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid=metric-anomalous]')
+      ?.getAttribute('data-value')) === n, api.metrics.anomalous);
+    const shown = await page.getByTestId('anomaly-row').evaluateAll((trs) => trs.map((tr) => `${tr.dataset.key} ${tr.dataset.date}`));
+    assert.ok(shown.length > 0);
+    assert.deepEqual(shown, want.slice(0, shown.length));
+    // The chart (brakes, the top row) marks the holiday's drop as not
+    // scored, and says why.
+    await page.waitForFunction(() => document.getElementById('sw-chart')?.data?.[5]?.x?.includes('2024-11-28'));
+    const why = await page.evaluate(() => {
+      const t = document.getElementById('sw-chart').data[5];
+      return t.text[t.x.indexOf('2024-11-28')];
+    });
+    assert.equal(why, 'holiday: a drop is expected');
+    await page.close();
+  } finally {
+    us.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a new date range fetches once and scores that range', async () => {
   const { page, errors } = await open();
   const daily = [];

@@ -65,6 +65,7 @@ pub async fn anomalies(
         metric: view.metric,
         units: snap.units.clone(),
         partial: snap.partial_days(&state.config),
+        holidays: snap.holidays(&state.config),
         // Marked days leave their baselines here as in the app.
         exclude: super::marks::exclusions(&state).await?,
     };

@@ -226,6 +226,7 @@ pub async fn record(
         metric: view.metric,
         units: snap.units.clone(),
         partial: snap.partial_days(&state.config),
+        holidays: snap.holidays(&state.config),
         exclude: super::marks::exclusions(&state).await?,
     };
     let flag = FlagParams { z, min_days, min_count, direction, services };

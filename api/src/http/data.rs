@@ -171,6 +171,7 @@ pub async fn meta(
         first: bounds.map(|b| b.0),
         last: bounds.map(|b| b.1),
         partial_days: snap.partial_days(&state.config),
+        holidays: snap.holidays(&state.config),
         rows: snap.bounds.rows,
         dropped_rows: snap.bounds.dropped,
         service_days: snap.panel.service_days(),

@@ -79,6 +79,11 @@ impl Snapshot {
     pub fn partial_days(&self, config: &Config) -> Vec<servicewatch_shared::Day> {
         self.bounds.partial_days(config.time_zone, config.partial_day_gap, self.bounds_at)
     }
+
+    /// The days of `config`'s holiday calendars within the data.
+    pub fn holidays(&self, config: &Config) -> Vec<servicewatch_shared::Day> {
+        self.panel.bounds().map(|(first, last)| config.holidays.days(first, last)).unwrap_or_default()
+    }
 }
 
 /// What identifies one cached snapshot.

@@ -236,3 +236,31 @@ pub fn quiet_table(name: &str, last: Day, days: i32, open: u32, close: u32, late
     std::fs::write(&out, csv).unwrap();
     out
 }
+
+/// Three services, October to December 2024, each around 40 a day; on
+/// Thanksgiving (28 November, returned first) all three sell 5, and on
+/// Christmas Day (returned second) brakes sells five times its usual.
+/// Three services are too few to measure a common factor.
+pub fn holiday_table(name: &str) -> (PathBuf, Day, Day) {
+    let mut csv = String::from("transaction_timestamp,orderservice\n");
+    let (first, last) = (Day::parse("2024-10-01").unwrap(), Day::parse("2024-12-31").unwrap());
+    let (thanksgiving, christmas) = (Day::parse("2024-11-28").unwrap(), Day::parse("2024-12-25").unwrap());
+    for d in first.0..=last.0 {
+        for (s, svc) in ["brakes", "tyres", "oil"].into_iter().enumerate() {
+            let usual = 40 + (d * 7 + s as i32 * 3).rem_euclid(9) as u32;
+            let n = match (Day(d), svc) {
+                (day, _) if day == thanksgiving => 5,
+                (day, "brakes") if day == christmas => usual * 5,
+                _ => usual,
+            };
+            for k in 0..n {
+                let t =
+                    Day(d).date().and_hms_opt(0, 0, 0).unwrap() + chrono::Duration::seconds((k * 86_399 / n).into());
+                csv.push_str(&format!("{},{svc}\n", t.format("%Y-%m-%dT%H:%M:%SZ")));
+            }
+        }
+    }
+    let out = temp_dir(name).join("tx.csv");
+    std::fs::write(&out, csv).unwrap();
+    (out, thanksgiving, christmas)
+}

@@ -224,14 +224,18 @@ fn plot(scores: &Scores, s: usize, marks: &[Mark], unit: Unit, upper: &[f64]) ->
             .mode(Mode::Markers)
             .marker(Marker::new().color(FLAGGED_COLOUR).size(FLAGGED_SIZE as usize)),
     );
-    // Days the extract covers only in part: scored days get a z, these none.
+    // Days with a baseline and no score: partial days (the extract's, or
+    // the service's own first or last), and drops on a listed holiday.
     let scored = scores.services()[s].verdict.status == Status::Scored;
     let partial: Vec<usize> = if scored { (0..v.z.len()).filter(|&i| v.z[i].is_nan()).collect() } else { Vec::new() };
+    let why =
+        |i: usize| if scores.holidays.contains(&v.day[i]) { "holiday: a drop is expected" } else { "partial day" };
     p.add_trace(
         Scatter::new(partial.iter().map(|&i| x[i].clone()).collect(), partial.iter().map(|&i| value(i)).collect())
             .mode(Mode::Markers)
             .marker(Marker::new().color("#8a93a6").size(9).symbol(plotly::common::MarkerSymbol::CircleOpen))
-            .name("partial day (not scored)"),
+            .text_array(partial.iter().map(|&i| why(i).to_string()).collect())
+            .name("not scored"),
     );
     // Days every service moved together (a holiday): the baseline already
     // follows them; the marker says why it dipped.
