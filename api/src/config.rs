@@ -336,7 +336,8 @@ pub struct ConfigArgs {
     /// Days the business is expected to be quiet, comma-separated: holiday
     /// calendars (us, gb, nz) and dates (2024-03-15). The robust method
     /// leaves them out of every baseline and does not flag a drop on one
-    /// unless five or more services measured the day. Default: none.
+    /// unless the common factor measured the day (five or more services,
+    /// the weekly pattern on). Default: none.
     #[arg(long, env = "SERVICEWATCH_HOLIDAYS")]
     pub holidays: Option<String>,
     /// The audit trail's SQLite file (default: servicewatch/audit.sqlite3

@@ -14,7 +14,9 @@ use crate::terminal::{self, Bar};
 use crate::view::{Available, View};
 use crate::warehouse::{Caller, DailyQuery, Partial, Progress};
 
-/// A day in range the robust method left unscored, and why (in `--format json`).
+/// A day in range the robust method left unscored for every service, and
+/// why (in `--format json`). A drop on a listed holiday (the `holidays`
+/// setting) is unscored for its service alone, and not listed here.
 #[derive(Debug, serde::Serialize)]
 struct Unscored {
     date: Day,

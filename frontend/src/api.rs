@@ -35,8 +35,8 @@ pub fn provenance(m: &Meta) -> String {
     }
     match m.holidays.len() {
         0 => {}
-        1 => parts.push("1 holiday: a drop on it not flagged unless the business shares it".into()),
-        n => parts.push(format!("{n} holidays: a drop on one not flagged unless the business shares it")),
+        1 => parts.push("1 holiday named (setting `holidays`)".into()),
+        n => parts.push(format!("{n} holidays named (setting `holidays`)")),
     }
     parts.join(" · ")
 }
@@ -203,7 +203,7 @@ mod tests {
         m.partial_days = vec![servicewatch_shared::Day::parse("2025-02-03").unwrap()];
         assert!(provenance(&m).ends_with(" · partial days not flagged: 2025-02-03"), "{}", provenance(&m));
         m.holidays = vec![servicewatch_shared::Day::parse("2024-12-25").unwrap(); 2];
-        assert!(provenance(&m).ends_with(" · 2 holidays: a drop on one not flagged unless the business shares it"));
+        assert!(provenance(&m).ends_with(" · 2 holidays named (setting `holidays`)"), "{}", provenance(&m));
     }
 
     #[test]

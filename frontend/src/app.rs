@@ -10,7 +10,7 @@ use crate::components::{
     chart::Chart, controls::ControlsPanel, drilldown::Drilldown, loading::Loading, marked_list::MarkedDays,
     marks::MarkStore, metrics::MetricsBar, table::AnomalyTable,
 };
-use crate::state::{self, Controls};
+use crate::state::{self, Controls, NamedDays};
 use crate::summary::{Summary, TABLE_ROWS};
 use crate::unit::Unit;
 
@@ -138,12 +138,12 @@ pub fn App() -> impl IntoView {
     // weekly or the marked days change. Waits for /api/meta, which names
     // the partial edge days, and for the marks, so the first scoring is
     // the only one.
-    let named = Memo::new(move |_| table.with(|m| m.as_ref().map(|m| (m.partial_days.clone(), m.holidays.clone()))));
+    let named = Memo::new(move |_| table.with(|m| m.as_ref().map(NamedDays::of)));
     let baseline = Memo::new(move |_| {
-        let (partial, holidays) = named.get()?;
+        let named = named.get()?;
         marks.current.with(|m| {
             let m = m.as_deref()?;
-            Some(BaselineParams { holidays, ..controls.with(|c| c.baseline_params(partial, m)) })
+            Some(controls.with(|c| c.baseline_params(named, m)))
         })
     });
     // How long the last full scoring took and how many there were, for

@@ -15,6 +15,20 @@ use servicewatch_shared::params::SPLIT_SEPARATOR;
 use servicewatch_shared::wire::{exclusions, Mark};
 use servicewatch_shared::{BaselineParams, Day, Dimension, Direction, FlagParams, Method, Metric};
 
+/// The days `/api/meta` names for the robust method: the extract's partial
+/// edge days and the `holidays` setting's days.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NamedDays {
+    pub partial: Vec<Day>,
+    pub holidays: Vec<Day>,
+}
+
+impl NamedDays {
+    pub fn of(meta: &servicewatch_shared::wire::Meta) -> NamedDays {
+        NamedDays { partial: meta.partial_days.clone(), holidays: meta.holidays.clone() }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Controls {
     pub from: Option<Day>,
@@ -63,20 +77,19 @@ impl Controls {
     /// The expensive stage's parameters: range, method, weekly, the days
     /// the data covers only in part, and the days analysts marked (left out
     /// of their series' baselines).
-    pub fn baseline_params(&self, partial: Vec<Day>, marks: &[Mark]) -> BaselineParams {
+    pub fn baseline_params(&self, named: NamedDays, marks: &[Mark]) -> BaselineParams {
         BaselineParams {
             from: self.from,
             to: self.to,
             method: self.method,
             weekly: self.weekly,
             metric: self.metric,
-            partial,
+            partial: named.partial,
+            holidays: named.holidays,
             // As the server leaves them out for /api/anomalies.
             exclude: exclusions(marks),
             // Filled from the view's /api/meta (amounts).
             units: Default::default(),
-            // Filled from /api/meta (the server's `holidays` setting).
-            holidays: Vec::new(),
         }
     }
 
@@ -452,8 +465,11 @@ mod tests {
         c.toggle_filter(Dimension::Segment, "x", false);
         c.toggle_filter(Dimension::Segment, "y", false);
         assert_eq!(c.view_query(), "split=segment&channel=app&channel=web");
-        assert_eq!(c.baseline_params(Vec::new(), &[]).metric, Metric::Count);
-        assert_eq!(Controls::from_query("?metric=amount").baseline_params(Vec::new(), &[]).metric, Metric::Amount);
+        assert_eq!(c.baseline_params(NamedDays::default(), &[]).metric, Metric::Count);
+        assert_eq!(
+            Controls::from_query("?metric=amount").baseline_params(NamedDays::default(), &[]).metric,
+            Metric::Amount
+        );
     }
 
     #[test]
@@ -492,14 +508,14 @@ mod tests {
     fn parameters_start_from_the_engines_defaults() {
         let c = Controls::default();
         assert_eq!(c.flag_params(None), FlagParams::default());
-        assert_eq!(c.baseline_params(Vec::new(), &[]), BaselineParams::default());
+        assert_eq!(c.baseline_params(NamedDays::default(), &[]), BaselineParams::default());
         let c = Controls::from_query("?z=2.5&min_days=30&min_count=4&direction=drops&method=classic&weekly=0");
         let f = c.flag_params(Some(vec![2]));
         assert_eq!(
             (f.z, f.min_days, f.min_count, f.direction, f.services),
             (2.5, 30, 4, Direction::Drops, Some(vec![2]))
         );
-        let b = c.baseline_params(vec![Day(5)], &[]);
+        let b = c.baseline_params(NamedDays { partial: vec![Day(5)], ..Default::default() }, &[]);
         assert_eq!((b.method, b.weekly, b.partial), (Method::Classic, false, vec![Day(5)]));
     }
 
@@ -527,10 +543,10 @@ mod tests {
             ("tyres".to_string(), vec![d("2024-03-01"), d("2024-03-09")]),
         ]);
         assert_eq!(exclusions(&marks), want);
-        assert_eq!(Controls::default().baseline_params(Vec::new(), &marks).exclude, want);
+        assert_eq!(Controls::default().baseline_params(NamedDays::default(), &marks).exclude, want);
         // No marks, or only cleared ones: the engine's defaults exactly.
         assert!(exclusions(&[]).is_empty() && exclusions(&marks[4..]).is_empty());
-        assert_eq!(Controls::default().baseline_params(Vec::new(), &marks[4..]), BaselineParams::default());
+        assert_eq!(Controls::default().baseline_params(NamedDays::default(), &marks[4..]), BaselineParams::default());
     }
 
     #[test]

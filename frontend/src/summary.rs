@@ -120,7 +120,7 @@ mod tests {
         let panel = b.build();
         let c = Controls::default();
         let answer = |marks: &[servicewatch_shared::wire::Mark]| {
-            let s = Scores::compute(&panel, &c.baseline_params(Vec::new(), marks));
+            let s = Scores::compute(&panel, &c.baseline_params(Default::default(), marks));
             Summary::new(&s, &c.flag_params(None), TABLE_ROWS)
         };
         let mark = |kind: &str| {

@@ -12,8 +12,10 @@
 //!
 //! A calendar lists each public holiday on its date and, when it falls on
 //! a weekend, on the weekday it is observed on too (both are quiet). The
-//! rules are the national ones: no regional days, no one-off days (a
-//! coronation, a jubilee), which an analyst adds as dates.
+//! rules are the national ones, with the days proclaimed apart from them
+//! (a holiday moved for a jubilee, a coronation, a state funeral); no
+//! regional days (an anniversary day), which an analyst adds as dates.
+//! Years before the Gregorian calendar (1583) and after 9999 have none.
 //!
 //! ```
 //! use servicewatch_shared::holidays::Holidays;
@@ -57,9 +59,12 @@ impl Calendar {
         Calendar::ALL.iter().find(|(_, c)| *c == self).map_or("", |(n, _)| n)
     }
 
-    /// The holidays of `year`, each on its date and on its observed day,
-    /// sorted, without repeats.
+    /// The holidays of `year`, each on its date and on its observed day
+    /// (within the year), sorted, without repeats.
     pub fn year(self, year: i32) -> Vec<NaiveDate> {
+        if !YEARS.contains(&year) {
+            return Vec::new();
+        }
         let date = |m, d| NaiveDate::from_ymd_opt(year, m, d).expect("a valid date");
         let easter = easter(year);
         let mut out = Vec::new();
@@ -95,6 +100,13 @@ impl Calendar {
                 out.push(last(year, 5, Weekday::Mon)); // Spring
                 out.push(last(year, 8, Weekday::Mon)); // Summer
                 out.extend(christmas_and_boxing(year));
+                // Moved by proclamation: the rule's day is a working day.
+                for (from, to) in GB_MOVED {
+                    if let Some(k) = out.iter().position(|d| d.to_string() == from) {
+                        out[k] = to.parse().expect("a valid date");
+                    }
+                }
+                out.extend(proclaimed(&GB_ADDED, year));
             }
             Calendar::Nz => {
                 // New Year's Day and the day after, Mondayised in turn.
@@ -114,17 +126,23 @@ impl Calendar {
                 }
                 out.push(nth(year, 10, Weekday::Mon, 4)); // Labour Day
                 out.extend(christmas_and_boxing(year));
+                out.extend(proclaimed(&NZ_ADDED, year));
             }
         }
+        out.retain(|d| d.year() == year);
         out.sort_unstable();
         out.dedup();
         out
     }
 }
 
+/// The years a calendar lists: the Gregorian calendar's (Easter's rule)
+/// up to four digits.
+const YEARS: std::ops::RangeInclusive<i32> = 1583..=9999;
+
 /// Matariki's public holiday, set by law year by year (Te Kāhui o Matariki
-/// Public Holiday Act 2022, schedule).
-const MATARIKI: [(i32, u32, u32); 9] = [
+/// Public Holiday Act 2022, schedule: to 2052; later years have none yet).
+const MATARIKI: [(i32, u32, u32); 31] = [
     (2022, 6, 24),
     (2023, 7, 14),
     (2024, 6, 28),
@@ -134,7 +152,63 @@ const MATARIKI: [(i32, u32, u32); 9] = [
     (2028, 7, 14),
     (2029, 7, 6),
     (2030, 6, 21),
+    (2031, 7, 11),
+    (2032, 7, 2),
+    (2033, 6, 24),
+    (2034, 7, 7),
+    (2035, 6, 29),
+    (2036, 7, 18),
+    (2037, 7, 10),
+    (2038, 6, 25),
+    (2039, 7, 15),
+    (2040, 7, 6),
+    (2041, 7, 19),
+    (2042, 7, 11),
+    (2043, 7, 3),
+    (2044, 6, 24),
+    (2045, 7, 7),
+    (2046, 6, 29),
+    (2047, 7, 19),
+    (2048, 7, 3),
+    (2049, 6, 25),
+    (2050, 7, 15),
+    (2051, 6, 30),
+    (2052, 6, 21),
 ];
+
+/// England and Wales bank holidays moved from the rule's Monday by
+/// proclamation: VE Day's anniversaries (1995, 2020) and the jubilees
+/// (2002, 2012, 2022).
+const GB_MOVED: [(&str, &str); 5] = [
+    ("1995-05-01", "1995-05-08"),
+    ("2002-05-27", "2002-06-04"),
+    ("2012-05-28", "2012-06-04"),
+    ("2020-05-04", "2020-05-08"),
+    ("2022-05-30", "2022-06-02"),
+];
+
+/// England and Wales bank holidays proclaimed once: the Silver Jubilee, a
+/// royal wedding, the millennium, the Golden, Diamond and Platinum
+/// Jubilees, a state funeral, a coronation.
+const GB_ADDED: [&str; 9] = [
+    "1977-06-07",
+    "1981-07-29",
+    "1999-12-31",
+    "2002-06-03",
+    "2011-04-29",
+    "2012-06-05",
+    "2022-06-03",
+    "2022-09-19",
+    "2023-05-08",
+];
+
+/// New Zealand public holidays held once: Queen Elizabeth II's memorial day.
+const NZ_ADDED: [&str; 1] = ["2022-09-26"];
+
+/// The days of `list` in `year`.
+fn proclaimed(list: &[&str], year: i32) -> Vec<NaiveDate> {
+    list.iter().map(|d| d.parse::<NaiveDate>().expect("a valid date")).filter(|d| d.year() == year).collect()
+}
 
 /// Easter Sunday of `year` (the Gregorian computus, Meeus/Jones/Butcher).
 ///
@@ -231,8 +305,9 @@ impl Holidays {
     pub fn days(&self, from: Day, to: Day) -> Vec<Day> {
         let mut out: Vec<Day> = self.dates.iter().copied().filter(|d| (from..=to).contains(d)).collect();
         if from <= to {
+            let years = from.date().year().max(*YEARS.start())..=to.date().year().min(*YEARS.end());
             for cal in &self.calendars {
-                for year in from.date().year()..=to.date().year() {
+                for year in years.clone() {
                     out.extend(cal.year(year).into_iter().map(Day::from_date).filter(|d| (from..=to).contains(d)));
                 }
             }
@@ -328,11 +403,19 @@ mod tests {
             (Calendar::Gb, "2022-01-03", true),  // New Year's Day a Saturday
             (Calendar::Gb, "2022-12-27", true),  // Christmas a Sunday: substitute Tuesday
             (Calendar::Gb, "2022-12-28", false),
+            (Calendar::Gb, "2022-05-30", false), // the Spring bank holiday moved for the jubilee
+            (Calendar::Gb, "2022-06-02", true),
+            (Calendar::Gb, "2022-06-03", true),  // and one added
+            (Calendar::Gb, "2023-05-08", true),  // a coronation
+            (Calendar::Gb, "2020-05-04", false), // VE Day's 75th: Friday the 8th instead
+            (Calendar::Gb, "2020-05-08", true),
             (Calendar::Nz, "2022-01-04", true), // New Year's a Saturday: Monday and Tuesday
             (Calendar::Nz, "2022-06-24", true), // the first Matariki
             (Calendar::Nz, "2022-10-24", true), // Labour Day
             (Calendar::Nz, "2022-12-27", true), // Christmas a Sunday
             (Calendar::Nz, "2021-02-08", true), // Waitangi Day a Saturday: Monday
+            (Calendar::Nz, "2052-06-21", true), // the last Matariki the Act sets
+            (Calendar::Nz, "2022-09-26", true), // Queen Elizabeth II's memorial day
         ] {
             let d: NaiveDate = day.parse().unwrap();
             assert_eq!(cal.year(d.year()).contains(&d), listed, "{cal:?} {day}");
@@ -362,9 +445,15 @@ mod tests {
         assert_eq!(Holidays::default().to_string(), "none");
         let e = "us,2024-02-30".parse::<Holidays>().unwrap_err();
         assert!(e.contains("`2024-02-30`"), "{e}");
-        // A range that ends before it starts has no days; one spanning
-        // years has each year's.
         let us: Holidays = "us".parse().unwrap();
+        // Any range is safe: years outside 1583-9999 have no holidays
+        // (Easter's rule is the Gregorian calendar's).
+        assert!(us.days(Day(i32::MIN), Day(i32::MAX)).len() > 80_000);
+        assert!(Calendar::Gb.year(1000).is_empty() && Calendar::Nz.year(-3).is_empty());
+        // A range that ends before it starts has no days; one spanning
+        // years has each year's, and a year lists only its own days.
+        let first = |y: i32| Calendar::Us.year(y)[0].to_string();
+        assert_eq!((first(2022), first(2021)), ("2022-01-01".into(), "2021-01-01".into()));
         let d = |s| Day::parse(s).unwrap();
         assert!(us.days(d("2024-12-31"), d("2024-01-01")).is_empty());
         assert_eq!(us.days(d("2023-12-20"), d("2024-01-05")), vec![d("2023-12-25"), d("2024-01-01")]);

@@ -448,7 +448,7 @@ impl Scores {
         let keys: usize = self.services.iter().map(|s| s.key.capacity()).sum();
         keys + self.services.capacity() * std::mem::size_of::<ServiceInfo>()
             + self.day_factor.capacity() * 8
-            + self.holidays.capacity() * 4
+            + self.holidays.capacity() * std::mem::size_of::<Day>()
             + p.svc.capacity() * 4
             + p.day.capacity() * std::mem::size_of::<Day>()
             + (p.count.capacity() + p.center.capacity() + p.spread.capacity() + p.z.capacity()) * 8

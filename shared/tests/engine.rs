@@ -244,8 +244,20 @@ fn a_holiday_calendar_speaks_where_too_few_services_share_the_day() {
     assert!(s.series(0).z[60].is_nan() && s.series(0).center[60].is_finite());
     // A spike on a listed day is still one.
     assert_eq!(on(&s, 80), ["S02"]);
-    // So is a weekly-free scoring (no common factor at all), and classic,
-    // the original logic, ignores the calendar.
+    // A listed day is in no baseline: on a series of uneven days, the
+    // centres and spreads are those of the day marked, not the plain ones.
+    let uneven = panel(&[("A", (0..120).map(|d| (d, if d == 60 { 10 } else { 80 + (d as u64 * 37) % 41 })).collect())]);
+    let baselines = |p: BaselineParams| {
+        let s = Scores::compute(&uneven, &p);
+        (s.points().center.clone(), s.points().spread.clone())
+    };
+    let listed_60 = baselines(BaselineParams { holidays: vec![Day(60)], ..Default::default() });
+    let marked = std::collections::BTreeMap::from([("A".to_string(), vec![Day(60)])]);
+    assert_eq!(listed_60, baselines(BaselineParams { exclude: marked, ..Default::default() }));
+    assert_ne!(listed_60, baselines(BaselineParams::default()));
+    // Without the weekly pattern there is no common factor at all: the
+    // calendar alone keeps the drop off the list. Classic, the original
+    // logic, ignores the calendar.
     assert!(on(&Scores::compute(&few, &BaselineParams { weekly: false, ..listed.clone() }), 60).is_empty());
     let classic_listed = Scores::compute(&few, &BaselineParams { holidays: listed.holidays.clone(), ..classic() });
     assert_eq!(classic_listed.points(), Scores::compute(&few, &classic()).points());

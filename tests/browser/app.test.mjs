@@ -489,7 +489,7 @@ test('a holiday calendar setting reaches the page: its drops are not flagged, an
   const us = await startServer({ data: csv, env: { SERVICEWATCH_HOLIDAYS: 'us' } });
   try {
     const { page } = await openApp(browser, `${us.base}/`);
-    await page.waitForFunction(() => /4 holidays: a drop on one not flagged unless the business shares it/
+    await page.waitForFunction(() => /4 holidays named \(setting `holidays`\)/
       .test(document.querySelector('[data-testid=provenance]')?.textContent ?? ''));
     const api = await (await fetch(`${us.base}/api/anomalies?limit=100`)).json();
     const want = api.anomalies.map((a) => `${a.key} ${a.date}`);

@@ -228,8 +228,16 @@ fn plot(scores: &Scores, s: usize, marks: &[Mark], unit: Unit, upper: &[f64]) ->
     // the service's own first or last), and drops on a listed holiday.
     let scored = scores.services()[s].verdict.status == Status::Scored;
     let partial: Vec<usize> = if scored { (0..v.z.len()).filter(|&i| v.z[i].is_nan()).collect() } else { Vec::new() };
-    let why =
-        |i: usize| if scores.holidays.contains(&v.day[i]) { "holiday: a drop is expected" } else { "partial day" };
+    // A series' first and last days are partial first (the extract's edge
+    // or the service's own), whatever the calendar says.
+    let why = |i: usize| {
+        let edge = i == 0 || i + 1 == v.day.len();
+        if !edge && scores.holidays.contains(&v.day[i]) {
+            "holiday: a drop is expected"
+        } else {
+            "partial day"
+        }
+    };
     p.add_trace(
         Scatter::new(partial.iter().map(|&i| x[i].clone()).collect(), partial.iter().map(|&i| value(i)).collect())
             .mode(Mode::Markers)
