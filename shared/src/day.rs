@@ -31,14 +31,22 @@ const EPOCH_CE: i32 = 719_163; // NaiveDate::num_days_from_ce() of 1970-01-01
 pub struct BadDate(pub String);
 
 impl Day {
-    /// Parses `YYYY-MM-DD` strictly (no time part, no other layout).
+    /// Parses `YYYY-MM-DD` strictly (no time part, no other layout). By
+    /// hand rather than with chrono's `parse_from_str`, whose format
+    /// machinery the browser app would otherwise ship for this alone.
     pub fn parse(s: &str) -> Result<Day, BadDate> {
-        let ok = s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-';
-        NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .ok()
-            .filter(|_| ok)
-            .map(Day::from_date)
-            .ok_or_else(|| BadDate(s.to_string()))
+        let b = s.as_bytes();
+        let digits = |r: std::ops::Range<usize>| {
+            b.get(r)
+                .filter(|d| d.iter().all(u8::is_ascii_digit))
+                .map(|d| d.iter().fold(0u32, |n, c| n * 10 + u32::from(c - b'0')))
+        };
+        let dashes = b.len() == 10 && b[4] == b'-' && b[7] == b'-';
+        match (dashes, digits(0..4), digits(5..7), digits(8..10)) {
+            (true, Some(y), Some(m), Some(d)) => NaiveDate::from_ymd_opt(y as i32, m, d).map(Day::from_date),
+            _ => None,
+        }
+        .ok_or_else(|| BadDate(s.to_string()))
     }
 
     pub fn from_date(d: NaiveDate) -> Day {
@@ -71,8 +79,15 @@ impl Day {
 }
 
 impl fmt::Display for Day {
+    /// `YYYY-MM-DD` (a year past four digits signed, as chrono writes it).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.date().format("%Y-%m-%d"))
+        let d = self.date();
+        let y = d.year();
+        if (0..=9999).contains(&y) {
+            write!(f, "{y:04}-{:02}-{:02}", d.month(), d.day())
+        } else {
+            write!(f, "{y:+05}-{:02}-{:02}", d.month(), d.day())
+        }
     }
 }
 
@@ -101,5 +116,50 @@ impl utoipa::ToSchema for Day {}
 impl From<Day> for String {
     fn from(d: Day) -> String {
         d.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn text_is_chronos_and_reads_back(n in -800_000i32..3_000_000) {
+            let d = Day(n);
+            let text = d.to_string();
+            prop_assert_eq!(&text, &d.date().format("%Y-%m-%d").to_string());
+            if (0..=9999).contains(&d.date().year()) {
+                prop_assert_eq!(Day::parse(&text), Ok(d));
+            } else {
+                prop_assert!(Day::parse(&text).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn only_real_dates_in_the_one_layout_parse() {
+        for bad in [
+            "2024-1-01",
+            "2024-01-1",
+            " 024-01-01",
+            "+024-01-01",
+            "2024/01/01",
+            "20a4-01-01",
+            "2024-02-30",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-01-00",
+            "2024-01-01T00:00",
+            "",
+            "2024-01-+1",
+            "２０24-01-01",
+        ] {
+            assert!(Day::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Day::parse("2024-02-29").unwrap().to_string(), "2024-02-29");
+        assert_eq!(Day::parse("0000-01-01").unwrap().to_string(), "0000-01-01");
     }
 }

@@ -81,7 +81,9 @@ pub fn label(kind: MarkKind) -> &'static str {
 
 /// When a mark was set, as a person reads it.
 pub fn when(m: &Mark) -> String {
-    m.marked_at.format("%Y-%m-%d %H:%M UTC").to_string()
+    use chrono::Timelike;
+    let t = m.marked_at;
+    format!("{} {:02}:{:02} UTC", Day::from_date(t.date_naive()), t.hour(), t.minute())
 }
 
 /// What the badge's tooltip says: the note, who marked it and when.
