@@ -491,14 +491,15 @@ mod tests {
 
     #[tokio::test]
     async fn errors_are_not_cached_and_entries_expire_and_fit() {
-        let cache = cache(80, 10);
+        // A TTL far above a busy CI machine's stalls between two calls.
+        let cache = cache(600, 10);
         let r = cache.get_or_fetch(1, |_| 1, |_| async { Err::<u64, _>(Err::Down) }).await;
         assert_eq!(*r.unwrap_err(), Err::Down);
         let (_, src) = cache.get_or_fetch(1, |_| 1, |_| async { Ok::<_, Err>(5) }).await.unwrap();
         assert_eq!(src, Source::Fetched);
         let (_, src) = cache.get_or_fetch(1, |_| 1, |_| async { Ok::<_, Err>(5) }).await.unwrap();
         assert_eq!(src, Source::Hit);
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(650)).await;
         let (_, src) = cache.get_or_fetch(1, |_| 1, |_| async { Ok::<_, Err>(5) }).await.unwrap();
         assert_eq!(src, Source::Fetched, "expired after the TTL");
         // Weight 6 + 6 > 10: the older entry goes.
@@ -605,10 +606,11 @@ mod tests {
         };
         let gone = tokio::time::timeout(Duration::from_millis(20), cache.get_or_fetch(1, |_| 1, never));
         assert!(gone.await.is_err());
-        // Nobody waits: after 200 ms (abandon_after) the load is cancelled.
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        // Nobody waits: after 200 ms (abandon_after) the load is cancelled;
+        // not at 40 ms (a margin of 160 ms for a busy machine's stalls).
+        tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(cancelled.load(Ordering::SeqCst), 0, "not before abandon_after");
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(350)).await;
         assert_eq!(cancelled.load(Ordering::SeqCst), 1);
         let (v, src) = cache.get_or_fetch(1, |_| 1, |_| async { Ok::<_, Err>(3) }).await.unwrap();
         assert_eq!((*v, src), (3, Source::Fetched), "the cancelled load is not served");

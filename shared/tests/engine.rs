@@ -1,6 +1,8 @@
 //! The engine against hand-computed cases, edge cases, and a deliberately
 //! naive reference implementation (property tests).
 
+use std::collections::BTreeMap;
+
 use proptest::prelude::*;
 use servicewatch_shared::methods::robust::{BLOCK, NEIGHBOURS, SPARSE_MEDIAN, SPREAD_GAP, SPREAD_GAP_FROM};
 use servicewatch_shared::methods::tail;
@@ -21,9 +23,10 @@ fn classic() -> BaselineParams {
 }
 
 /// Every baseline is a number, and so is every score but the ones the
-/// robust method leaves out on purpose: a service's own first or last day,
-/// inside the data's days, that reads low (it most likely started or stopped
-/// mid-day). Nothing else may be NaN or infinite.
+/// robust method leaves out on purpose, each reading low: a service's own
+/// first or last day inside the data's days (it most likely started or
+/// stopped mid-day), and a listed holiday. Nothing else may be NaN or
+/// infinite.
 fn all_finite(s: &Scores) -> bool {
     let p = s.points();
     if !p.center.iter().chain(&p.spread).all(|v| v.is_finite()) || p.z.iter().any(|z| z.is_infinite()) {
@@ -36,7 +39,8 @@ fn all_finite(s: &Scores) -> bool {
         (0..n).all(|k| {
             let own_edge =
                 |(first, last): (&Day, &Day)| (k == 0 && v.day[0] > *first) || (k + 1 == n && v.day[n - 1] < *last);
-            !v.z[k].is_nan() || (data.is_some_and(own_edge) && v.count[k] as f64 <= v.center[k])
+            let excused = data.is_some_and(own_edge) || s.holidays.contains(&v.day[k]);
+            !v.z[k].is_nan() || (excused && v.count[k] as f64 <= v.center[k])
         })
     })
 }
@@ -252,7 +256,7 @@ fn a_holiday_calendar_speaks_where_too_few_services_share_the_day() {
         (s.points().center.clone(), s.points().spread.clone())
     };
     let listed_60 = baselines(BaselineParams { holidays: vec![Day(60)], ..Default::default() });
-    let marked = std::collections::BTreeMap::from([("A".to_string(), vec![Day(60)])]);
+    let marked = BTreeMap::from([("A".to_string(), vec![Day(60)])]);
     assert_eq!(listed_60, baselines(BaselineParams { exclude: marked, ..Default::default() }));
     assert_ne!(listed_60, baselines(BaselineParams::default()));
     // Without the weekly pattern there is no common factor at all: the
@@ -388,13 +392,51 @@ fn naive_classic(pts: &[(i32, u64)]) -> Vec<(i32, u64, f64)> {
     pts.iter().map(|p| (p.0, p.1, if n >= 2.0 && sd > 0.0 { (p.1 as f64 - mean) / sd } else { 0.0 })).collect()
 }
 
+/// Panels of either kind, half each: scattered days (gaps, sparse and
+/// edge cases) or dense ones (a weekday rhythm, many services).
 fn series_strategy() -> impl Strategy<Value = Vec<(String, Vec<(i32, u64)>)>> {
+    prop_oneof![scattered_series(), dense_series()]
+}
+
+/// Up to four services of up to 59 days scattered over 150: mostly
+/// gaps (zeros to the robust method), too few for a weekly pattern or a
+/// common factor.
+fn scattered_series() -> impl Strategy<Value = Vec<(String, Vec<(i32, u64)>)>> {
     let one = (prop::collection::btree_map(0i32..150, 0u64..500, 1..60), 0u64..3).prop_map(|(m, scale)| {
         m.into_iter().map(|(d, c)| (d, if scale == 0 { c % 5 } else { c })).filter(|p| p.1 > 0).collect::<Vec<_>>()
     });
-    prop::collection::vec(one, 1..5).prop_map(|v| {
-        v.into_iter().enumerate().filter(|(_, s)| !s.is_empty()).map(|(i, s)| (format!("S{i}"), s)).collect()
-    })
+    prop::collection::vec(one, 1..5).prop_map(named)
+}
+
+/// Up to nine services of consecutive days with a weekday rhythm, noise and
+/// a few days missing: they reach the weekly pattern (93 % of 2,000 panels)
+/// and the common factor (10 %), which scattered days never do.
+fn dense_series() -> impl Strategy<Value = Vec<(String, Vec<(i32, u64)>)>> {
+    let one = (0i32..30, 1i32..160, 0u64..400, prop::array::uniform7(0u64..4), 0u64..30, any::<u64>(), any::<bool>())
+        .prop_map(|(start, len, level, week, missing, seed, small)| {
+            let mut state = seed | 1;
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            let level = if small { level % 6 } else { level };
+            (start..start + len)
+                .filter_map(|d| {
+                    let base = level * (1 + week[(d % 7) as usize]) / 2;
+                    let root = (base as f64).sqrt() as u64;
+                    let count = (base + next() % (2 * root + 2)).saturating_sub(root);
+                    (next() % 100 >= missing && count > 0).then_some((d, count))
+                })
+                .collect::<Vec<_>>()
+        });
+    prop::collection::vec(one, 1..10).prop_map(named)
+}
+
+/// Non-empty series named S0, S1, ... by their place in `v`.
+fn named(v: Vec<Vec<(i32, u64)>>) -> Vec<(String, Vec<(i32, u64)>)> {
+    v.into_iter().enumerate().filter(|(_, s)| !s.is_empty()).map(|(i, s)| (format!("S{i}"), s)).collect()
 }
 
 fn build(series: &[(String, Vec<(i32, u64)>)]) -> Panel {
@@ -492,6 +534,19 @@ proptest! {
     #[test]
     fn weekly_never_produces_nan(series in series_strategy()) {
         let s = Scores::compute(&build(&series), &BaselineParams { weekly: true, ..Default::default() });
+        prop_assert!(all_finite(&s));
+    }
+
+    #[test]
+    fn holidays_and_marks_leave_every_other_number_finite(
+        series in dense_series(),
+        holidays in prop::collection::btree_set(0i32..190, 0..12),
+        marked in prop::collection::btree_set(0i32..190, 0..20),
+        weekly in any::<bool>(),
+    ) {
+        let holidays: Vec<Day> = holidays.into_iter().map(Day).collect();
+        let exclude = BTreeMap::from([("S0".to_string(), marked.into_iter().map(Day).collect())]);
+        let s = Scores::compute(&build(&series), &BaselineParams { holidays, exclude, weekly, ..Default::default() });
         prop_assert!(all_finite(&s));
     }
 }
