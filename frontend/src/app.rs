@@ -139,6 +139,7 @@ pub fn App() -> impl IntoView {
     // the partial edge days, and for the marks, so the first scoring is
     // the only one.
     let named = Memo::new(move |_| table.with(|m| m.as_ref().map(NamedDays::of)));
+    let holidays = Memo::new(move |_| named.with(|n| n.as_ref().map(|n| n.holidays.clone()).unwrap_or_default()));
     let baseline = Memo::new(move |_| {
         let named = named.get()?;
         marks.current.with(|m| {
@@ -288,7 +289,7 @@ pub fn App() -> impl IntoView {
                 <Drilldown pick=pick table=table />
                 // Marked days the table no longer shows can be undone here.
                 <MarkedDays store=marks controls=controls pick=pick />
-                <AnomalyTable summary=summary controls=controls export=export pick=pick marks=marks unit=unit />
+                <AnomalyTable summary=summary controls=controls export=export pick=pick marks=marks unit=unit holidays=holidays />
             </Show>
         </div>
     }

@@ -500,6 +500,9 @@ test('a holiday calendar setting reaches the page: its drops are not flagged, an
     const shown = await page.getByTestId('anomaly-row').evaluateAll((trs) => trs.map((tr) => `${tr.dataset.key} ${tr.dataset.date}`));
     assert.ok(shown.length > 0);
     assert.deepEqual(shown, want.slice(0, shown.length));
+    // The Christmas spike's row says the day is a holiday.
+    const cell = page.locator('[data-testid=anomaly-row][data-key=brakes][data-date="2024-12-25"] [data-testid=day-factor]');
+    assert.equal((await cell.innerText()).trim(), 'holiday');
     // The chart (brakes, the top row) marks the holiday's drop as not
     // scored, and says why.
     await page.waitForFunction(() => document.getElementById('sw-chart')?.data?.[5]?.x?.includes('2024-11-28'));

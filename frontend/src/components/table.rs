@@ -65,6 +65,8 @@ pub fn AnomalyTable(
     pick: RwSignal<Option<(String, servicewatch_shared::Day)>>,
     marks: MarkStore,
     unit: Memo<Unit>,
+    /// The `holidays` setting's days: named in the "All services" column.
+    holidays: Memo<Vec<servicewatch_shared::Day>>,
 ) -> impl IntoView {
     let sort_by = RwSignal::new(None::<(Column, bool)>);
     let page = RwSignal::new(0usize);
@@ -128,7 +130,7 @@ pub fn AnomalyTable(
                         {header(Unit::column, Column::Count, true)}
                         <th scope="col" class="num">"Baseline"</th>
                         <th scope="col" class="num">"Spread"</th>
-                        <th scope="col" class="num" title="How all services together did that day, when they moved together (a holiday, a business-wide outage); the baseline already includes it">"All services"</th>
+                        <th scope="col" class="num" title="How all services together did that day, when they moved together (a holiday, a business-wide outage); the baseline already includes it; or a holiday the holidays setting lists">"All services"</th>
                         {header(|_| "z", Column::Z, true)}
                         <Show when=marking>
                             <th scope="col" title="An analyst's mark: expected (explained) or confirmed (a real anomaly); marked days are left out of their service's baseline">
@@ -169,7 +171,13 @@ pub fn AnomalyTable(
                             </td>
                             <td class="num">{item.1.approx(item.0.spread)}</td>
                             <td class="num" data-testid="day-factor" data-value=item.0.day_factor.to_string()>
-                                {common_move(item.0.day_factor)}
+                                {
+                                    let (factor, day) = (item.0.day_factor, item.0.date);
+                                    move || {
+                                        let listed = factor == 1.0 && holidays.with(|h| h.contains(&day));
+                                        if listed { "holiday".to_string() } else { common_move(factor) }
+                                    }
+                                }
                             </td>
                             <td class="num" data-testid="z" data-value=item.0.z.to_string()>{format!("{:+.2}", item.0.z)}</td>
                             {
