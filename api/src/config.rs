@@ -10,8 +10,8 @@
 //! cache_max_bytes = 268435456           # all caches together (snapshot, baselines, bodies)
 //! partial_day_gap_minutes = 60          # a first day starting later than this into it (or an extract's
 //!                                       # last day stopping earlier before its end) is not scored
-//! holidays = "nz, 2024-03-15"           # calendars (us, gb, nz) and dates: days the business is
-//!                                       # quiet; a drop there is not flagged (none by default)
+//! holidays = "nz, 2024-03-15"           # calendars (us, gb, nz) and dates: days the business is quiet; a drop
+//!                                       # there is not flagged unless 5+ services measured the day (none by default)
 //! audit_db = "/var/lib/servicewatch/audit.sqlite3"   # the audit trail (default in ~/.local/share)
 //! user = "servicewatch"                 # who recorded rows are by (behind the Apps proxy: the signed-in user)
 //! # store_schema = "main.servicewatch"  # Databricks only: marks, audit trail and alerts in tables of this schema

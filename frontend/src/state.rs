@@ -75,8 +75,9 @@ impl Default for Controls {
 
 impl Controls {
     /// The expensive stage's parameters: range, method, weekly, the days
-    /// the data covers only in part, and the days analysts marked (left out
-    /// of their series' baselines).
+    /// `/api/meta` names (the data's partial days, the `holidays` setting's
+    /// days), and the days analysts marked (left out of their series'
+    /// baselines).
     pub fn baseline_params(&self, named: NamedDays, marks: &[Mark]) -> BaselineParams {
         BaselineParams {
             from: self.from,

@@ -79,7 +79,7 @@ impl Day {
 }
 
 impl fmt::Display for Day {
-    /// `YYYY-MM-DD` (a year past four digits signed, as chrono writes it).
+    /// `YYYY-MM-DD` (a year outside 0-9999 signed, as chrono writes it).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.date();
         let y = d.year();

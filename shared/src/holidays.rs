@@ -22,8 +22,8 @@
 //! use servicewatch_shared::Day;
 //! let d = |s| Day::parse(s).unwrap();
 //! let h: Holidays = "us, 2024-03-15".parse().unwrap();
-//! // Thanksgiving (the fourth Thursday of November) and Christmas, 2024,
-//! // and the added date.
+//! // The added date; Veterans Day, Thanksgiving (the fourth Thursday of
+//! // November) and Christmas, 2024.
 //! assert_eq!(h.days(d("2024-03-01"), d("2024-03-31")), vec![d("2024-03-15")]);
 //! assert_eq!(h.days(d("2024-11-01"), d("2024-12-31")), vec![d("2024-11-11"), d("2024-11-28"), d("2024-12-25")]);
 //! // Christmas 2022 was a Sunday: quiet on the day and on the Monday.
@@ -187,8 +187,8 @@ const GB_MOVED: [(&str, &str); 5] = [
     ("2022-05-30", "2022-06-02"),
 ];
 
-/// England and Wales bank holidays proclaimed once: the Silver Jubilee, a
-/// royal wedding, the millennium, the Golden, Diamond and Platinum
+/// England and Wales bank holidays proclaimed once: the Silver Jubilee, two
+/// royal weddings, the millennium, the Golden, Diamond and Platinum
 /// Jubilees, a state funeral, a coronation.
 const GB_ADDED: [&str; 9] = [
     "1977-06-07",

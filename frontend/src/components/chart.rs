@@ -228,8 +228,8 @@ fn plot(scores: &Scores, s: usize, marks: &[Mark], unit: Unit, upper: &[f64]) ->
     // the service's own first or last), and drops on a listed holiday.
     let scored = scores.services()[s].verdict.status == Status::Scored;
     let partial: Vec<usize> = if scored { (0..v.z.len()).filter(|&i| v.z[i].is_nan()).collect() } else { Vec::new() };
-    // A series' first and last days are partial first (the extract's edge
-    // or the service's own), whatever the calendar says.
+    // A missing score on a series' first or last day is called partial
+    // (the extract's edge or the service's own), even on a listed holiday.
     let why = |i: usize| {
         let edge = i == 0 || i + 1 == v.day.len();
         if !edge && scores.holidays.contains(&v.day[i]) {
