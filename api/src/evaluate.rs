@@ -101,14 +101,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             println!("\n{name} (real, data/real/): {} series, {} labelled days", d.panel.len(), d.labels.len());
             print_table(std::slice::from_ref(&d), &flag);
             // The setting an analyst of that country would give.
-            if let Some((_, calendar)) = crate::real_data::CALENDARS.iter().find(|(set, _)| *set == name) {
-                let holidays: servicewatch_shared::holidays::Holidays = calendar.parse().map_err(anyhow::Error::msg)?;
-                let (first, last) = d.panel.bounds().context("a real set has days")?;
-                let baseline = BaselineParams {
-                    partial: edges(&d, true),
-                    holidays: holidays.days(first, last),
-                    ..Default::default()
-                };
+            if let Some((calendar, holidays)) = crate::real_data::calendar(&name, &d) {
+                let baseline = BaselineParams { partial: edges(&d, true), holidays, ..Default::default() };
                 print_row(&format!("+ holidays {calendar}"), 15, &[evaluate(&d, &baseline, &flag)]);
             }
         }

@@ -36,6 +36,15 @@ const LABELS: &str = include_str!("../../data/real/labels.csv");
 /// which `evaluate --real` tries as the `holidays` setting would.
 pub const CALENDARS: [(&str, &str); 2] = [("capital-bikeshare", "us"), ("auckland-pedestrians", "nz")];
 
+/// The set's country's calendar (its name) and its days within the set,
+/// as the `holidays` setting would give them; `None` for a set without one.
+pub fn calendar(name: &str, set: &Labelled) -> Option<(&'static str, Vec<Day>)> {
+    let (_, calendar) = CALENDARS.iter().find(|(n, _)| *n == name)?;
+    let holidays: servicewatch_shared::holidays::Holidays = calendar.parse().ok()?;
+    let (first, last) = set.panel.bounds()?;
+    Some((calendar, holidays.days(first, last)))
+}
+
 /// Every embedded real set, named, in a fixed order.
 pub fn load() -> anyhow::Result<Vec<(String, Labelled)>> {
     parse_all(&SETS, LABELS)
@@ -281,15 +290,13 @@ mod tests {
         // off Auckland's false flags (F1 0.535 -> 0.678 when measured) and
         // loses no labelled day on either set.
         use servicewatch_shared::eval::evaluate;
-        use servicewatch_shared::holidays::Holidays;
         use servicewatch_shared::{BaselineParams, FlagParams};
         for (name, set) in load().unwrap() {
-            let (_, calendar) = CALENDARS.iter().find(|(n, _)| *n == name).expect("every set has a calendar");
-            let holidays: Holidays = calendar.parse().unwrap();
+            let (_, holidays) = calendar(&name, &set).expect("every set has a calendar");
             let (first, last) = set.panel.bounds().unwrap();
             let base = BaselineParams { partial: vec![first, last], ..Default::default() };
             let without = evaluate(&set, &base, &FlagParams::default());
-            let with = BaselineParams { holidays: holidays.days(first, last), ..base };
+            let with = BaselineParams { holidays, ..base };
             let with = evaluate(&set, &with, &FlagParams::default());
             assert!(with.f1 > without.f1 && with.average_precision > without.average_precision, "{name}");
             assert!(with.recall >= without.recall, "{name}");

@@ -102,8 +102,9 @@ impl Calendar {
                 out.extend(christmas_and_boxing(year));
                 // Moved by proclamation: the rule's day is a working day.
                 for (from, to) in GB_MOVED {
-                    if let Some(k) = out.iter().position(|d| d.to_string() == from) {
-                        out[k] = to.parse().expect("a valid date");
+                    let from: NaiveDate = from.parse().expect("a valid date");
+                    if let Some(d) = out.iter_mut().find(|d| **d == from) {
+                        *d = to.parse().expect("a valid date");
                     }
                 }
                 out.extend(proclaimed(&GB_ADDED, year));

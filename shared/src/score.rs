@@ -237,6 +237,9 @@ impl Scores {
             Some(_) => unreachable!("one part in the browser"),
         }
         let out = &mut self.points;
+        let spans: Vec<_> = self.services.iter().map(|s| s.start..s.end).collect();
+        // The days a common factor measured (none without one).
+        let mut measured = Vec::new();
         if params.method == Method::Robust && params.weekly {
             // Days the whole business shares are scored against the day's
             // common level (holidays, business-wide outages). Only on top
@@ -245,22 +248,13 @@ impl Scores {
             // closed on Sundays) would drag the factor of whole weekdays.
             let days = (to.0 - from.0).max(-1) as usize + 1;
             let units: Vec<f64> = self.services.iter().map(|s| s.unit).collect();
-            let measured;
             (self.day_factor, measured) = common::factors(out, from, days, &units);
             let calibration: Vec<_> = self.services.iter().map(|s| s.verdict.calibration()).collect();
-            let spans: Vec<_> = self.services.iter().map(|s| s.start..s.end).collect();
             common::apply(out, &spans, from, &self.day_factor, &calibration, &units);
-            if !self.holidays.is_empty() {
-                let measured_on =
-                    |d: Day| usize::try_from(d.0 - from.0).ok().and_then(|i| measured.get(i)) == Some(&true);
-                common::calendar(out, &spans, &self.holidays, measured_on);
-            }
-        } else if !self.holidays.is_empty() {
-            // No common factor without the weekly pattern: the calendar
-            // alone says which days are quiet.
-            let spans: Vec<_> = self.services.iter().map(|s| s.start..s.end).collect();
-            common::calendar(out, &spans, &self.holidays, |_| false);
         }
+        // Without a common factor (the weekly pattern off) the calendar
+        // alone says which days are quiet.
+        common::calendar(out, &spans, &self.holidays, from, &measured);
         for info in &mut self.services {
             let z = &out.z[info.start..info.end];
             info.max_z = z.iter().copied().fold(0.0, f64::max);

@@ -161,8 +161,9 @@ fn position(days: &[Day], day: Day) -> Option<usize> {
 
 /// Leaves unscored (z = NaN) a reading below its centre on a calendar
 /// holiday (`holidays`, sorted) that no common factor measured
-/// (`measured(day)` false): the calendar says the business is quiet that
-/// day, and too few services share the day to tell by how much. A spike
+/// (`measured[day - from]`, from [`factors`]; empty when there was no
+/// factor): the calendar says the business is quiet that day, and too few
+/// services share the day to tell by how much. A spike
 /// on a holiday is still scored, and so is every day a factor measured,
 /// where a service that breaks from the crowd still flags.
 ///
@@ -173,11 +174,12 @@ fn position(days: &[Day], day: Day) -> Option<usize> {
 /// for (d, n) in [(0, 100), (1, 20), (2, 300)] {
 ///     c.push(0, Day(d), n, 100.0, 11.0, (n as f64 - 100.0) / 11.0);
 /// }
-/// common::calendar(&mut c, &[0..3], &[Day(1), Day(2)], |_| false);
+/// common::calendar(&mut c, &[0..3], &[Day(1), Day(2)], Day(0), &[]);
 /// assert!(c.z[1].is_nan()); // a quiet holiday: not a drop
 /// assert!(c.z[2] > 10.0); // a busy one is still a spike
 /// ```
-pub fn calendar(points: &mut Columns, spans: &[Range<usize>], holidays: &[Day], measured: impl Fn(Day) -> bool) {
+pub fn calendar(points: &mut Columns, spans: &[Range<usize>], holidays: &[Day], from: Day, measured: &[bool]) {
+    let measured = |d: Day| usize::try_from(d.0 - from.0).ok().and_then(|i| measured.get(i)) == Some(&true);
     let quiet: Vec<Day> = holidays.iter().copied().filter(|&d| !measured(d)).collect();
     if quiet.is_empty() {
         return;
