@@ -112,3 +112,25 @@ test('the app runs under its Content-Security-Policy without a violation', async
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test('the chart and its band follow the frame when it narrows', async () => {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  await page.goto(app.src);
+  await page.locator('#sw-chart g.sw-band path').waitFor({ state: 'attached', timeout: 30000 });
+  const sizes = () => page.evaluate(() => ({
+    page: document.documentElement.scrollWidth,
+    chart: document.querySelector('#sw-chart .main-svg').getBoundingClientRect().width,
+    band: document.querySelector('#sw-chart g.sw-band path').getBoundingClientRect().right,
+  }));
+  const wide = await sizes();
+  // A portal's side panel opens: the frame is 640 px wide.
+  await page.setViewportSize({ width: 640, height: 900 });
+  await page.waitForFunction(() => document.querySelector('#sw-chart .main-svg').getBoundingClientRect().width <= 640);
+  await page.waitForFunction((right) => document.querySelector('#sw-chart g.sw-band path').getBoundingClientRect().right < right,
+    wide.band);
+  const narrow = await sizes();
+  assert.ok(wide.chart > 900, `the chart filled the wide frame: ${JSON.stringify(wide)}`);
+  assert.ok(narrow.page <= 640, `no sideways scrolling: ${JSON.stringify(narrow)}`);
+  assert.ok(narrow.band <= 640, `the band is redrawn inside the narrower chart: ${JSON.stringify(narrow)}`);
+  await page.close();
+});

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use plotly::common::{DashType, Fill, HoverInfo, Line, Marker, Mode};
 use plotly::layout::{Axis, Legend};
-use plotly::{Layout, Plot, Scatter};
+use plotly::{Configuration, Layout, Plot, Scatter};
 use servicewatch_shared::wire::{Mark, MarkKind};
 use servicewatch_shared::{Anomaly, Scores, Status};
 
@@ -277,6 +277,10 @@ fn plot(scores: &Scores, s: usize, marks: &[Mark], unit: Unit, upper: &[f64]) ->
         // Hover values with the amount's digits: 1,234.50.
         y_axis = y_axis.hover_format(format!(",.{}f", unit.decimals));
     }
+    // Follows its container's width: a portal's side panel or a resized
+    // window must not leave the page scrolling sideways (the overlay
+    // follows on plotly's redraw).
+    p.set_configuration(Configuration::new().responsive(true));
     p.set_layout(
         Layout::new()
             .title(title.as_str())
