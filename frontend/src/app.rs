@@ -10,6 +10,7 @@ use crate::components::{
     chart::Chart, controls::ControlsPanel, drilldown::Drilldown, loading::Loading, marked_list::MarkedDays,
     marks::MarkStore, metrics::MetricsBar, table::AnomalyTable,
 };
+use crate::kept::Kept;
 use crate::state::{self, Controls, NamedDays};
 use crate::summary::{Summary, TABLE_ROWS};
 use crate::unit::Unit;
@@ -152,19 +153,27 @@ pub fn App() -> impl IntoView {
     // themselves).
     let scoring_ms = StoredValue::new(0.0);
     let scorings = StoredValue::new(0u64);
+    let kept = StoredValue::new(Kept::default());
     let scores = Memo::new_with_compare(
         move |_| {
             let ((from, to, fetched), panel, units) = daily.get().flatten()?.ok()?;
             let b = BaselineParams { units, ..baseline.get()? };
             // While a new range or view loads, the old panel would give a
             // wrong answer for a full scoring's cost: wait for the right data.
-            ((from, to) == (b.from, b.to) && view.with(|v| *v == fetched)).then(|| {
-                let started = now_ms();
-                let scores = Arc::new(Scores::compute(&panel, &b));
-                scoring_ms.set_value(now_ms() - started);
-                scorings.update_value(|n| *n += 1);
-                scores
-            })
+            ((from, to) == (b.from, b.to) && view.with(|v| *v == fetched))
+                .then(|| {
+                    kept.try_update_value(|k| {
+                        // A switch back shows the kept scoring (`kept`).
+                        k.get_or_score(&panel, &b, || {
+                            let started = now_ms();
+                            let scores = Scores::compute(&panel, &b);
+                            scoring_ms.set_value(now_ms() - started);
+                            scorings.update_value(|n| *n += 1);
+                            scores
+                        })
+                    })
+                })
+                .flatten()
         },
         |a, b| match (a, b) {
             (Some(Some(a)), Some(Some(b))) => !Arc::ptr_eq(a, b),

@@ -7,6 +7,7 @@
 mod api;
 mod app;
 mod components;
+mod kept;
 mod per_frame;
 mod state;
 mod summary;

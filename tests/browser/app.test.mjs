@@ -518,6 +518,34 @@ test('a holiday calendar setting reaches the page: its drops are not flagged, an
   }
 });
 
+test('switching the method back shows the kept scoring without scoring again', async () => {
+  const { page, errors } = await open();
+  const scorings = () => page.locator('section.metrics').getAttribute('data-scorings').then(Number);
+  const shows = (want) => page.waitForFunction((t) =>
+    document.querySelector('[data-testid=metric-anomalous]')?.dataset.value === String(t), want.anomalous);
+  const [robust, classic] = [await apiState({}), await apiState({ method: 'classic' })];
+  assert.notEqual(robust.anomalous, classic.anomalous, 'the two methods must differ for this test to tell them apart');
+  const first = await scorings();
+  await page.getByTestId('method').selectOption('classic');
+  await shows(classic);
+  assert.equal(await scorings(), first + 1, 'classic is scored');
+  await page.getByTestId('method').selectOption('robust');
+  await shows(robust);
+  assert.deepEqual(await pageState(page), robust);
+  // And the way back to classic too: both kept.
+  await page.getByTestId('method').selectOption('classic');
+  await shows(classic);
+  assert.deepEqual(await pageState(page), classic);
+  assert.equal(await scorings(), first + 1, 'no scoring on the way back');
+  // A third setting is scored (and the oldest shown goes).
+  await page.getByTestId('method').selectOption('robust');
+  await page.getByTestId('weekly').uncheck();
+  await shows(await apiState({ weekly: 'false' }));
+  assert.equal(await scorings(), first + 2);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a new date range fetches once and scores that range', async () => {
   const { page, errors } = await open();
   const daily = [];
