@@ -411,22 +411,27 @@ impl Window {
         Window { sorted }
     }
 
-    /// Swaps `old` (which must be in the window) for `new`: one memmove.
+    /// Swaps `old` (which must be in the window) for `new`: one memmove of
+    /// the values strictly between the two. Equal values are
+    /// interchangeable, so `old` leaves from the end of its run that faces
+    /// `new`, and `new` lands at the end of its run that faces `old`: sparse
+    /// counts (a window of 0s, 1s and 2s) move only what lies between.
     /// Values are finite and never -0.0, so `<` is a total order here.
     fn replace(&mut self, old: f64, new: f64) {
         let s = &mut self.sorted;
         // Ranks by counting, not binary search: the window is short, and a
         // branch-free count vectorises where a search waits on each load.
         // Both ranks in one pass over the window.
-        let (a, b) = s.iter().fold((0usize, 0usize), |(a, b), x| (a + (*x < old) as usize, b + (*x < new) as usize));
-        if b > a + 1 {
-            s.copy_within(a + 1..b, a);
+        if new > old {
+            // Old's last copy is at a - 1; new goes before its equals, at b - 1.
+            let (a, b) = ranks(s, |x| x <= old, |x| x < new);
+            s.copy_within(a..b, a - 1);
             s[b - 1] = new;
-        } else if b <= a {
+        } else if new < old {
+            // Old's first copy is at a; new goes after its equals, at b.
+            let (a, b) = ranks(s, |x| x < old, |x| x <= new);
             s.copy_within(b..a, b + 1);
             s[b] = new;
-        } else {
-            s[a] = new;
         }
     }
 
@@ -450,6 +455,12 @@ impl Window {
         let at = |j: usize| if s[j] < v { s[j] } else { s[j + 1] };
         median_by(s.len() - 1, at)
     }
+}
+
+/// How many of `s` pass `lo` and how many pass `hi`, in one pass.
+#[inline(always)]
+fn ranks(s: &[f64], lo: impl Fn(f64) -> bool, hi: impl Fn(f64) -> bool) -> (usize, usize) {
+    s.iter().fold((0, 0), |(a, b), &x| (a + lo(x) as usize, b + hi(x) as usize))
 }
 
 /// Sums of deviations from `centre` and of their squares, in four lanes so
