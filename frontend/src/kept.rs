@@ -72,10 +72,10 @@ mod tests {
         let first = get(&mut kept, &robust);
         let other = get(&mut kept, &classic);
         let back = get(&mut kept, &robust);
-        assert!(Arc::ptr_eq(&first, &back), "the kept scoring itself");
+        let again = get(&mut kept, &classic);
+        assert!(Arc::ptr_eq(&first, &back) && Arc::ptr_eq(&other, &again), "the kept scorings themselves");
         assert_eq!(*back, Scores::compute(&p, &robust));
         assert_eq!(other.method, Method::Classic);
-        drop(get);
         assert_eq!(scored, 2);
     }
 
