@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use plotly::common::{DashType, Fill, HoverInfo, Line, Marker, Mode};
-use plotly::layout::{Axis, Legend};
-use plotly::{Configuration, Layout, Plot, Scatter};
+use plotly::Scatter;
 use servicewatch_shared::wire::{Mark, MarkKind};
 use servicewatch_shared::{Anomaly, Scores, Status};
+#[cfg(target_family = "wasm")]
+use wasm_bindgen::JsValue;
 
 use super::marks::MarkStore;
 use super::table::common_move;
@@ -178,7 +179,7 @@ extern "C" {
 
 /// plotly's drawing of series `s`; `upper` is the band's top in the view's
 /// unit ([`Overlay`]'s, computed once).
-fn plot(scores: &Scores, s: usize, marks: &[Mark], unit: Unit, upper: &[f64]) -> Plot {
+fn plot(scores: &Scores, s: usize, marks: &[Mark], unit: Unit, upper: &[f64]) -> Figure {
     let v = scores.series(s);
     let x: Vec<String> = v.day.iter().map(|d| d.to_string()).collect();
     // Amounts in major units (counts as they are: a division by 1).
@@ -191,8 +192,8 @@ fn plot(scores: &Scores, s: usize, marks: &[Mark], unit: Unit, upper: &[f64]) ->
     // it (an invisible line), and the legend names both.
     let legend_only =
         |name: &str| Scatter::new(vec![x.first().cloned().unwrap_or_default()], vec![f64::NAN]).name(name);
-    let mut p = Plot::new();
-    p.add_trace(
+    let mut p = Figure { traces: Vec::new(), title: String::new(), decimals: 0 };
+    p.traces.push(
         Scatter::new(x.clone(), upper.to_vec())
             .mode(Mode::Lines)
             .line(Line::new().width(0.0))
@@ -200,26 +201,26 @@ fn plot(scores: &Scores, s: usize, marks: &[Mark], unit: Unit, upper: &[f64]) ->
             .show_legend(false)
             .name("upper"),
     );
-    p.add_trace(
+    p.traces.push(
         legend_only("usual range (not flagged)")
             .mode(Mode::Lines)
             .line(Line::new().width(0.0))
             .fill(Fill::ToSelf)
             .fill_color(BAND_FILL),
     );
-    p.add_trace(
+    p.traces.push(
         Scatter::new(x.clone(), ys(v.center))
             .mode(Mode::Lines)
             .line(Line::new().dash(DashType::Dot).color("#466ec8"))
             .name("baseline"),
     );
-    p.add_trace(
+    p.traces.push(
         Scatter::new(x.clone(), (0..x.len()).map(value).collect())
             .mode(Mode::Lines)
             .line(Line::new().color("#1d2330"))
-            .name(unit.name().to_lowercase()),
+            .name(unit.name().to_ascii_lowercase()),
     );
-    p.add_trace(
+    p.traces.push(
         legend_only("anomalies")
             .mode(Mode::Markers)
             .marker(Marker::new().color(FLAGGED_COLOUR).size(FLAGGED_SIZE as usize)),
@@ -238,7 +239,7 @@ fn plot(scores: &Scores, s: usize, marks: &[Mark], unit: Unit, upper: &[f64]) ->
             "partial day"
         }
     };
-    p.add_trace(
+    p.traces.push(
         Scatter::new(partial.iter().map(|&i| x[i].clone()).collect(), partial.iter().map(|&i| value(i)).collect())
             .mode(Mode::Markers)
             .marker(Marker::new().color("#8a93a6").size(9).symbol(plotly::common::MarkerSymbol::CircleOpen))
@@ -249,7 +250,7 @@ fn plot(scores: &Scores, s: usize, marks: &[Mark], unit: Unit, upper: &[f64]) ->
     // follows them; the marker says why it dipped.
     let common: Vec<usize> = (0..v.day.len()).filter(|&i| scores.day_factor_on(v.day[i]) != 1.0).collect();
     let label = |i: usize| format!("all services {}", common_move(scores.day_factor_on(v.day[i])));
-    p.add_trace(
+    p.traces.push(
         Scatter::new(common.iter().map(|&i| x[i].clone()).collect(), common.iter().map(|&i| y(v.center[i])).collect())
             .mode(Mode::Markers)
             .marker(Marker::new().color("#c77d00").size(8).symbol(plotly::common::MarkerSymbol::Diamond))
@@ -260,7 +261,7 @@ fn plot(scores: &Scores, s: usize, marks: &[Mark], unit: Unit, upper: &[f64]) ->
     for (kind, name, colour, symbol) in MARKED {
         let days = marked_days(marks, &scores.services()[s].key, v.day, kind);
         let text = |note: &str| if note.is_empty() { name.to_string() } else { format!("{name}: {note}") };
-        p.add_trace(
+        p.traces.push(
             Scatter::new(
                 days.iter().map(|(i, _)| x[*i].clone()).collect(),
                 days.iter().map(|(i, _)| value(*i)).collect(),
@@ -271,24 +272,71 @@ fn plot(scores: &Scores, s: usize, marks: &[Mark], unit: Unit, upper: &[f64]) ->
             .name(name),
         );
     }
-    let title = format!("{} — daily {}", scores.services()[s].key, unit.name().to_lowercase());
-    let mut y_axis = Axis::new().range_mode(plotly::layout::RangeMode::ToZero);
-    if unit.decimals > 0 {
-        // Hover values with the amount's digits: 1,234.50.
-        y_axis = y_axis.hover_format(format!(",.{}f", unit.decimals));
-    }
-    // Follows its container's width: a portal's side panel or a resized
-    // window must not leave the page scrolling sideways (the overlay
-    // follows on plotly's redraw).
-    p.set_configuration(Configuration::new().responsive(true));
-    p.set_layout(
-        Layout::new()
-            .title(title.as_str())
-            .height(360)
-            .legend(Legend::new().x(0.0).y(1.15).orientation(plotly::common::Orientation::Horizontal))
-            .y_axis(y_axis),
-    );
+    p.title = format!("{} — daily {}", scores.services()[s].key, unit.name().to_ascii_lowercase());
+    p.decimals = unit.decimals;
     p
+}
+
+/// The chart's traces and what its layout depends on: what a
+/// `plotly::Plot` of them holds, without boxing each trace as a `dyn Trace`.
+/// A `Plot` serialises its traces through `erased_serde` and carries a clone
+/// and a serialiser for every trace type, for plotly's whole `Configuration`
+/// and for its whole `Layout`; this serialises the one trace type directly
+/// and writes the configuration's and the layout's few fields itself, into
+/// the same JSON text (`Plot::to_json`'s, a test compares the two).
+struct Figure {
+    /// As plotly's builders give them (boxed).
+    #[allow(clippy::vec_box)]
+    traces: Vec<Box<Scatter<String, f64>>>,
+    /// The chart's title.
+    title: String,
+    /// Digits of the hover values (amounts: `,.2f` is 1,234.50); none for
+    /// counts.
+    decimals: u8,
+}
+
+impl Figure {
+    /// `Plot::to_json` of a plot with these traces and layout, a
+    /// configuration with `responsive` set and no frames.
+    #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+    fn to_json(&self) -> String {
+        let mut json = String::from("{\"data\":[");
+        for (i, t) in self.traces.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str(&serde_json::to_string(t).unwrap());
+        }
+        // plotly's `Layout` with this title, a horizontal legend above the
+        // plot, a height of 360 px and a y axis from zero.
+        json.push_str("],\"layout\":{\"title\":{\"text\":");
+        json.push_str(&serde_json::to_string(&self.title).unwrap());
+        json.push_str("},\"legend\":{\"orientation\":\"h\",\"x\":0.0,\"y\":1.15},\"height\":360,\"yaxis\":{\"rangemode\":\"tozero\"");
+        if self.decimals > 0 {
+            json.push_str(&format!(",\"hoverformat\":\",.{}f\"", self.decimals));
+        }
+        // The chart follows its container's width: a portal's side panel or
+        // a resized window must not leave the page scrolling sideways (the
+        // overlay follows on plotly's redraw).
+        json.push_str("}},\"config\":{\"responsive\":true},\"frames\":null}");
+        json
+    }
+
+    /// `plotly::bindings::react` of the plot (which draws the same JSON,
+    /// parsed by the browser).
+    #[cfg(target_family = "wasm")]
+    async fn react(&self, id: &str) {
+        let object = js_sys::JSON::parse(&self.to_json()).expect("Invalid JSON");
+        plotly_react(id, &object).await.expect("Error plotting chart");
+    }
+}
+
+#[cfg(target_family = "wasm")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// plotly.js' `Plotly.react` (as `plotly::bindings` declares it).
+    #[wasm_bindgen(catch, js_namespace = Plotly, js_name = react)]
+    async fn plotly_react(id: &str, figure: &JsValue) -> Result<JsValue, JsValue>;
 }
 
 #[component]
@@ -307,7 +355,7 @@ pub fn Chart(
     // already shows this series, else plotly's drawing first.
     let render = move |s: Arc<Scores>, c: Controls, idx: usize, u: Unit, drawing: Drawing| {
         let key = s.services()[idx].key.clone();
-        let what = u.name().to_lowercase();
+        let what = u.name().to_ascii_lowercase();
         let new_drawing = shown.with_value(|d| d.as_ref() != Some(&drawing));
         let (overlay, hits) = Overlay::of(&s, idx, &c, u, new_drawing);
         let plot = new_drawing.then(|| {
@@ -321,7 +369,7 @@ pub fn Chart(
             #[cfg(target_family = "wasm")]
             {
                 if let Some(p) = plot {
-                    plotly::bindings::react(CHART_ID, &p).await;
+                    p.react(CHART_ID).await;
                 }
                 overlay.draw();
             }
@@ -377,7 +425,7 @@ pub fn Chart(
         render(s, c, idx, u, drawing);
     });
     view! {
-        <section class="chart" aria-label=move || format!("Daily {} chart", unit.get().name().to_lowercase())>
+        <section class="chart" aria-label=move || format!("Daily {} chart", unit.get().name().to_ascii_lowercase())>
             // What the picture says, for screen readers.
             <p class="sr-only" data-testid="chart-summary">
                 {move || {
@@ -438,5 +486,50 @@ mod tests {
         );
         assert_eq!(marked_days(&marks, "tyres", &days, MarkKind::Confirmed), [(3, "fraud".to_string())]);
         assert!(marked_days(&marks, "oil", &days, MarkKind::Expected).is_empty());
+    }
+
+    #[test]
+    fn the_figure_is_the_json_of_plotlys_plot() {
+        let days: Vec<Day> = (0..60).map(Day).collect();
+        let counts: Vec<u64> = (0..60).map(|d| if d == 40 { 400 } else { 95 + (d as u64 * 7) % 11 }).collect();
+        let mut b = servicewatch_shared::Panel::builder();
+        // A key the title must escape.
+        let key = "tyres \"front\" \\ é\u{7}";
+        b.push(key, &days, &counts).unwrap();
+        let scores = Scores::compute(&b.build(), &servicewatch_shared::BaselineParams::default());
+        let marks: Vec<Mark> = serde_json::from_value(serde_json::json!([
+            {"series": key, "date": Day(15).to_string(), "kind": "expected", "note": "promotion",
+             "marked_by": "ana", "marked_at": "2026-11-25T10:00:00Z"},
+            {"series": key, "date": Day(20).to_string(), "kind": "confirmed", "note": "",
+             "marked_by": "ana", "marked_at": "2026-11-25T10:00:00Z"},
+        ]))
+        .unwrap();
+        for unit in [Unit::default(), Unit::new(servicewatch_shared::Metric::Amount, 2)] {
+            let (o, _) = Overlay::of(&scores, 0, &Controls::default(), unit, true);
+            let figure = plot(&scores, 0, &marks, unit, &o.upper);
+            let mut reference = plotly::Plot::new();
+            for t in &figure.traces {
+                reference.add_trace(t.clone());
+            }
+            // The layout as plotly's own types write it.
+            let mut y_axis = plotly::layout::Axis::new().range_mode(plotly::layout::RangeMode::ToZero);
+            if unit.decimals > 0 {
+                y_axis = y_axis.hover_format(format!(",.{}f", unit.decimals));
+            }
+            reference.set_configuration(plotly::Configuration::new().responsive(true));
+            reference.set_layout(
+                plotly::Layout::new()
+                    .title(figure.title.as_str())
+                    .height(360)
+                    .legend(
+                        plotly::layout::Legend::new()
+                            .x(0.0)
+                            .y(1.15)
+                            .orientation(plotly::common::Orientation::Horizontal),
+                    )
+                    .y_axis(y_axis),
+            );
+            assert_eq!(figure.to_json(), reference.to_json());
+        }
     }
 }

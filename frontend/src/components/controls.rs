@@ -22,6 +22,17 @@ fn value(ev: &leptos::ev::Event) -> String {
 /// is 500 transactions).
 const MAX_MIN_AMOUNT: u64 = 100_000;
 
+/// `s` in lower case, as `str::to_lowercase` gives it (Unicode's default
+/// case conversion, the final sigma included): in the browser, by its own
+/// `String.prototype.toLowerCase`, so the app does not carry Rust's copy of
+/// the Unicode case tables (about 14 KB) for the service search alone.
+fn lowercase(s: &str) -> String {
+    #[cfg(target_family = "wasm")]
+    return js_sys::JsString::from(s).to_lower_case().into();
+    #[cfg(not(target_family = "wasm"))]
+    s.to_lowercase()
+}
+
 #[component]
 pub fn ControlsPanel(
     controls: RwSignal<Controls>,
@@ -40,10 +51,10 @@ pub fn ControlsPanel(
     let day_text = |d: Option<Day>| d.map(|d| d.to_string()).unwrap_or_default();
     let (search, set_search) = signal(String::new());
     let visible = move || {
-        let q = search.get().to_lowercase();
+        let q = lowercase(&search.get());
         services.with(|all| {
             all.iter()
-                .filter(|s| q.is_empty() || s.to_lowercase().contains(&q))
+                .filter(|s| q.is_empty() || lowercase(s).contains(&q))
                 .take(MAX_OPTIONS)
                 .cloned()
                 .collect::<Vec<_>>()

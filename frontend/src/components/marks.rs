@@ -177,7 +177,7 @@ pub fn MarkBadge(mark: Mark) -> impl IntoView {
     let kind = mark.kind;
     view! {
         <span class="badge" class:expected=kind == MarkKind::Expected class:confirmed=kind == MarkKind::Confirmed
-            data-testid="mark-badge" data-kind=format!("{kind:?}").to_lowercase()
+            data-testid="mark-badge" data-kind=format!("{kind:?}").to_ascii_lowercase()
             data-by=mark.marked_by.clone() data-at=mark.marked_at.to_rfc3339()
             title=describe(&mark)>{label(kind)}</span>
     }

@@ -30,7 +30,7 @@ pub fn MetricsBar(
     not_summed: Memo<Option<u64>>,
 ) -> impl IntoView {
     let m = move || summary.get().map(|s| s.metrics).unwrap_or_default();
-    let what = move || unit.get().name().to_lowercase();
+    let what = move || unit.get().name().to_ascii_lowercase();
     let skipped = move || not_summed.get().filter(|&n| n > 0);
     view! {
         <section

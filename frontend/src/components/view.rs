@@ -27,7 +27,7 @@ fn summary(c: &Controls) -> String {
         return "Filters".into();
     }
     let parts: Vec<String> =
-        c.filters.iter().map(|(d, v)| format!("{}: {}", label(*d).to_lowercase(), v.join(", "))).collect();
+        c.filters.iter().map(|(d, v)| format!("{}: {}", label(*d).to_ascii_lowercase(), v.join(", "))).collect();
     format!("Filters ({})", parts.join("; "))
 }
 
