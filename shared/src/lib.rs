@@ -29,6 +29,7 @@ pub mod panel;
 pub mod params;
 pub mod score;
 pub mod stats;
+pub mod timestamp;
 pub mod wire;
 
 #[cfg(feature = "synth")]

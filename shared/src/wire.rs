@@ -303,6 +303,7 @@ pub struct AuditRecord {
     pub z: f64,
     pub day_factor: f64,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[serde(deserialize_with = "crate::timestamp::deserialize")]
     pub recorded_at: chrono::DateTime<chrono::Utc>,
     pub recorded_by: String,
 }
@@ -371,6 +372,7 @@ pub struct Mark {
     pub note: String,
     pub marked_by: String,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[serde(deserialize_with = "crate::timestamp::deserialize")]
     pub marked_at: chrono::DateTime<chrono::Utc>,
 }
 
