@@ -156,24 +156,32 @@ pub fn App() -> impl IntoView {
     let kept = StoredValue::new(Kept::default());
     let scores = Memo::new_with_compare(
         move |_| {
-            let ((from, to, fetched), panel, units) = daily.get().flatten()?.ok()?;
-            let b = BaselineParams { units, ..baseline.get()? };
-            // While a new range or view loads, the old panel would give a
-            // wrong answer for a full scoring's cost: wait for the right data.
-            ((from, to) == (b.from, b.to) && view.with(|v| *v == fetched))
-                .then(|| {
-                    kept.try_update_value(|k| {
-                        // A switch back shows the kept scoring (`kept`).
-                        k.get_or_score(&panel, &b, || {
-                            let started = now_ms();
-                            let scores = Scores::compute(&panel, &b);
-                            scoring_ms.set_value(now_ms() - started);
-                            scorings.update_value(|n| *n += 1);
-                            scores
-                        })
-                    })
-                })
-                .flatten()
+            let loaded = daily.get().flatten().and_then(Result::ok);
+            let b = baseline.get();
+            // While a new range or view loads (or failed to), the old panel
+            // would give a wrong answer for a full scoring's cost: wait for
+            // the right data, and let the old panel's scorings go.
+            let Some((((from, to, fetched), panel, units), b)) = loaded.zip(b) else {
+                kept.update_value(Kept::clear);
+                return None;
+            };
+            if (from, to) != (b.from, b.to) || view.with(|v| *v != fetched) {
+                kept.update_value(Kept::clear);
+                return None;
+            }
+            let b = BaselineParams { units, ..b };
+            // A switch back shows the kept scoring (`kept`). Taken out of
+            // its store while a scoring runs, which sets other stored values.
+            let mut k = kept.try_update_value(std::mem::take).unwrap_or_default();
+            let scores = k.get_or_score(&panel, &b, || {
+                let started = now_ms();
+                let scores = Scores::compute(&panel, &b);
+                scoring_ms.set_value(now_ms() - started);
+                scorings.update_value(|n| *n += 1);
+                scores
+            });
+            kept.set_value(k);
+            Some(scores)
         },
         |a, b| match (a, b) {
             (Some(Some(a)), Some(Some(b))) => !Arc::ptr_eq(a, b),

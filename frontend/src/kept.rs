@@ -1,9 +1,10 @@
 //! The last two full scorings, each with the panel and parameters it came
 //! from. An analyst comparing methods switches the method or the weekly
 //! pattern and back: the way back shows the kept scoring at once, where
-//! scoring a million service-days again takes about 185 ms in wasm. Two at
+//! scoring a million service-days again takes 150-330 ms in wasm. Two at
 //! most, because the page held two anyway while a new scoring replaced the
-//! old one; a new panel (another range or view) forgets the others.
+//! old one; a new panel (another range or view) forgets the others, and
+//! the page clears them while one loads.
 
 use std::sync::Arc;
 
@@ -19,6 +20,11 @@ pub struct Kept {
 }
 
 impl Kept {
+    /// Forgets every scoring.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
     /// The scoring of `panel` with `params`: the kept one, or `score()`'s,
     /// kept from then on.
     pub fn get_or_score(

@@ -537,11 +537,18 @@ test('switching the method back shows the kept scoring without scoring again', a
   await shows(classic);
   assert.deepEqual(await pageState(page), classic);
   assert.equal(await scorings(), first + 1, 'no scoring on the way back');
-  // A third setting is scored (and the oldest shown goes).
+  // A third setting is scored, and the least recently shown goes:
+  // robust + weekly is still kept, classic is scored again.
   await page.getByTestId('method').selectOption('robust');
   await page.getByTestId('weekly').uncheck();
   await shows(await apiState({ weekly: 'false' }));
   assert.equal(await scorings(), first + 2);
+  await page.getByTestId('weekly').check();
+  await shows(robust);
+  assert.equal(await scorings(), first + 2, 'robust + weekly was kept');
+  await page.getByTestId('method').selectOption('classic');
+  await shows(classic);
+  assert.equal(await scorings(), first + 3, 'classic was let go');
   assert.deepEqual(errors, []);
   await page.close();
 });

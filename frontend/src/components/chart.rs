@@ -3,7 +3,7 @@
 //! partial edge days, days the whole business moved together and days an
 //! analyst marked (expected or confirmed) marked, drawn by plotly.js.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use leptos::prelude::*;
 use plotly::common::{DashType, Fill, HoverInfo, Line, Marker, Mode};
@@ -84,8 +84,8 @@ const LEGEND_TRACES: (u32, u32) = (1, 4);
 /// and the other markers once per series.
 #[derive(Clone, PartialEq)]
 struct Drawing {
-    /// The scoring (`Arc` identity: a new scoring is a new drawing).
-    scores: usize,
+    /// The scoring: a new scoring is a new drawing.
+    scores: Scoring,
     service: usize,
     unit: Unit,
     /// The series' marked days, of each kind.
@@ -97,11 +97,25 @@ impl Drawing {
         let v = scores.series(s);
         let key = &scores.services()[s].key;
         Drawing {
-            scores: Arc::as_ptr(scores) as usize,
+            scores: Scoring(Arc::downgrade(scores)),
             service: s,
             unit,
             marked: MARKED.iter().map(|(kind, ..)| marked_days(marks, key, v.day, *kind)).collect(),
         }
+    }
+}
+
+/// A scoring's identity. Weak, so the chart does not keep a replaced
+/// scoring's columns alive; and not its bare address, which the allocator
+/// may hand to the next scoring once this one is freed (the chart would
+/// then take a new range's scoring for the series it shows). A `Weak`
+/// keeps the address taken until it is dropped.
+#[derive(Clone)]
+struct Scoring(Weak<Scores>);
+
+impl PartialEq for Scoring {
+    fn eq(&self, other: &Scoring) -> bool {
+        Weak::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -486,6 +500,21 @@ mod tests {
         );
         assert_eq!(marked_days(&marks, "tyres", &days, MarkKind::Confirmed), [(3, "fraud".to_string())]);
         assert!(marked_days(&marks, "oil", &days, MarkKind::Expected).is_empty());
+    }
+
+    /// The chart tells scorings apart even when the one it shows has been
+    /// freed and the allocator would hand its block to the next (a new
+    /// range's scoring, whose service index may not exist any more).
+    #[test]
+    fn a_freed_scoring_is_never_taken_for_the_next() {
+        let first = Arc::new(Scores::default());
+        let shown = Scoring(Arc::downgrade(&first));
+        assert!(shown == Scoring(Arc::downgrade(&first)));
+        drop(first);
+        for _ in 0..100 {
+            let next = Arc::new(Scores::default());
+            assert!(shown != Scoring(Arc::downgrade(&next)));
+        }
     }
 
     #[test]
