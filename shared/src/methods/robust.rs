@@ -458,10 +458,11 @@ impl Window {
 /// prefix of `s`, which is sorted). Natively by counting: the window is
 /// short, and a branch-free count vectorises (two lanes even on the SSE2
 /// baseline) where a search waits on each load; a branch-free binary
-/// search was 5 % slower there. The browser's module has no SIMD (older
+/// search was 6-7 % slower there. The browser's module has no SIMD (older
 /// browsers refuse one that does), so there each count is a scalar loop,
-/// and two interleaved branch-free searches took a full scoring from 125
-/// to 115 ms in Chromium (`docs/benchmarks.md`). The same ranks either way.
+/// and two interleaved branch-free searches (with the tie-aware slide
+/// above) took a full scoring in Chromium from 125 to 115-119 ms
+/// (`docs/benchmarks.md`). The same ranks either way.
 #[inline(always)]
 fn ranks(s: &[f64], lo: impl Fn(f64) -> bool, hi: impl Fn(f64) -> bool) -> (usize, usize) {
     if cfg!(target_arch = "wasm32") {
