@@ -53,6 +53,8 @@ pub fn App() -> impl IntoView {
     // The table (the default view's meta): its days, services, and the
     // metrics and dimensions it has columns for.
     let meta = LocalResource::new(|| api::meta(String::new()));
+    // While the data is on the wire: the engine optimised before it lands.
+    set_timeout(crate::warm_up::warm_up, std::time::Duration::ZERO);
     let table = Memo::new(move |_| meta.get().and_then(Result::ok));
 
     // A link made on another table may ask for a column this one lacks:

@@ -12,6 +12,7 @@ mod per_frame;
 mod state;
 mod summary;
 mod unit;
+mod warm_up;
 
 fn main() {
     console_error_panic_hook::set_once();
