@@ -36,13 +36,8 @@ impl Day {
     /// machinery the browser app would otherwise ship for this alone.
     pub fn parse(s: &str) -> Result<Day, BadDate> {
         let b = s.as_bytes();
-        let digits = |r: std::ops::Range<usize>| {
-            b.get(r)
-                .filter(|d| d.iter().all(u8::is_ascii_digit))
-                .map(|d| d.iter().fold(0u32, |n, c| n * 10 + u32::from(c - b'0')))
-        };
         let dashes = b.len() == 10 && b[4] == b'-' && b[7] == b'-';
-        match (dashes, digits(0..4), digits(5..7), digits(8..10)) {
+        match (dashes, digits(b, 0..4), digits(b, 5..7), digits(b, 8..10)) {
             (true, Some(y), Some(m), Some(d)) => NaiveDate::from_ymd_opt(y as i32, m, d).map(Day::from_date),
             _ => None,
         }
@@ -76,6 +71,15 @@ impl Day {
     pub fn weekday(self) -> usize {
         (self.0 + 3).rem_euclid(7) as usize
     }
+}
+
+/// The number the ASCII digits `b[r]` write, if they are all digits (and
+/// there: `None` past the end). For the hand-written readers of dates and
+/// times (`Day::parse`, `crate::timestamp`).
+pub(crate) fn digits(b: &[u8], r: std::ops::Range<usize>) -> Option<u32> {
+    b.get(r)
+        .filter(|d| d.iter().all(u8::is_ascii_digit))
+        .map(|d| d.iter().fold(0u32, |n, c| n * 10 + u32::from(c - b'0')))
 }
 
 impl fmt::Display for Day {

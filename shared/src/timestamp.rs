@@ -20,17 +20,14 @@
 use chrono::{DateTime, NaiveTime, Utc};
 use serde::{Deserialize, Deserializer};
 
+use crate::day::digits;
 use crate::Day;
 
 /// The time `s` names, if it is in the form above.
 pub fn parse(s: &str) -> Option<DateTime<Utc>> {
     let date = Day::parse(s.get(..10)?).ok()?.date();
     let b = s.as_bytes();
-    let number = |r: std::ops::Range<usize>| {
-        b.get(r)
-            .filter(|d| d.iter().all(u8::is_ascii_digit))
-            .map(|d| d.iter().fold(0u32, |n, c| n * 10 + u32::from(c - b'0')))
-    };
+    let number = |r| digits(b, r);
     if b.get(10) != Some(&b'T') || b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
         return None;
     }
