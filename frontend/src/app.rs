@@ -158,19 +158,17 @@ pub fn App() -> impl IntoView {
     let kept = StoredValue::new(Kept::default());
     let scores = Memo::new_with_compare(
         move |_| {
-            let loaded = daily.get().flatten().and_then(Result::ok);
-            let b = baseline.get();
             // While a new range or view loads (or failed to), the old panel
             // would give a wrong answer for a full scoring's cost: wait for
             // the right data, and let the old panel's scorings go.
-            let Some((((from, to, fetched), panel, units), b)) = loaded.zip(b) else {
+            let ready =
+                daily.get().flatten().and_then(Result::ok).zip(baseline.get()).filter(
+                    |(((from, to, fetched), ..), b)| (*from, *to) == (b.from, b.to) && view.with(|v| v == fetched),
+                );
+            let Some(((_, panel, units), b)) = ready else {
                 kept.update_value(Kept::clear);
                 return None;
             };
-            if (from, to) != (b.from, b.to) || view.with(|v| *v != fetched) {
-                kept.update_value(Kept::clear);
-                return None;
-            }
             let b = BaselineParams { units, ..b };
             // A switch back shows the kept scoring (`kept`). Taken out of
             // its store while a scoring runs, which sets other stored values.
