@@ -9,6 +9,7 @@
 //!    the flags' metrics and the most unusual flagged days, ranked.
 
 use std::cmp::Ordering;
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
@@ -162,9 +163,106 @@ impl Scores {
     /// in the browser re-scores without asking the allocator (and the
     /// kernel) for a million fresh days.
     pub fn recompute(&mut self, panel: &Panel, params: &BaselineParams) {
-        let bounds = panel.bounds();
-        let from = params.from.or(bounds.map(|b| b.0));
-        let to = params.to.or(bounds.map(|b| b.1));
+        let Some(plan) = self.begin(panel, params) else { return };
+        // Reserve exactly once for every part.
+        self.points.reserve(plan.needed());
+        self.services.reserve(panel.len());
+        let (out, infos) = (&mut self.points, &mut self.services);
+        match split(&plan.sizes, cores()) {
+            ranges if ranges.len() < 2 => score_services(panel, params, &plan, 0..panel.len(), out, infos),
+            #[cfg(not(target_arch = "wasm32"))]
+            ranges => {
+                // Services are independent until the common factor: each
+                // core scores a contiguous part into its own columns, the
+                // first straight into ours, and the others are appended in
+                // order (the same points, in the same order, as one core).
+                let (first, rest) = ranges.split_first().expect("at least two parts");
+                let parts: Vec<Part> = std::thread::scope(|scope| {
+                    let handles: Vec<_> =
+                        rest.iter().map(|r| scope.spawn(|| Scores::score_part(panel, params, r.clone()))).collect();
+                    score_services(panel, params, &plan, first.clone(), out, infos);
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                        .collect()
+                });
+                for part in &parts {
+                    self.append(panel, part);
+                }
+            }
+            #[cfg(target_arch = "wasm32")]
+            _ => unreachable!("one part on one thread"),
+        }
+        self.finish(params, &plan);
+    }
+
+    /// Scores services `services` of `panel` on their own: one [`Part`] of
+    /// a full scoring that [`Scores::assemble`] puts together with the
+    /// others. The browser scores one part in a Web Worker while its own
+    /// thread scores the other ([`split`] says where to cut).
+    pub fn score_part(panel: &Panel, params: &BaselineParams, services: Range<usize>) -> Part {
+        let mut part = Part { services: services.clone(), ..Part::default() };
+        let Some(plan) = Plan::new(panel, params) else { return part };
+        let services = services.start.min(panel.len())..services.end.min(panel.len());
+        part.points.reserve(plan.sizes[services.clone()].iter().sum());
+        let mut infos = Vec::with_capacity(services.len());
+        score_services(panel, params, &plan, services, &mut part.points, &mut infos);
+        for info in infos {
+            part.verdicts.push(info.verdict);
+            part.units.push(info.unit);
+            part.totals.push(info.total);
+            part.lens.push((info.end - info.start) as u32);
+        }
+        part
+    }
+
+    /// A full scoring from its parts, scored by [`Scores::score_part`] on
+    /// the same panel and parameters: the same points and bits as
+    /// [`Scores::compute`] when the parts cover every service in order.
+    ///
+    /// ```
+    /// use servicewatch_shared::{BaselineParams, Day, Panel, Scores};
+    /// let mut p = Panel::builder();
+    /// let days: Vec<Day> = (0..60).map(Day).collect();
+    /// for s in 0..4u64 {
+    ///     let counts: Vec<u64> = (0..60).map(|d| 20 + s + d % 5).collect();
+    ///     p.push(&format!("s{s}"), &days, &counts).unwrap();
+    /// }
+    /// let panel = p.build();
+    /// let params = BaselineParams::default();
+    /// // Services 0 and 1 scored in one place, 2 and 3 in another.
+    /// let scored = [0..2, 2..4].into_iter().map(|r| Scores::score_part(&panel, &params, r)).collect();
+    /// assert_eq!(Scores::assemble(&panel, &params, scored), Ok(Scores::compute(&panel, &params)));
+    /// ```
+    pub fn assemble(panel: &Panel, params: &BaselineParams, parts: Vec<Part>) -> Result<Scores, PartsError> {
+        let mut scores = Scores::default();
+        let Some(plan) = scores.begin(panel, params) else { return Ok(scores) };
+        let mut next = 0;
+        for part in &parts {
+            let lens_fit = part.lens.iter().map(|&n| n as usize).sum::<usize>() == part.points.len();
+            let sized = [part.verdicts.len(), part.units.len(), part.totals.len(), part.lens.len()]
+                .iter()
+                .all(|&n| n == part.services.len());
+            if part.services.start != next || part.services.end > panel.len() || !lens_fit || !sized {
+                return Err(PartsError);
+            }
+            next = part.services.end;
+        }
+        if next != panel.len() {
+            return Err(PartsError);
+        }
+        scores.points.reserve(plan.needed());
+        scores.services.reserve(panel.len());
+        for part in &parts {
+            scores.append(panel, part);
+        }
+        scores.finish(params, &plan);
+        Ok(scores)
+    }
+
+    /// Resets `self` for a full scoring of `panel` with `params`: its
+    /// range, or `None` when the panel has no days in it.
+    fn begin(&mut self, panel: &Panel, params: &BaselineParams) -> Option<Plan> {
         self.method = params.method;
         self.weekly = params.weekly;
         self.metric = params.metric;
@@ -173,69 +271,39 @@ impl Scores {
         self.day_factor.clear();
         self.holidays.clear();
         self.range = None;
-        let (Some(from), Some(to)) = (from, to) else { return };
-        self.range = Some((from, to));
+        let plan = Plan::new(panel, params)?;
+        self.range = Some((plan.from, plan.to));
         if params.method == Method::Robust {
+            let (from, to) = (plan.from, plan.to);
             self.holidays.extend(params.holidays.iter().copied().filter(|d| (from..=to).contains(d)));
         }
-        // Reserve exactly once: classic scores days with rows, robust every
-        // calendar day between a service's first and last.
-        let sizes: Vec<usize> = (0..panel.len())
-            .map(|s| match (params.method, panel.window(s, from, to).0) {
-                (Method::Classic, days) => days.len(),
-                (Method::Robust, [first, .., last]) => (last.0 - first.0) as usize + 1,
-                (Method::Robust, days) => days.len(),
-            })
-            .collect();
-        let needed: usize = sizes.iter().sum();
-        self.points.reserve(needed);
-        self.services.reserve(panel.len());
-        // The range within the data's own days (a service's own edges are
-        // judged against it).
-        let data = bounds.map_or((from, to), |(first, last)| (from.max(first), to.min(last)));
-        let (from_to, out, infos, sizes) = ((from, to, data), &mut self.points, &mut self.services, &sizes[..]);
-        match parts(sizes, needed) {
-            None => score_services(panel, params, from_to, 0..panel.len(), out, infos),
-            #[cfg(not(target_arch = "wasm32"))]
-            Some(ranges) => {
-                // Services are independent until the common factor: each
-                // core scores a contiguous share into its own columns, and
-                // the shares are appended in order (the same points, in the
-                // same order, as one core gives).
-                let (first, rest) = ranges.split_first().expect("at least two parts");
-                let shares: Vec<(Columns, Vec<ServiceInfo>)> = std::thread::scope(|scope| {
-                    let handles: Vec<_> = rest
-                        .iter()
-                        .map(|r| {
-                            let r = r.clone();
-                            scope.spawn(move || {
-                                let n = sizes[r.clone()].iter().sum();
-                                let (mut out, mut infos) = (Columns::default(), Vec::with_capacity(r.len()));
-                                out.reserve(n);
-                                score_services(panel, params, from_to, r, &mut out, &mut infos);
-                                (out, infos)
-                            })
-                        })
-                        .collect();
-                    score_services(panel, params, from_to, first.clone(), out, infos);
-                    handles
-                        .into_iter()
-                        .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                        .collect()
-                });
-                for (share, share_infos) in shares {
-                    let offset = out.len();
-                    out.append(&share);
-                    infos.extend(share_infos.into_iter().map(|i| ServiceInfo {
-                        start: i.start + offset,
-                        end: i.end + offset,
-                        ..i
-                    }));
-                }
-            }
-            #[cfg(target_arch = "wasm32")]
-            Some(_) => unreachable!("one part in the browser"),
+        Some(plan)
+    }
+
+    /// Appends a part scored elsewhere after the points and services so far.
+    fn append(&mut self, panel: &Panel, part: &Part) {
+        let mut start = self.points.len();
+        self.points.append(&part.points);
+        for (j, s) in part.services.clone().enumerate() {
+            let end = start + part.lens[j] as usize;
+            self.services.push(ServiceInfo {
+                key: panel.key(s).to_string(),
+                verdict: part.verdicts[j],
+                unit: part.units[j],
+                total: part.totals[j],
+                max_z: 0.0,
+                min_z: 0.0,
+                start,
+                end,
+            });
+            start = end;
         }
+    }
+
+    /// What comes after every service is scored: the common factor, the
+    /// holiday calendar, and each service's largest |z|.
+    fn finish(&mut self, params: &BaselineParams, plan: &Plan) {
+        let (from, to) = (plan.from, plan.to);
         let out = &mut self.points;
         let spans: Vec<_> = self.services.iter().map(|s| s.start..s.end).collect();
         // The days a common factor measured (none without one).
@@ -488,38 +556,112 @@ impl Scores {
     }
 }
 
-/// Below this many points one core scores faster than two can start.
-#[cfg(not(target_arch = "wasm32"))]
-const PARALLEL_FROM: usize = 100_000;
+/// One contiguous part of a full scoring's services, scored on its own (on
+/// another core natively, in a Web Worker in the browser) by
+/// [`Scores::score_part`] and put together in order by
+/// [`Scores::assemble`]. Per service of `services`, in order: its verdict,
+/// its unit, its transactions in range, and how many of `points` are its.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Part {
+    /// The services scored, as panel indices.
+    pub services: Range<usize>,
+    pub points: Columns,
+    pub verdicts: Vec<Verdict>,
+    pub units: Vec<f64>,
+    pub totals: Vec<u64>,
+    pub lens: Vec<u32>,
+}
 
-/// Contiguous ranges of services of about equal points, one per core, when
-/// splitting pays (native builds with several cores and many points); None
-/// to score on this thread alone.
-fn parts(sizes: &[usize], needed: usize) -> Option<Vec<std::ops::Range<usize>>> {
+/// Parts that do not make one scoring: not every service once and in
+/// order, or a part whose columns disagree with its services.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the scored parts do not cover the panel's services once, in order")]
+pub struct PartsError;
+
+/// What a full scoring covers: the range, that range within the data's own
+/// days (a service's own edges are judged against it), and each service's
+/// points in it.
+struct Plan {
+    from: Day,
+    to: Day,
+    data: (Day, Day),
+    sizes: Vec<usize>,
+}
+
+impl Plan {
+    fn new(panel: &Panel, params: &BaselineParams) -> Option<Plan> {
+        let bounds = panel.bounds();
+        let from = params.from.or(bounds.map(|b| b.0))?;
+        let to = params.to.or(bounds.map(|b| b.1))?;
+        let data = bounds.map_or((from, to), |(first, last)| (from.max(first), to.min(last)));
+        // Classic scores days with rows, robust every calendar day between
+        // a service's first and last.
+        let sizes = (0..panel.len())
+            .map(|s| match (params.method, panel.window(s, from, to).0) {
+                (Method::Classic, days) => days.len(),
+                (Method::Robust, [first, .., last]) => (last.0 - first.0) as usize + 1,
+                (Method::Robust, days) => days.len(),
+            })
+            .collect();
+        Some(Plan { from, to, data, sizes })
+    }
+
+    fn needed(&self) -> usize {
+        self.sizes.iter().sum()
+    }
+}
+
+/// Below this many points one core scores faster than two can start (and
+/// the browser does not post to its worker).
+pub const PARALLEL_FROM: usize = 100_000;
+
+/// The cores a native scoring uses (one in the browser's own thread).
+fn cores() -> usize {
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-        if cores < 2 || needed < PARALLEL_FROM || sizes.len() < 2 {
-            return None;
-        }
-        let mut ranges = Vec::with_capacity(cores);
-        let (mut start, mut acc) = (0, 0);
-        for (s, &n) in sizes.iter().enumerate() {
-            acc += n;
-            // Cut after the service that passes the next k/cores share.
-            if acc * cores >= needed * (ranges.len() + 1) && ranges.len() + 1 < cores {
-                ranges.push(start..s + 1);
-                start = s + 1;
-            }
-        }
-        ranges.push(start..sizes.len());
-        ranges.retain(|r| !r.is_empty());
-        (ranges.len() > 1).then_some(ranges)
+        std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
     }
     #[cfg(target_arch = "wasm32")]
     {
-        let _ = (sizes, needed);
-        None
+        1
+    }
+}
+
+/// Up to `n` contiguous ranges of services of about equal points, given
+/// each service's points (`sizes`): one range (all services) below
+/// [`PARALLEL_FROM`] points in all, where splitting does not pay.
+///
+/// ```
+/// use servicewatch_shared::score::split;
+/// // The first service alone is half the points.
+/// assert_eq!(split(&[60_000, 10_000, 50_000, 0], 2), [0..1, 1..4]);
+/// assert_eq!(split(&[60_000, 10_000], 2), [0..2]); // too few points
+/// ```
+pub fn split(sizes: &[usize], n: usize) -> Vec<Range<usize>> {
+    let needed: usize = sizes.iter().sum();
+    if n < 2 || needed < PARALLEL_FROM || sizes.len() < 2 {
+        return std::iter::once(0..sizes.len()).collect();
+    }
+    let mut ranges = Vec::with_capacity(n);
+    let (mut start, mut acc) = (0, 0);
+    for (s, &k) in sizes.iter().enumerate() {
+        acc += k;
+        // Cut after the service that passes the next j/n share.
+        if acc * n >= needed * (ranges.len() + 1) && ranges.len() + 1 < n {
+            ranges.push(start..s + 1);
+            start = s + 1;
+        }
+    }
+    ranges.push(start..sizes.len());
+    ranges.retain(|r| !r.is_empty());
+    ranges
+}
+
+impl Scores {
+    /// Each service's points in a full scoring of `panel` with `params`
+    /// (what [`split`] cuts by).
+    pub fn sizes(panel: &Panel, params: &BaselineParams) -> Vec<usize> {
+        Plan::new(panel, params).map(|p| p.sizes).unwrap_or_default()
     }
 }
 
@@ -529,8 +671,8 @@ fn parts(sizes: &[usize], needed: usize) -> Option<Vec<std::ops::Range<usize>>> 
 fn score_services(
     panel: &Panel,
     params: &BaselineParams,
-    (from, to, data): (Day, Day, (Day, Day)),
-    range: std::ops::Range<usize>,
+    &Plan { from, to, data, .. }: &Plan,
+    range: Range<usize>,
     out: &mut Columns,
     infos: &mut Vec<ServiceInfo>,
 ) {
@@ -619,11 +761,12 @@ mod tests {
             let params = BaselineParams { method, weekly, ..Default::default() };
             let (from, to) = panel.bounds().unwrap();
             let sizes: Vec<usize> = (0..panel.len()).map(|s| panel.window(s, from, to).0.len()).collect();
-            assert!(parts(&sizes, sizes.iter().sum()).is_some_and(|p| p.len() > 1) || num_cores() < 2);
+            assert!(split(&sizes, cores()).len() > 1 || num_cores() < 2);
             let many = Scores::compute(&panel, &params);
             // One core: the same services scored on this thread alone.
             let (mut out, mut infos) = (Columns::default(), Vec::new());
-            score_services(&panel, &params, (from, to, (from, to)), 0..panel.len(), &mut out, &mut infos);
+            let plan = Plan::new(&panel, &params).unwrap();
+            score_services(&panel, &params, &plan, 0..panel.len(), &mut out, &mut infos);
             if method == Method::Robust && weekly {
                 let days = (to.0 - from.0) as usize + 1;
                 let (factor, _) = common::factors(&out, from, days, &[]);
@@ -638,6 +781,40 @@ mod tests {
             assert_eq!(bits(&out), bits(&many.points), "{method} weekly={weekly}");
             let spans: Vec<_> = infos.iter().map(|i| (i.start, i.end, i.verdict)).collect();
             assert_eq!(spans, many.services.iter().map(|i| (i.start, i.end, i.verdict)).collect::<Vec<_>>());
+        }
+    }
+
+    /// Parts scored apart (the browser's worker) and assembled give what
+    /// one scoring gives, bit for bit; parts that do not cover the
+    /// services once and in order are refused, not assembled.
+    #[test]
+    fn parts_scored_apart_assemble_as_one() {
+        let mut b = Panel::builder();
+        for s in 0..300u64 {
+            let days: Vec<Day> = (0..400).filter(|d| (d * 3 + s) % 13 != 0).map(|d| Day(d as i32)).collect();
+            let counts: Vec<u64> = days.iter().map(|d| 8 + s % 40 + (d.0 as u64 * 7 + s) % 9).collect();
+            b.push(&format!("svc-{s:03}"), &days, &counts).unwrap();
+        }
+        let panel = b.build();
+        for (method, weekly) in [(Method::Classic, false), (Method::Robust, false), (Method::Robust, true)] {
+            let params = BaselineParams { method, weekly, from: Some(Day(20)), ..Default::default() };
+            let ranges = split(&Scores::sizes(&panel, &params), 3);
+            assert_eq!(ranges.len(), 3);
+            let parts: Vec<Part> = ranges.iter().map(|r| Scores::score_part(&panel, &params, r.clone())).collect();
+            let one = Scores::compute(&panel, &params);
+            let assembled = Scores::assemble(&panel, &params, parts.clone()).unwrap();
+            let bits =
+                |c: &Columns| c.z.iter().chain(&c.center).chain(&c.spread).map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&assembled.points), bits(&one.points), "{method} weekly={weekly}");
+            assert_eq!(assembled.services, one.services);
+            assert_eq!((&assembled.day_factor, assembled.range), (&one.day_factor, one.range));
+            // A part left out, twice, or a part whose columns were cut short.
+            assert_eq!(Scores::assemble(&panel, &params, parts[..2].to_vec()), Err(PartsError));
+            let twice = vec![parts[0].clone(), parts[0].clone(), parts[1].clone(), parts[2].clone()];
+            assert_eq!(Scores::assemble(&panel, &params, twice), Err(PartsError));
+            let mut short = parts.clone();
+            short[1].lens.pop();
+            assert_eq!(Scores::assemble(&panel, &params, short), Err(PartsError));
         }
     }
 

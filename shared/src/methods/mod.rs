@@ -48,7 +48,6 @@ impl Columns {
     }
 
     /// Appends `other`'s points after these.
-    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn append(&mut self, other: &Columns) {
         self.svc.extend_from_slice(&other.svc);
         self.day.extend_from_slice(&other.day);
