@@ -105,8 +105,13 @@ pub async fn meta(view: String) -> Result<Meta, String> {
 }
 
 /// The daily values of a view for a range, in the binary encoding, as a
-/// panel.
-pub async fn daily(from: Option<Day>, to: Option<Day>, view: &str) -> Result<Arc<Panel>, String> {
+/// panel, with the bytes as they came (the scoring worker gets a copy:
+/// `crate::worker`).
+pub async fn daily(
+    from: Option<Day>,
+    to: Option<Day>,
+    view: &str,
+) -> Result<(Arc<Panel>, js_sys::ArrayBuffer), String> {
     let mut url = String::from("api/daily");
     let mut params: Vec<String> =
         [("from", from), ("to", to)].iter().filter_map(|(k, v)| v.map(|d| format!("{k}={d}"))).collect();
@@ -117,9 +122,16 @@ pub async fn daily(from: Option<Day>, to: Option<Day>, view: &str) -> Result<Arc
         url = format!("{url}?{}", params.join("&"));
     }
     let resp = fetch(|| Request::get(&url).header("Accept", MEDIA_TYPE)).await?;
-    let bytes = resp.binary().await.map_err(|e| format!("reading /api/daily: {e}"))?;
+    let reading = |e: wasm_bindgen::JsValue| format!("reading /api/daily: {}", e.as_string().unwrap_or_default());
+    let body = web_sys::Response::from(resp).array_buffer().map_err(reading)?;
+    let buffer: js_sys::ArrayBuffer = wasm_bindgen_futures::JsFuture::from(body).await.map_err(reading)?.into();
+    // The scoring worker decodes its copy while this thread decodes its own.
+    let shared = crate::worker::share(&buffer);
+    let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
     let (_, panel) = decode_panel(&bytes).map_err(|e| format!("bad /api/daily body: {e}"))?;
-    Ok(Arc::new(panel))
+    let panel = Arc::new(panel);
+    crate::worker::holds(shared, &panel);
+    Ok((panel, buffer))
 }
 
 /// The raw rows of one service-day (at most `limit`).

@@ -53,7 +53,9 @@ pub fn App() -> impl IntoView {
     // The table (the default view's meta): its days, services, and the
     // metrics and dimensions it has columns for.
     let meta = LocalResource::new(|| api::meta(String::new()));
-    // While the data is on the wire: the engine optimised before it lands.
+    // While the data is on the wire: the scoring worker started, and the
+    // engine optimised before the data lands.
+    crate::worker::start();
     set_timeout(crate::warm_up::warm_up, std::time::Duration::ZERO);
     let table = Memo::new(move |_| meta.get().and_then(Result::ok));
 
@@ -85,8 +87,8 @@ pub fn App() -> impl IntoView {
         let view = wanted.get();
         async move {
             let view = view?;
-            let panel = match api::daily(from, to, &view).await {
-                Ok(panel) => panel,
+            let (panel, bytes) = match api::daily(from, to, &view).await {
+                Ok(daily) => daily,
                 Err(e) => return Some(Err(e)),
             };
             // An amount view's mean ticket per series comes with its values
@@ -100,7 +102,7 @@ pub fn App() -> impl IntoView {
             } else {
                 Default::default()
             };
-            Some(Ok(((from, to, view), panel, units)))
+            Some(Ok(((from, to, view), panel, bytes, units)))
         }
     });
     // The series of another view than the default (its keys, and the
@@ -155,34 +157,63 @@ pub fn App() -> impl IntoView {
     // themselves).
     let scoring_ms = StoredValue::new(0.0);
     let scorings = StoredValue::new(0u64);
+    let scoring_threads = StoredValue::new(0usize);
     let kept = StoredValue::new(Kept::default());
-    let scores = Memo::new_with_compare(
+    // The scoring shown, set when one lands (scored in part by the worker,
+    // `crate::worker`, so it comes back later than it was asked for).
+    let scored = RwSignal::new(None::<Arc<Scores>>);
+    // The latest scoring asked for: one that lands after another was asked
+    // for is dropped.
+    let asked = StoredValue::new(0u64);
+    // The panel and parameters of the scoring to show. While a new range or
+    // view loads (or failed to), the old panel would give a wrong answer
+    // for a full scoring's cost: wait for the right data.
+    let wanted_scoring = Memo::new_with_compare(
         move |_| {
-            // While a new range or view loads (or failed to), the old panel
-            // would give a wrong answer for a full scoring's cost: wait for
-            // the right data, and let the old panel's scorings go.
             let ready =
                 daily.get().flatten().and_then(Result::ok).zip(baseline.get()).filter(
                     |(((from, to, fetched), ..), b)| (*from, *to) == (b.from, b.to) && view.with(|v| v == fetched),
                 );
-            let Some(((_, panel, units), b)) = ready else {
-                kept.update_value(Kept::clear);
-                return None;
-            };
-            let b = BaselineParams { units, ..b };
-            // A switch back shows the kept scoring (`kept`). Taken out of
-            // its store while a scoring runs, which sets other stored values.
-            let mut k = kept.try_update_value(std::mem::take).unwrap_or_default();
-            let scores = k.get_or_score(&panel, &b, || {
-                let started = now_ms();
-                let scores = Scores::compute(&panel, &b);
-                scoring_ms.set_value(now_ms() - started);
-                scorings.update_value(|n| *n += 1);
-                scores
-            });
-            kept.set_value(k);
-            Some(scores)
+            ready.map(|((_, panel, bytes, units), b)| (panel, bytes, BaselineParams { units, ..b }))
         },
+        |a, b| match (a, b) {
+            (Some(Some(a)), Some(Some(b))) => !(Arc::ptr_eq(&a.0, &b.0) && a.2 == b.2),
+            (Some(None), Some(None)) => false,
+            _ => true,
+        },
+    );
+    Effect::new(move |_| {
+        let ready = wanted_scoring.get();
+        asked.update_value(|n| *n += 1);
+        // Not ready: let the old panel's scorings go.
+        let Some((panel, bytes, b)) = ready else {
+            kept.update_value(Kept::clear);
+            scored.set(None);
+            return;
+        };
+        // A switch back shows the kept scoring (`kept`).
+        if let Some(s) = kept.try_update_value(|k| k.get(&panel, &b)).flatten() {
+            scored.set(Some(s));
+            return;
+        }
+        kept.update_value(|k| k.make_room(&panel));
+        let this = asked.get_value();
+        leptos::task::spawn_local(async move {
+            let started = now_ms();
+            let (scores, threads) = crate::worker::score(&panel, &bytes, &b).await;
+            if asked.get_value() != this {
+                return;
+            }
+            scoring_ms.set_value(now_ms() - started);
+            scoring_threads.set_value(threads);
+            scorings.update_value(|n| *n += 1);
+            if let Some(s) = kept.try_update_value(|k| k.insert(&panel, &b, scores)) {
+                scored.set(Some(s));
+            }
+        });
+    });
+    let scores = Memo::new_with_compare(
+        move |_| scored.get(),
         |a, b| match (a, b) {
             (Some(Some(a)), Some(Some(b))) => !Arc::ptr_eq(a, b),
             (None, None) => false,
@@ -213,7 +244,7 @@ pub fn App() -> impl IntoView {
     let scoring = Signal::derive(move || {
         // Read, not only tracked: the scoring must have run first.
         scores.with(|_| ());
-        (scoring_ms.get_value(), scorings.get_value())
+        (scoring_ms.get_value(), scorings.get_value(), scoring_threads.get_value())
     });
     // CSV of every flagged row, computed only when asked for.
     let export = move || {

@@ -25,29 +25,50 @@ impl Kept {
         self.entries.clear();
     }
 
-    /// The scoring of `panel` with `params`: the kept one, or `score()`'s,
-    /// kept from then on.
-    pub fn get_or_score(
+    /// The kept scoring of `panel` with `params`, now the most recently
+    /// shown.
+    pub fn get(&mut self, panel: &Arc<Panel>, params: &BaselineParams) -> Option<Arc<Scores>> {
+        let same = |(p, b, _): &(Arc<Panel>, BaselineParams, Arc<Scores>)| Arc::ptr_eq(p, panel) && b == params;
+        let at = self.entries.iter().position(same)?;
+        let entry = self.entries.remove(at);
+        let scores = entry.2.clone();
+        self.entries.push(entry);
+        Some(scores)
+    }
+
+    /// Room for a new scoring of `panel`, made before it is scored: the
+    /// scoring shown stays (the page holds it until the new one replaces
+    /// it), the others go first, so at most two are alive at once.
+    pub fn make_room(&mut self, panel: &Arc<Panel>) {
+        self.entries.retain(|(p, _, _)| Arc::ptr_eq(p, panel));
+        let over = (self.entries.len() + 1).saturating_sub(KEPT);
+        self.entries.drain(..over);
+    }
+
+    /// Keeps a new scoring of `panel` with `params`, as the most recently
+    /// shown.
+    pub fn insert(&mut self, panel: &Arc<Panel>, params: &BaselineParams, scores: Scores) -> Arc<Scores> {
+        self.make_room(panel);
+        let scores = Arc::new(scores);
+        self.entries.push((panel.clone(), params.clone(), scores.clone()));
+        scores
+    }
+
+    /// The kept scoring of `panel` with `params`, or `score()`'s, kept from
+    /// then on (the order the page goes through, on one thread).
+    #[cfg(test)]
+    fn get_or_score(
         &mut self,
         panel: &Arc<Panel>,
         params: &BaselineParams,
         score: impl FnOnce() -> Scores,
     ) -> Arc<Scores> {
-        let same = |(p, b, _): &(Arc<Panel>, BaselineParams, Arc<Scores>)| Arc::ptr_eq(p, panel) && b == params;
-        if let Some(at) = self.entries.iter().position(same) {
-            let entry = self.entries.remove(at);
-            let scores = entry.2.clone();
-            self.entries.push(entry);
-            return scores;
+        if let Some(kept) = self.get(panel, params) {
+            return kept;
         }
-        // Room first: the scoring shown stays (the page holds it until the
-        // new one replaces it), the others go before the new one is made.
-        self.entries.retain(|(p, _, _)| Arc::ptr_eq(p, panel));
-        let over = (self.entries.len() + 1).saturating_sub(KEPT);
-        self.entries.drain(..over);
-        let scores = Arc::new(score());
-        self.entries.push((panel.clone(), params.clone(), scores.clone()));
-        scores
+        self.make_room(panel);
+        let scores = score();
+        self.insert(panel, params, scores)
     }
 }
 

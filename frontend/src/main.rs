@@ -13,8 +13,13 @@ mod state;
 mod summary;
 mod unit;
 mod warm_up;
+mod worker;
 
 fn main() {
     console_error_panic_hook::set_once();
+    // The same module runs the scoring worker (`worker`), which has no page.
+    if web_sys::window().is_none() {
+        return;
+    }
     leptos::mount::mount_to_body(app::App);
 }

@@ -21,10 +21,10 @@ fn rows(n: u64) -> String {
 #[component]
 pub fn MetricsBar(
     summary: Memo<Option<Summary>>,
-    /// The last full scoring's milliseconds and how many scorings the page
-    /// has run, for timing scripts and tests (`data-scoring-ms`,
-    /// `data-scorings`).
-    scoring: Signal<(f64, u64)>,
+    /// The last full scoring's milliseconds, how many scorings the page
+    /// has run and on how many threads the last ran, for timing scripts
+    /// and tests (`data-scoring-ms`, `data-scorings`, `data-scoring-threads`).
+    scoring: Signal<(f64, u64, usize)>,
     unit: Memo<Unit>,
     /// Rows of an amount view left out of its sums (`/api/meta`).
     not_summed: Memo<Option<u64>>,
@@ -39,6 +39,7 @@ pub fn MetricsBar(
             data-engine-ms=move || summary.get().map(|s| format!("{:.3}", s.engine_ms)).unwrap_or_default()
             data-scoring-ms=move || format!("{:.3}", scoring.get().0)
             data-scorings=move || scoring.get().1.to_string()
+            data-scoring-threads=move || scoring.get().2.to_string()
         >
             <div class="metric" data-testid="metric-total" data-value=move || m().total.to_string()>
                 <span class="label">{move || format!("{} in range", unit.get().name())}</span>

@@ -1,0 +1,118 @@
+// A second thread for full scorings (see frontend/src/worker.rs for why).
+//
+// This one file runs in two places:
+// - in the page, imported by the app's glue: `spawn` starts a module
+//   worker on this same file, and `sendPanel` / `scorePart` ask it;
+// - in the worker, as its script: it loads the app's own wasm module (the
+//   page sends the compiled module, so nothing is fetched or compiled
+//   twice) and answers with the engine (`worker*` in worker.rs).
+// Requests are answered in the order they were posted, each by its id.
+
+const inWorker = typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope;
+
+// How long a worker may take to start (load, instantiate, warm up) before
+// the page scores on its own thread instead.
+const START_MS = 5000;
+
+if (inWorker) {
+  let glue = null;
+  self.onmessage = async ({ data }) => {
+    const { id } = data;
+    try {
+      if (data.kind === 'init') {
+        glue = await import(data.glue);
+        await glue.default({ module_or_path: data.module });
+        glue.workerWarmUp();
+        self.postMessage({ id, ok: true });
+      } else if (data.kind === 'panel') {
+        glue.workerPanel(data.panel, new Uint8Array(data.bytes));
+        self.postMessage({ id, ok: true });
+      } else if (data.kind === 'score') {
+        const part = glue.workerScore(data.panel, data.params, data.start, data.end);
+        const buffers = Object.values(part).filter((v) => ArrayBuffer.isView(v)).map((v) => v.buffer);
+        self.postMessage({ id, ok: true, part }, buffers);
+      }
+    } catch (e) {
+      self.postMessage({ id, ok: false, error: String(e) });
+    }
+  };
+}
+
+let nextId = 0;
+const waiting = new Map();
+
+function ask(worker, message, transfer) {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    waiting.set(id, { resolve, reject });
+    worker.postMessage({ ...message, id }, transfer || []);
+  });
+}
+
+// The app's glue script: trunk preloads it (the only preloaded script
+// outside snippets/).
+function glueUrl() {
+  for (const link of document.querySelectorAll('link[rel="modulepreload"]')) {
+    const url = new URL(link.href, document.baseURI);
+    if (url.pathname.endsWith('.js') && !url.pathname.includes('/snippets/')) return url.href;
+  }
+  return null;
+}
+
+// A started worker, or a rejection (no Worker, no glue found, a failed or
+// slow start): the page then scores on its own thread. The page awaits it
+// only when it first scores, so a rejection is marked handled here.
+export function spawn(module) {
+  const started = start(module);
+  started.catch(() => {});
+  return started;
+}
+
+function start(module) {
+  const glue = glueUrl();
+  if (typeof Worker === 'undefined' || !glue) return Promise.reject(new Error('no worker'));
+  let worker;
+  try {
+    worker = new Worker(import.meta.url, { type: 'module' });
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  const fail = (error) => {
+    for (const { reject } of waiting.values()) reject(error);
+    waiting.clear();
+  };
+  worker.onmessage = ({ data }) => {
+    const pending = waiting.get(data.id);
+    if (!pending) return;
+    waiting.delete(data.id);
+    if (data.ok) pending.resolve(data.part);
+    else pending.reject(new Error(data.error));
+  };
+  worker.onerror = (e) => fail(new Error(e.message || 'the worker failed'));
+  worker.onmessageerror = () => fail(new Error('a message the worker could not read'));
+  const slow = new Promise((_, reject) => setTimeout(() => reject(new Error('the worker did not start')), START_MS));
+  return Promise.race([ask(worker, { kind: 'init', glue, module }), slow]).then(
+    () => worker,
+    (e) => {
+      worker.terminate();
+      throw e;
+    },
+  );
+}
+
+// The panel's bytes as /api/daily sent them, copied (the page keeps its
+// own), to be named by `panel` (a number).
+// Nobody waits for its answer (a panel the worker could not read fails the
+// scoring that asks for it), so a rejection is marked handled here.
+export function sendPanel(worker, panel, bytes) {
+  const sent = ask(worker, { kind: 'panel', panel, bytes });
+  sent.catch(() => {});
+  return sent;
+}
+
+// Scores services start..end of panel `panel` with the parameters (JSON):
+// the part's columns, transferred. Rejects with 'stale panel' when the
+// worker holds another panel by then.
+export function scorePart(worker, panel, params, start, end) {
+  return ask(worker, { kind: 'score', panel, params, start, end });
+}

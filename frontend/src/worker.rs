@@ -1,0 +1,321 @@
+//! A second thread for full scorings. A new date range, view, method or
+//! weekly switch scores every service-day again; on one thread that is the
+//! page's longest wait (about 155 ms at a million service-days). The server
+//! splits the services between its cores (`Scores::recompute`); the page
+//! does the same with a Web Worker running the app's own wasm module: it
+//! scores one contiguous part of the services ([`Scores::score_part`]) while
+//! the page scores the other, and [`Scores::assemble`] puts them together,
+//! the same bits as one scoring.
+//!
+//! The worker holds its own copy of the panel: the bytes `/api/daily` sent,
+//! posted as they arrive ([`share`]), so it decodes them while the page
+//! does. It sends back its part's baselines and scores as typed arrays it
+//! gives up (transferred, not copied); the page writes the service, day
+//! and count columns again from its own panel ([`Part::thin`]). Where a
+//! worker cannot start (no `Worker`, a policy that forbids it, a slow
+//! start) or fails, the page scores on its own thread, as before.
+//!
+//! [`Part::thin`]: servicewatch_shared::score::Part::thin
+
+use std::sync::Arc;
+
+use servicewatch_shared::score::split;
+use servicewatch_shared::{BaselineParams, Method, Panel, Scores};
+
+/// Scores `panel` with `params`, and says on how many threads: the worker
+/// scores the second part when the scoring is large enough to split
+/// ([`split`]) and the worker is there. `bytes` are the panel as
+/// `/api/daily` sent it, for the worker's copy.
+pub async fn score(panel: &Arc<Panel>, bytes: &js_sys::ArrayBuffer, params: &BaselineParams) -> (Scores, usize) {
+    // Classic scores a million days in about 20 ms, less than its part
+    // takes to come back from the worker: only the robust method splits.
+    if params.method != Method::Robust {
+        return (Scores::compute(panel, params), 1);
+    }
+    let parts = split(&Scores::sizes(panel, params), 2);
+    match parts.as_slice() {
+        [mine, theirs] => two_threads(panel, bytes, params, mine.clone(), theirs.clone()).await,
+        _ => (Scores::compute(panel, params), 1),
+    }
+}
+
+#[cfg(not(target_family = "wasm"))]
+async fn two_threads(
+    panel: &Arc<Panel>,
+    _: &js_sys::ArrayBuffer,
+    params: &BaselineParams,
+    _: std::ops::Range<usize>,
+    _: std::ops::Range<usize>,
+) -> (Scores, usize) {
+    (Scores::compute(panel, params), 1)
+}
+
+#[cfg(not(target_family = "wasm"))]
+pub fn start() {}
+
+/// The panel a copy of `bytes` will be (see [`holds`]), posted to the worker.
+#[cfg(not(target_family = "wasm"))]
+pub fn share(_: &js_sys::ArrayBuffer) -> u32 {
+    0
+}
+
+/// `panel` is the one shared as `id`.
+#[cfg(not(target_family = "wasm"))]
+pub fn holds(_: u32, _: &Arc<Panel>) {}
+
+#[cfg(target_family = "wasm")]
+use page::two_threads;
+#[cfg(target_family = "wasm")]
+pub use page::{holds, share, start};
+
+/// What the worker answers when asked about a panel it no longer holds (it
+/// keeps the last one posted): the page then scores that part itself.
+#[cfg(target_family = "wasm")]
+const STALE: &str = "stale panel";
+
+/// The page's side: starting the worker and asking it.
+#[cfg(target_family = "wasm")]
+mod page {
+    use std::cell::RefCell;
+    use std::ops::Range;
+    use std::sync::{Arc, Weak};
+
+    use js_sys::{ArrayBuffer, Promise};
+    use servicewatch_shared::{BaselineParams, Panel, Scores};
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen_futures::JsFuture;
+
+    #[wasm_bindgen(module = "/js/worker.js")]
+    extern "C" {
+        fn spawn(module: &JsValue) -> Promise;
+        #[wasm_bindgen(js_name = sendPanel)]
+        fn send_panel(worker: &JsValue, id: u32, bytes: &ArrayBuffer) -> Promise;
+        #[wasm_bindgen(js_name = scorePart)]
+        fn score_part(worker: &JsValue, panel: u32, params: &str, start: u32, end: u32) -> Promise;
+    }
+
+    /// The worker as the page knows it.
+    #[derive(Default)]
+    struct Helper {
+        /// Resolves to the worker once it has started (`None`: not asked to).
+        started: Option<Promise>,
+        /// The panels posted, by id (the worker holds the last).
+        panels: Vec<(Weak<Panel>, u32)>,
+        next_id: u32,
+        /// It could not start, or failed: the page scores alone from then on.
+        gone: bool,
+    }
+
+    thread_local! {
+        static HELPER: RefCell<Helper> = RefCell::default();
+    }
+
+    /// Starts the worker (while the data is on the wire: it loads the module
+    /// the page compiled and warms up its engine).
+    pub fn start() {
+        HELPER.with_borrow_mut(|h| {
+            if h.started.is_none() && !h.gone {
+                h.started = Some(spawn(&wasm_bindgen::module()));
+            }
+        });
+    }
+
+    /// The started worker, or `None` when there is none to ask.
+    async fn worker() -> Option<JsValue> {
+        let started = HELPER.with_borrow(|h| (!h.gone).then(|| h.started.clone()).flatten())?;
+        match JsFuture::from(started).await {
+            Ok(worker) => Some(worker),
+            Err(_) => {
+                give_up();
+                None
+            }
+        }
+    }
+
+    fn give_up() {
+        HELPER.with_borrow_mut(|h| *h = Helper { gone: true, ..Helper::default() });
+    }
+
+    /// Posts a copy of a panel's bytes to the worker, once it has started
+    /// (requests are answered in the order they were posted, so a scoring
+    /// asked for later finds it there): the id to name it by.
+    pub fn share(bytes: &ArrayBuffer) -> u32 {
+        let id = HELPER.with_borrow_mut(|h| {
+            h.next_id += 1;
+            h.next_id
+        });
+        let bytes = bytes.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(worker) = worker().await {
+                drop(send_panel(&worker, id, &bytes));
+            }
+        });
+        id
+    }
+
+    /// `panel` is the one shared as `id`.
+    pub fn holds(id: u32, panel: &Arc<Panel>) {
+        HELPER.with_borrow_mut(|h| {
+            h.panels.retain(|(p, _)| p.strong_count() > 0);
+            h.panels.push((Arc::downgrade(panel), id));
+        });
+    }
+
+    pub async fn two_threads(
+        panel: &Arc<Panel>,
+        bytes: &ArrayBuffer,
+        params: &BaselineParams,
+        mine: Range<usize>,
+        theirs: Range<usize>,
+    ) -> (Scores, usize) {
+        let Some(worker) = worker().await else { return (Scores::compute(panel, params), 1) };
+        let known = HELPER.with_borrow(|h| {
+            h.panels.iter().find(|(p, _)| std::ptr::eq(p.as_ptr(), Arc::as_ptr(panel))).map(|(_, id)| *id)
+        });
+        let id = known.unwrap_or_else(|| {
+            let id = HELPER.with_borrow_mut(|h| {
+                h.next_id += 1;
+                h.next_id
+            });
+            drop(send_panel(&worker, id, bytes));
+            holds(id, panel);
+            id
+        });
+        let answer = serde_json::to_string(params)
+            .ok()
+            .map(|json| JsFuture::from(score_part(&worker, id, &json, theirs.start as u32, theirs.end as u32)));
+        let started = Scores::assemble(panel, params, mine);
+        let part = match answer {
+            Some(answer) => match answer.await {
+                Ok(part) => super::wire::read(&part, theirs.clone()),
+                Err(e) => {
+                    let message = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string());
+                    if message.as_deref() != Some(super::STALE) {
+                        give_up();
+                    }
+                    None
+                }
+            },
+            None => None,
+        };
+        let (part, threads) = match part {
+            Some(part) => (part, 2),
+            None => (Scores::score_part(panel, params, theirs), 1),
+        };
+        match started.finish(vec![part]) {
+            Ok(scores) => (scores, threads),
+            Err(_) => (Scores::compute(panel, params), 1),
+        }
+    }
+}
+
+/// The worker's side: what the worker script calls on its copy of the app.
+#[cfg(target_family = "wasm")]
+mod serve {
+    use std::cell::RefCell;
+
+    use servicewatch_shared::codec::decode_panel;
+    use servicewatch_shared::{BaselineParams, Panel, Scores};
+    use wasm_bindgen::prelude::*;
+
+    thread_local! {
+        /// The last panel posted, with its id.
+        static PANEL: RefCell<Option<(u32, Panel)>> = const { RefCell::new(None) };
+    }
+
+    /// Warms the worker's engine up as the page warms up its own.
+    #[wasm_bindgen(js_name = workerWarmUp)]
+    pub fn worker_warm_up() {
+        crate::warm_up::warm_up();
+    }
+
+    /// Keeps the panel `/api/daily` sent (a copy of the page's bytes) as `id`.
+    #[wasm_bindgen(js_name = workerPanel)]
+    pub fn worker_panel(id: u32, bytes: &[u8]) -> Result<(), String> {
+        PANEL.with_borrow_mut(|p| *p = None);
+        let (_, panel) = decode_panel(bytes).map_err(|e| e.to_string())?;
+        PANEL.with_borrow_mut(|p| *p = Some((id, panel)));
+        Ok(())
+    }
+
+    /// Scores services `start..end` of panel `id` with `params` (JSON).
+    #[wasm_bindgen(js_name = workerScore)]
+    pub fn worker_score(id: u32, params: &str, start: u32, end: u32) -> Result<js_sys::Object, String> {
+        let params: BaselineParams = serde_json::from_str(params).map_err(|e| e.to_string())?;
+        PANEL.with_borrow(|p| match p {
+            Some((held, panel)) if *held == id => {
+                let part = Scores::score_part(panel, &params, start as usize..end as usize);
+                Ok(super::wire::write(&part))
+            }
+            _ => Err(super::STALE.to_string()),
+        })
+    }
+}
+
+/// A thin [`Part`](servicewatch_shared::score::Part) as the worker posts
+/// it: one typed array per column (centre, spread, z), and per service its
+/// verdict's five numbers, its unit, total and number of points.
+#[cfg(target_family = "wasm")]
+mod wire {
+    use std::ops::Range;
+
+    use js_sys::{BigUint64Array, Float64Array, Object, Reflect, Uint32Array};
+    use servicewatch_shared::methods::{Columns, Verdict};
+    use servicewatch_shared::score::Part;
+    use servicewatch_shared::Status;
+    use wasm_bindgen::{JsCast, JsValue};
+
+    const STATUSES: [Status; 3] = [Status::Scored, Status::TooFewDays, Status::Flat];
+
+    pub fn write(part: &Part) -> Object {
+        let o = Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(&o, &k.into(), &v);
+        };
+        let p = &part.points;
+        set("center", Float64Array::from(&p.center[..]).into());
+        set("spread", Float64Array::from(&p.spread[..]).into());
+        set("z", Float64Array::from(&p.z[..]).into());
+        let verdicts: Vec<f64> = part
+            .verdicts
+            .iter()
+            .flat_map(|v| {
+                let status = STATUSES.iter().position(|s| *s == v.status).unwrap_or(0);
+                [status as f64, v.history.into(), v.z_ceiling.unwrap_or(f64::NAN), v.neighbours.into(), v.weeks.into()]
+            })
+            .collect();
+        set("verdicts", Float64Array::from(&verdicts[..]).into());
+        set("units", Float64Array::from(&part.units[..]).into());
+        set("totals", BigUint64Array::from(&part.totals[..]).into());
+        set("lens", Uint32Array::from(&part.lens[..]).into());
+        o
+    }
+
+    /// The part of `services` in `answer`, or `None` if it is not one (every
+    /// column as long as the services' points).
+    pub fn read(answer: &JsValue, services: Range<usize>) -> Option<Part> {
+        let get = |k: &str| Reflect::get(answer, &k.into()).ok();
+        let f64s = |k: &str| Some(get(k)?.dyn_into::<Float64Array>().ok()?.to_vec());
+        let u64s = |k: &str| Some(get(k)?.dyn_into::<BigUint64Array>().ok()?.to_vec());
+        let u32s = |k: &str| Some(get(k)?.dyn_into::<Uint32Array>().ok()?.to_vec());
+        let lens = u32s("lens")?;
+        let n: usize = lens.iter().map(|&l| l as usize).sum();
+        let points = Columns { center: f64s("center")?, spread: f64s("spread")?, z: f64s("z")?, ..Columns::default() };
+        if [points.center.len(), points.spread.len(), points.z.len()].iter().any(|&len| len != n) {
+            return None;
+        }
+        let verdicts = f64s("verdicts")?
+            .chunks_exact(5)
+            .map(|v| {
+                Some(Verdict {
+                    status: *STATUSES.get(v[0] as usize)?,
+                    history: v[1] as u32,
+                    z_ceiling: (!v[2].is_nan()).then_some(v[2]),
+                    neighbours: v[3] as u32,
+                    weeks: v[4] as u32,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Part { services, points, verdicts, units: f64s("units")?, totals: u64s("totals")?, lens })
+    }
+}

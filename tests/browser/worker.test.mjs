@@ -1,0 +1,91 @@
+// A full scoring by the robust method large enough to split (100,000
+// service-days and up) runs on two threads in the browser: the page scores the first services, a Web
+// Worker on the app's own module the others (frontend/src/worker.rs). The
+// page's numbers must be the server's for every method, and a page that
+// cannot start a worker must score alone, with the same numbers.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launch, openApp } from './chromium.mjs';
+import { startServer } from './server.mjs';
+
+let server, browser;
+before(async () => {
+  // 800 services × 200 days: about 120,000 service-days with a row.
+  server = await startServer({ services: 800, days: 200, seed: 5 });
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+async function apiState(params) {
+  const q = new URLSearchParams({ ...params, limit: '10' });
+  const body = await (await fetch(`${server.base}/api/anomalies?${q}`)).json();
+  return {
+    total: body.metrics.total, anomalous: body.metrics.anomalous, share: body.metrics.share,
+    rows: body.anomalies.map((a) => `${a.key} ${a.date}`),
+  };
+}
+
+async function pageState(page) {
+  const v = async (id) => page.getByTestId(id).getAttribute('data-value');
+  const rows = await page.getByTestId('anomaly-row').evaluateAll((trs) =>
+    trs.slice(0, 10).map((tr) => `${tr.dataset.key} ${tr.dataset.date}`));
+  return { total: Number(await v('metric-total')), anomalous: Number(await v('metric-anomalous')), share: Number(await v('metric-share')), rows };
+}
+
+const metrics = (page, key) => page.locator('section.metrics').getAttribute(`data-${key}`);
+
+// Waits until the page has run `n` scorings and shows `want`'s flag count.
+async function scored(page, n, want) {
+  await page.waitForFunction(([n, anomalous]) => {
+    const m = document.querySelector('section.metrics')?.dataset;
+    return Number(m?.scorings) >= n && document.querySelector('[data-testid=metric-anomalous]')?.dataset.value === String(anomalous);
+  }, [n, want.anomalous]);
+}
+
+async function everyMethodMatchesTheServer(page, threads) {
+  const meta = await (await fetch(`${server.base}/api/meta`)).json();
+  assert.ok(meta.service_days >= 100000, `${meta.service_days} service-days: too few to split`);
+  const robust = await apiState({});
+  await scored(page, 1, robust);
+  assert.deepEqual(await pageState(page), robust);
+  assert.equal(await metrics(page, 'scoring-threads'), String(threads));
+  const settings = [
+    // Classic is cheap enough to score alone: its part would take longer
+    // to come back from the worker.
+    [{ method: 'classic' }, (p) => p.getByTestId('method').selectOption('classic'), 1],
+    [{ weekly: 'false' }, async (p) => { await p.getByTestId('method').selectOption('robust'); await p.getByTestId('weekly').uncheck(); }],
+    [{ from: '2024-01-15' }, async (p) => { await p.getByTestId('weekly').check(); await p.getByTestId('date-from').fill('2024-01-15'); }],
+  ];
+  for (const [params, set, alone] of settings) {
+    const before = Number(await metrics(page, 'scorings'));
+    const want = await apiState(params);
+    await set(page);
+    await scored(page, before + 1, want);
+    assert.deepEqual(await pageState(page), want, JSON.stringify(params));
+    assert.equal(await metrics(page, 'scoring-threads'), String(alone ?? threads), JSON.stringify(params));
+  }
+}
+
+test('a large scoring runs on two threads and gives the server\'s numbers', async () => {
+  const { page, errors } = await openApp(browser, `${server.base}/`);
+  assert.equal(page.workers().length, 1, 'one scoring worker');
+  await everyMethodMatchesTheServer(page, 2);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('without a worker the page scores alone, with the same numbers', async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.addInitScript(() => { delete window.Worker; });
+  await page.goto(`${server.base}/`);
+  await page.getByTestId('anomaly-table').waitFor({ timeout: 30000 });
+  assert.equal(page.workers().length, 0);
+  await everyMethodMatchesTheServer(page, 1);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
