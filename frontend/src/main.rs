@@ -8,6 +8,7 @@ mod api;
 mod app;
 mod components;
 mod kept;
+mod number;
 mod per_frame;
 mod state;
 mod summary;

@@ -115,7 +115,7 @@ impl Controls {
             match k {
                 "from" => c.from = Day::parse(&v).ok(),
                 "to" => c.to = Day::parse(&v).ok(),
-                "z" => c.z = v.parse().ok().filter(|z: &f64| z.is_finite() && *z >= 0.0).unwrap_or(c.z),
+                "z" => c.z = crate::number::parse_f64(&v).filter(|z: &f64| z.is_finite() && *z >= 0.0).unwrap_or(c.z),
                 "min_days" => c.min_days = v.parse().unwrap_or(c.min_days),
                 "min_count" => c.min_count = v.parse().unwrap_or(c.min_count),
                 "direction" => c.direction = v.parse().unwrap_or(c.direction),
