@@ -10,6 +10,7 @@ use crate::components::{
     chart::Chart, controls::ControlsPanel, drilldown::Drilldown, loading::Loading, marked_list::MarkedDays,
     marks::MarkStore, metrics::MetricsBar, table::AnomalyTable,
 };
+use crate::fetched::Fetched;
 use crate::kept::Kept;
 use crate::state::{self, Controls, NamedDays};
 use crate::summary::{Summary, TABLE_ROWS};
@@ -52,7 +53,7 @@ pub fn App() -> impl IntoView {
     let controls = RwSignal::new(Controls::from_query(&search));
     // The table (the default view's meta): its days, services, and the
     // metrics and dimensions it has columns for.
-    let meta = LocalResource::new(|| api::meta(String::new()));
+    let meta = Fetched::new(|| (), |()| api::meta(String::new()));
     // While the data is on the wire: the engine optimised before it lands.
     set_timeout(crate::warm_up::warm_up, std::time::Duration::ZERO);
     let table = Memo::new(move |_| meta.get().and_then(Result::ok));
@@ -80,10 +81,9 @@ pub fn App() -> impl IntoView {
 
     // Stage 0: one fetch per date range and view.
     let range = Memo::new(move |_| controls.with(|c| (c.from, c.to)));
-    let daily = LocalResource::new(move || {
-        let (from, to) = range.get();
-        let view = wanted.get();
-        async move {
+    let daily = Fetched::new(
+        move || (range.get(), wanted.get()),
+        |((from, to), view)| async move {
             let view = view?;
             let panel = match api::daily(from, to, &view).await {
                 Ok(panel) => panel,
@@ -101,8 +101,8 @@ pub fn App() -> impl IntoView {
                 Default::default()
             };
             Some(Ok(((from, to, view), panel, units)))
-        }
-    });
+        },
+    );
     // The series of another view than the default (its keys, and the
     // amounts not summed), tagged with the view; an answer that comes
     // after the view changed again is dropped.
@@ -130,7 +130,7 @@ pub fn App() -> impl IntoView {
     // The analysts' marks, read once with the data; a stored mark updates
     // them here, and the scores follow without asking the server.
     let marks = MarkStore::new();
-    let marks_read = LocalResource::new(api::marks);
+    let marks_read = Fetched::new(|| (), |()| api::marks());
     Effect::new(move |_| {
         if let Some(read) = marks_read.get() {
             marks.loaded(read);
