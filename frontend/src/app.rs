@@ -10,6 +10,7 @@ use crate::components::{
     chart::Chart, controls::ControlsPanel, drilldown::Drilldown, loading::Loading, marked_list::MarkedDays,
     marks::MarkStore, metrics::MetricsBar, table::AnomalyTable,
 };
+use crate::effect::effect;
 use crate::fetched::Fetched;
 use crate::kept::Kept;
 use crate::state::{self, Controls, NamedDays};
@@ -60,7 +61,7 @@ pub fn App() -> impl IntoView {
 
     // A link made on another table may ask for a column this one lacks:
     // that part of the view goes.
-    Effect::new(move |_| {
+    effect(move || {
         table.with(|t| {
             let Some(m) = t else { return };
             let fit = controls.with_untracked(|c| c.restricted(&m.metrics, &m.dimensions));
@@ -116,7 +117,7 @@ pub fn App() -> impl IntoView {
             }
         });
     };
-    Effect::new(move |_| {
+    effect(move || {
         wanted.track();
         fetch_view_meta();
     });
@@ -131,7 +132,7 @@ pub fn App() -> impl IntoView {
     // them here, and the scores follow without asking the server.
     let marks = MarkStore::new();
     let marks_read = Fetched::new(|| (), |()| api::marks());
-    Effect::new(move |_| {
+    effect(move || {
         if let Some(read) = marks_read.get() {
             marks.loaded(read);
         }
@@ -241,7 +242,7 @@ pub fn App() -> impl IntoView {
         url_pending.set_value(false);
         state::mark_url_pending(false);
     };
-    Effect::new(move |_| {
+    effect(move || {
         controls.track();
         if url_pending.get_value() {
             return; // the waiting write takes the latest controls

@@ -8,6 +8,8 @@ use std::future::Future;
 
 use leptos::prelude::*;
 
+use crate::effect::effect;
+
 /// The answer to `fetch(input())`, asked again whenever what `input`
 /// reads changes and on [`Fetched::refetch`]. The last answer stays until
 /// the next one comes (`None` before the first); an answer to a request
@@ -34,7 +36,7 @@ impl<T: Clone + Send + Sync + 'static> Fetched<T> {
         let again = Trigger::new();
         // The latest request's number: only its answer is taken.
         let latest = StoredValue::new(0u64);
-        Effect::new(move |_| {
+        effect(move || {
             again.track();
             let request = fetch(input());
             let number = latest.get_value() + 1;

@@ -7,6 +7,7 @@
 mod api;
 mod app;
 mod components;
+mod effect;
 mod fetched;
 mod kept;
 mod number;

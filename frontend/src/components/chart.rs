@@ -15,6 +15,7 @@ use wasm_bindgen::JsValue;
 
 use super::marks::MarkStore;
 use super::table::common_move;
+use crate::effect::effect;
 use crate::state::Controls;
 use crate::unit::Unit;
 
@@ -398,7 +399,7 @@ pub fn Chart(
             h.clear();
         }
     });
-    Effect::new(move |_| {
+    effect(move || {
         let Some(s) = scores.get() else { return };
         let c = controls.get();
         let Some(idx) = chart_service(&s, &c, top.get().as_deref()) else { return };

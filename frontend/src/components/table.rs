@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use servicewatch_shared::Anomaly;
 
 use super::marks::{MarkCell, MarkError, MarkStore};
+use crate::effect::effect;
 use crate::state::Controls;
 use crate::summary::Summary;
 use crate::unit::Unit;
@@ -71,7 +72,7 @@ pub fn AnomalyTable(
     let sort_by = RwSignal::new(None::<(Column, bool)>);
     let page = RwSignal::new(0usize);
     // A new result starts at its first page.
-    Effect::new(move |_| {
+    effect(move || {
         summary.track();
         page.set(0);
     });
