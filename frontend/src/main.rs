@@ -12,6 +12,7 @@ mod fetched;
 mod kept;
 mod number;
 mod per_frame;
+mod sorted;
 mod state;
 mod summary;
 mod unit;

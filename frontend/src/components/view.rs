@@ -11,6 +11,7 @@ use servicewatch_shared::{Dimension, Metric};
 
 use crate::api::{self, Meta};
 use crate::effect::effect;
+use crate::sorted::sorted_by;
 use crate::state::{split_values, Controls};
 
 /// A dimension as a person reads it.
@@ -117,8 +118,7 @@ fn DimensionFilter(
     let values = Memo::new(move |_| {
         let mut all = known.with(|k| k.as_ref().cloned().unwrap_or_default());
         chosen.with(|c| all.extend(c.iter().filter(|v| !all.contains(v)).cloned().collect::<Vec<_>>()));
-        all.sort_unstable();
-        all
+        sorted_by(all, String::cmp)
     });
     let boxes = move || {
         values
