@@ -105,13 +105,8 @@ pub async fn meta(view: String) -> Result<Meta, String> {
 }
 
 /// The daily values of a view for a range, in the binary encoding, as a
-/// panel, with the bytes as they came (the scoring worker gets a copy:
-/// `crate::worker`).
-pub async fn daily(
-    from: Option<Day>,
-    to: Option<Day>,
-    view: &str,
-) -> Result<(Arc<Panel>, js_sys::ArrayBuffer), String> {
+/// panel (the scoring worker gets a copy of the bytes: `crate::worker`).
+pub async fn daily(from: Option<Day>, to: Option<Day>, view: &str) -> Result<Arc<Panel>, String> {
     let mut url = String::from("api/daily");
     let mut params: Vec<String> =
         [("from", from), ("to", to)].iter().filter_map(|(k, v)| v.map(|d| format!("{k}={d}"))).collect();
@@ -131,7 +126,7 @@ pub async fn daily(
     let (_, panel) = decode_panel(&bytes).map_err(|e| format!("bad /api/daily body: {e}"))?;
     let panel = Arc::new(panel);
     crate::worker::holds(shared, &panel);
-    Ok((panel, buffer))
+    Ok(panel)
 }
 
 /// The raw rows of one service-day (at most `limit`).

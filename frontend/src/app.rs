@@ -10,6 +10,8 @@ use crate::components::{
     chart::Chart, controls::ControlsPanel, drilldown::Drilldown, loading::Loading, marked_list::MarkedDays,
     marks::MarkStore, metrics::MetricsBar, table::AnomalyTable,
 };
+use crate::effect::effect;
+use crate::fetched::Fetched;
 use crate::kept::Kept;
 use crate::state::{self, Controls, NamedDays};
 use crate::summary::{Summary, TABLE_ROWS};
@@ -52,7 +54,7 @@ pub fn App() -> impl IntoView {
     let controls = RwSignal::new(Controls::from_query(&search));
     // The table (the default view's meta): its days, services, and the
     // metrics and dimensions it has columns for.
-    let meta = LocalResource::new(|| api::meta(String::new()));
+    let meta = Fetched::new(|| (), |()| api::meta(String::new()));
     // While the data is on the wire: the scoring worker started, and the
     // engine optimised before the data lands.
     crate::worker::start();
@@ -61,7 +63,7 @@ pub fn App() -> impl IntoView {
 
     // A link made on another table may ask for a column this one lacks:
     // that part of the view goes.
-    Effect::new(move |_| {
+    effect(move || {
         table.with(|t| {
             let Some(m) = t else { return };
             let fit = controls.with_untracked(|c| c.restricted(&m.metrics, &m.dimensions));
@@ -82,13 +84,12 @@ pub fn App() -> impl IntoView {
 
     // Stage 0: one fetch per date range and view.
     let range = Memo::new(move |_| controls.with(|c| (c.from, c.to)));
-    let daily = LocalResource::new(move || {
-        let (from, to) = range.get();
-        let view = wanted.get();
-        async move {
+    let daily = Fetched::new(
+        move || (range.get(), wanted.get()),
+        |((from, to), view)| async move {
             let view = view?;
-            let (panel, bytes) = match api::daily(from, to, &view).await {
-                Ok(daily) => daily,
+            let panel = match api::daily(from, to, &view).await {
+                Ok(panel) => panel,
                 Err(e) => return Some(Err(e)),
             };
             // An amount view's mean ticket per series comes with its values
@@ -102,9 +103,9 @@ pub fn App() -> impl IntoView {
             } else {
                 Default::default()
             };
-            Some(Ok(((from, to, view), panel, bytes, units)))
-        }
-    });
+            Some(Ok(((from, to, view), panel, units)))
+        },
+    );
     // The series of another view than the default (its keys, and the
     // amounts not summed), tagged with the view; an answer that comes
     // after the view changed again is dropped.
@@ -118,7 +119,7 @@ pub fn App() -> impl IntoView {
             }
         });
     };
-    Effect::new(move |_| {
+    effect(move || {
         wanted.track();
         fetch_view_meta();
     });
@@ -132,8 +133,8 @@ pub fn App() -> impl IntoView {
     // The analysts' marks, read once with the data; a stored mark updates
     // them here, and the scores follow without asking the server.
     let marks = MarkStore::new();
-    let marks_read = LocalResource::new(api::marks);
-    Effect::new(move |_| {
+    let marks_read = Fetched::new(|| (), |()| api::marks());
+    effect(move || {
         if let Some(read) = marks_read.get() {
             marks.loaded(read);
         }
@@ -174,19 +175,19 @@ pub fn App() -> impl IntoView {
                 daily.get().flatten().and_then(Result::ok).zip(baseline.get()).filter(
                     |(((from, to, fetched), ..), b)| (*from, *to) == (b.from, b.to) && view.with(|v| v == fetched),
                 );
-            ready.map(|((_, panel, bytes, units), b)| (panel, bytes, BaselineParams { units, ..b }))
+            ready.map(|((_, panel, units), b)| (panel, BaselineParams { units, ..b }))
         },
         |a, b| match (a, b) {
-            (Some(Some(a)), Some(Some(b))) => !(Arc::ptr_eq(&a.0, &b.0) && a.2 == b.2),
+            (Some(Some(a)), Some(Some(b))) => !(Arc::ptr_eq(&a.0, &b.0) && a.1 == b.1),
             (Some(None), Some(None)) => false,
             _ => true,
         },
     );
-    Effect::new(move |_| {
+    effect(move || {
         let ready = wanted_scoring.get();
         asked.update_value(|n| *n += 1);
         // Not ready: let the old panel's scorings go.
-        let Some((panel, bytes, b)) = ready else {
+        let Some((panel, b)) = ready else {
             kept.update_value(Kept::clear);
             scored.set(None);
             return;
@@ -200,7 +201,7 @@ pub fn App() -> impl IntoView {
         let this = asked.get_value();
         leptos::task::spawn_local(async move {
             let started = now_ms();
-            let (scores, threads) = crate::worker::score(&panel, &bytes, &b).await;
+            let (scores, threads) = crate::worker::score(&panel, &b).await;
             if asked.get_value() != this {
                 return;
             }
@@ -272,7 +273,7 @@ pub fn App() -> impl IntoView {
         url_pending.set_value(false);
         state::mark_url_pending(false);
     };
-    Effect::new(move |_| {
+    effect(move || {
         controls.track();
         if url_pending.get_value() {
             return; // the waiting write takes the latest controls

@@ -7,8 +7,12 @@
 mod api;
 mod app;
 mod components;
+mod effect;
+mod fetched;
 mod kept;
+mod number;
 mod per_frame;
+mod sorted;
 mod state;
 mod summary;
 mod unit;

@@ -15,6 +15,8 @@ use servicewatch_shared::params::SPLIT_SEPARATOR;
 use servicewatch_shared::wire::{exclusions, Mark};
 use servicewatch_shared::{BaselineParams, Day, Dimension, Direction, FlagParams, Method, Metric};
 
+use crate::sorted::sorted_by;
+
 /// The days `/api/meta` names for the robust method: the extract's partial
 /// edge days and the `holidays` setting's days.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -115,7 +117,7 @@ impl Controls {
             match k {
                 "from" => c.from = Day::parse(&v).ok(),
                 "to" => c.to = Day::parse(&v).ok(),
-                "z" => c.z = v.parse().ok().filter(|z: &f64| z.is_finite() && *z >= 0.0).unwrap_or(c.z),
+                "z" => c.z = crate::number::parse_f64(&v).filter(|z: &f64| z.is_finite() && *z >= 0.0).unwrap_or(c.z),
                 "min_days" => c.min_days = v.parse().unwrap_or(c.min_days),
                 "min_count" => c.min_count = v.parse().unwrap_or(c.min_count),
                 "direction" => c.direction = v.parse().unwrap_or(c.direction),
@@ -150,7 +152,7 @@ impl Controls {
             }
         }
         for values in c.filters.values_mut() {
-            values.sort_unstable();
+            *values = sorted_by(std::mem::take(values), String::cmp);
             values.dedup();
         }
         c
@@ -294,9 +296,8 @@ pub fn split_key<'a>(key: &'a str, services: &std::collections::HashSet<&str>) -
 /// it (`/api/meta?split=…`), sorted.
 pub fn split_values(keys: &[String], services: &[String]) -> Vec<String> {
     let services: std::collections::HashSet<&str> = services.iter().map(String::as_str).collect();
-    let mut values: Vec<String> =
-        keys.iter().filter_map(|k| split_key(k, &services)).map(|(_, v)| v.to_string()).collect();
-    values.sort_unstable();
+    let values: Vec<String> = keys.iter().filter_map(|k| split_key(k, &services)).map(|(_, v)| v.to_string()).collect();
+    let mut values = sorted_by(values, String::cmp);
     values.dedup();
     values
 }

@@ -24,9 +24,8 @@ use servicewatch_shared::{BaselineParams, Method, Panel, Scores};
 
 /// Scores `panel` with `params`, and says on how many threads: the worker
 /// scores the second part when the scoring is large enough to split
-/// ([`split`]) and the worker is there. `bytes` are the panel as
-/// `/api/daily` sent it, for the worker's copy.
-pub async fn score(panel: &Arc<Panel>, bytes: &js_sys::ArrayBuffer, params: &BaselineParams) -> (Scores, usize) {
+/// ([`split`]) and the worker holds a copy of the panel ([`share`]).
+pub async fn score(panel: &Arc<Panel>, params: &BaselineParams) -> (Scores, usize) {
     // Classic scores a million days in about 20 ms, less than its part
     // takes to come back from the worker: only the robust method splits.
     if params.method != Method::Robust {
@@ -34,7 +33,7 @@ pub async fn score(panel: &Arc<Panel>, bytes: &js_sys::ArrayBuffer, params: &Bas
     }
     let parts = split(&Scores::sizes(panel, params), 2);
     match parts.as_slice() {
-        [mine, theirs] => two_threads(panel, bytes, params, mine.clone(), theirs.clone()).await,
+        [mine, theirs] => two_threads(panel, params, mine.clone(), theirs.clone()).await,
         _ => (Scores::compute(panel, params), 1),
     }
 }
@@ -42,7 +41,6 @@ pub async fn score(panel: &Arc<Panel>, bytes: &js_sys::ArrayBuffer, params: &Bas
 #[cfg(not(target_family = "wasm"))]
 async fn two_threads(
     panel: &Arc<Panel>,
-    _: &js_sys::ArrayBuffer,
     params: &BaselineParams,
     _: std::ops::Range<usize>,
     _: std::ops::Range<usize>,
@@ -163,24 +161,15 @@ mod page {
 
     pub async fn two_threads(
         panel: &Arc<Panel>,
-        bytes: &ArrayBuffer,
         params: &BaselineParams,
         mine: Range<usize>,
         theirs: Range<usize>,
     ) -> (Scores, usize) {
         let Some(worker) = worker().await else { return (Scores::compute(panel, params), 1) };
-        let known = HELPER.with_borrow(|h| {
+        let shared = HELPER.with_borrow(|h| {
             h.panels.iter().find(|(p, _)| std::ptr::eq(p.as_ptr(), Arc::as_ptr(panel))).map(|(_, id)| *id)
         });
-        let id = known.unwrap_or_else(|| {
-            let id = HELPER.with_borrow_mut(|h| {
-                h.next_id += 1;
-                h.next_id
-            });
-            drop(send_panel(&worker, id, bytes));
-            holds(id, panel);
-            id
-        });
+        let Some(id) = shared else { return (Scores::compute(panel, params), 1) };
         let answer = serde_json::to_string(params)
             .ok()
             .map(|json| JsFuture::from(score_part(&worker, id, &json, theirs.start as u32, theirs.end as u32)));

@@ -15,6 +15,7 @@ use wasm_bindgen::JsValue;
 
 use super::marks::MarkStore;
 use super::table::common_move;
+use crate::effect::effect;
 use crate::state::Controls;
 use crate::unit::Unit;
 
@@ -57,13 +58,16 @@ pub fn marked_days(
     days: &[servicewatch_shared::Day],
     kind: MarkKind,
 ) -> Vec<(usize, String)> {
-    let mut out: Vec<(usize, String)> = marks
-        .iter()
-        .filter(|m| m.kind == kind && m.series == series)
-        .filter_map(|m| days.binary_search(&m.date).ok().map(|i| (i, m.note.clone())))
-        .collect();
-    out.sort_by_key(|(i, _)| *i);
-    out.dedup_by_key(|(i, _)| *i);
+    // Each put in its place as it comes (a series has few marks): no sort
+    // of its own in the wasm. A day marked twice keeps its first mark.
+    let mut out: Vec<(usize, String)> = Vec::new();
+    for m in marks.iter().filter(|m| m.kind == kind && m.series == series) {
+        if let Ok(i) = days.binary_search(&m.date) {
+            if let Err(at) = out.binary_search_by_key(&i, |(j, _)| *j) {
+                out.insert(at, (i, m.note.clone()));
+            }
+        }
+    }
     out
 }
 
@@ -398,7 +402,7 @@ pub fn Chart(
             h.clear();
         }
     });
-    Effect::new(move |_| {
+    effect(move || {
         let Some(s) = scores.get() else { return };
         let c = controls.get();
         let Some(idx) = chart_service(&s, &c, top.get().as_deref()) else { return };
@@ -500,6 +504,9 @@ mod tests {
         );
         assert_eq!(marked_days(&marks, "tyres", &days, MarkKind::Confirmed), [(3, "fraud".to_string())]);
         assert!(marked_days(&marks, "oil", &days, MarkKind::Expected).is_empty());
+        // A day marked twice keeps its first mark.
+        let twice = [mark("tyres", Day(17), "expected", "first"), mark("tyres", Day(17), "expected", "second")];
+        assert_eq!(marked_days(&twice, "tyres", &days, MarkKind::Expected), [(7, "first".to_string())]);
     }
 
     /// The chart tells scorings apart even when the one it shows has been

@@ -87,7 +87,7 @@ pub fn ControlsPanel(
                 {move || format!("z threshold: {:.1}", controls.with(|c| c.z))}
                 <input type="range" data-testid="z-threshold" min="0.5" max="8" step="0.1"
                     prop:value=move || controls.with(|c| c.z).to_string()
-                    on:input=move |ev| { if let Ok(z) = value(&ev).parse::<f64>() { set_z(z) } } />
+                    on:input=move |ev| { if let Some(z) = crate::number::parse_f64(&value(&ev)) { set_z(z) } } />
             </label>
             <label>
                 {move || format!("Minimum days of history: {}", controls.with(|c| c.min_days))}

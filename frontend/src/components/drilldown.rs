@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use servicewatch_shared::Day;
 
 use crate::api::{self, Meta};
+use crate::fetched::Fetched;
 use crate::state::service_of;
 
 /// Rows fetched for one service-day.
@@ -32,15 +33,15 @@ pub fn Drilldown(
             service_of(key, &services).to_string()
         })
     };
-    let rows = LocalResource::new(move || {
-        let p = pick.get().map(|(key, date)| (service(&key), date));
-        async move {
+    let rows = Fetched::new(
+        move || pick.get().map(|(key, date)| (service(&key), date)),
+        |p| async move {
             match p {
                 Some((service, date)) => Some(api::transactions(service, date, LIMIT).await),
                 None => None,
             }
-        }
-    });
+        },
+    );
     let title = move || {
         pick.get().map(|(key, d)| {
             let service = service(&key);

@@ -9,14 +9,15 @@ use servicewatch_shared::Day;
 use super::marks::{when, MarkBadge, MarkStore, UndoButton};
 use super::table::open_day;
 use crate::api::Mark;
+use crate::sorted::sorted_by;
 use crate::state::Controls;
 
 /// The marks as listed: newest first (then by service and day, so equal
 /// times keep one order).
 pub fn newest_first(marks: &[Mark]) -> Vec<Mark> {
-    let mut out = marks.to_vec();
-    out.sort_by(|a, b| b.marked_at.cmp(&a.marked_at).then_with(|| a.series.cmp(&b.series)).then(a.date.cmp(&b.date)));
-    out
+    sorted_by(marks.to_vec(), |a, b| {
+        b.marked_at.cmp(&a.marked_at).then_with(|| a.series.cmp(&b.series)).then(a.date.cmp(&b.date))
+    })
 }
 
 #[component]

@@ -8,6 +8,8 @@ use leptos::prelude::*;
 use servicewatch_shared::Anomaly;
 
 use super::marks::{MarkCell, MarkError, MarkStore};
+use crate::effect::effect;
+use crate::sorted::sorted_by;
 use crate::state::Controls;
 use crate::summary::Summary;
 use crate::unit::Unit;
@@ -22,9 +24,9 @@ enum Column {
     Z,
 }
 
-fn sort(rows: &mut [Anomaly], by: Option<(Column, bool)>) {
-    let Some((col, asc)) = by else { return }; // None: by |z|, as ranked
-    rows.sort_by(|a, b| {
+fn sort(rows: Vec<Anomaly>, by: Option<(Column, bool)>) -> Vec<Anomaly> {
+    let Some((col, asc)) = by else { return rows }; // None: by |z|, as ranked
+    sorted_by(rows, |a, b| {
         let o = match col {
             Column::Service => a.key.cmp(&b.key).then(a.date.cmp(&b.date)),
             Column::Date => a.date.cmp(&b.date).then(a.key.cmp(&b.key)),
@@ -36,7 +38,7 @@ fn sort(rows: &mut [Anomaly], by: Option<(Column, bool)>) {
         } else {
             o.reverse()
         }
-    });
+    })
 }
 
 fn download(name: &str, text: &str) {
@@ -71,15 +73,11 @@ pub fn AnomalyTable(
     let sort_by = RwSignal::new(None::<(Column, bool)>);
     let page = RwSignal::new(0usize);
     // A new result starts at its first page.
-    Effect::new(move |_| {
+    effect(move || {
         summary.track();
         page.set(0);
     });
-    let sorted = Memo::new(move |_| {
-        let mut rows = summary.get().map(|s| s.rows).unwrap_or_default();
-        sort(&mut rows, sort_by.get());
-        rows
-    });
+    let sorted = Memo::new(move |_| sort(summary.get().map(|s| s.rows).unwrap_or_default(), sort_by.get()));
     let rows = move || sorted.with(|r| r.iter().skip(page.get() * PAGE).take(PAGE).cloned().collect::<Vec<_>>());
     // The label is the unit's for the value column ("Count", "Amount").
     let header = move |label: fn(Unit) -> &'static str, col: Column, numeric: bool| {

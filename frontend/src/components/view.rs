@@ -10,6 +10,8 @@ use leptos::task::spawn_local;
 use servicewatch_shared::{Dimension, Metric};
 
 use crate::api::{self, Meta};
+use crate::effect::effect;
+use crate::sorted::sorted_by;
 use crate::state::{split_values, Controls};
 
 /// A dimension as a person reads it.
@@ -94,11 +96,12 @@ fn DimensionFilter(
     let known = RwSignal::new(Err::<Vec<String>, String>(String::new()));
     // Asked for once the filters were open (or the link filters by it),
     // if the table has the column.
-    Effect::new(move |asked: Option<bool>| {
-        let asked = asked.unwrap_or(false);
-        if asked || !(open.get() || controls.with(|c| c.filters.contains_key(&d))) || hidden() {
-            return asked;
+    let asked = StoredValue::new(false);
+    effect(move || {
+        if asked.get_value() || !(open.get() || controls.with(|c| c.filters.contains_key(&d))) || hidden() {
+            return;
         }
+        asked.set_value(true);
         known.set(Err("Loading values…".into()));
         spawn_local(async move {
             let answer = match api::meta(format!("split={d}")).await {
@@ -109,15 +112,13 @@ fn DimensionFilter(
             };
             let _ = known.try_set(answer);
         });
-        true
     });
     let chosen = Memo::new(move |_| controls.with(|c| c.filters.get(&d).cloned().unwrap_or_default()));
     // The values, with any the link names that the data lacks.
     let values = Memo::new(move |_| {
         let mut all = known.with(|k| k.as_ref().cloned().unwrap_or_default());
         chosen.with(|c| all.extend(c.iter().filter(|v| !all.contains(v)).cloned().collect::<Vec<_>>()));
-        all.sort_unstable();
-        all
+        sorted_by(all, String::cmp)
     });
     let boxes = move || {
         values
