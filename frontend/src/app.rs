@@ -55,9 +55,7 @@ pub fn App() -> impl IntoView {
     // The table (the default view's meta): its days, services, and the
     // metrics and dimensions it has columns for.
     let meta = Fetched::new(|| (), |()| api::meta(String::new()));
-    // While the data is on the wire: the scoring worker started, and the
-    // engine optimised before the data lands.
-    crate::worker::start();
+    // While the data is on the wire: the engine optimised before it lands.
     set_timeout(crate::warm_up::warm_up, std::time::Duration::ZERO);
     let table = Memo::new(move |_| meta.get().and_then(Result::ok));
 

@@ -11,9 +11,10 @@
 //! posted as they arrive ([`share`]), so it decodes them while the page
 //! does. It sends back its part's baselines and scores as typed arrays it
 //! gives up (transferred, not copied); the page writes the service, day
-//! and count columns again from its own panel ([`Part::thin`]). Where a
-//! worker cannot start (no `Worker`, a policy that forbids it, a slow
-//! start) or fails, the page scores on its own thread, as before.
+//! and count columns again from its own panel ([`Part::thin`]). The worker
+//! starts with the first data, so the page's first scoring is its own.
+//! Where a worker cannot start (no `Worker`, a policy that forbids it, a
+//! slow start) or fails, the page scores on its own thread, as before.
 //!
 //! [`Part::thin`]: servicewatch_shared::score::Part::thin
 
@@ -48,9 +49,6 @@ async fn two_threads(
     (Scores::compute(panel, params), 1)
 }
 
-#[cfg(not(target_family = "wasm"))]
-pub fn start() {}
-
 /// The panel a copy of `bytes` will be (see [`holds`]), posted to the worker.
 #[cfg(not(target_family = "wasm"))]
 pub fn share(_: &js_sys::ArrayBuffer) -> u32 {
@@ -64,7 +62,7 @@ pub fn holds(_: u32, _: &Arc<Panel>) {}
 #[cfg(target_family = "wasm")]
 use page::two_threads;
 #[cfg(target_family = "wasm")]
-pub use page::{holds, share, start};
+pub use page::{holds, share};
 
 /// What the worker answers when asked about a panel it no longer holds (it
 /// keeps the last one posted): the page then scores that part itself.
@@ -97,6 +95,8 @@ mod page {
     struct Helper {
         /// Resolves to the worker once it has started (`None`: not asked to).
         started: Option<Promise>,
+        /// The worker, once it has started.
+        ready: Option<JsValue>,
         /// The panels posted, by id (the worker holds the last).
         panels: Vec<(Weak<Panel>, u32)>,
         next_id: u32,
@@ -108,12 +108,25 @@ mod page {
         static HELPER: RefCell<Helper> = RefCell::default();
     }
 
-    /// Starts the worker (while the data is on the wire: it loads the module
-    /// the page compiled and warms up its engine).
-    pub fn start() {
-        HELPER.with_borrow_mut(|h| {
-            if h.started.is_none() && !h.gone {
-                h.started = Some(spawn(&wasm_bindgen::module()));
+    /// Starts the worker: it loads the module the page compiled and warms
+    /// up its engine. Started with the first data, not with the page: on a
+    /// machine of two cores its start would slow the first view down (it
+    /// took a core from the page's own start and from a local server), and
+    /// the first scoring does not wait for it.
+    fn start() {
+        let started = HELPER.with_borrow_mut(|h| {
+            if h.started.is_some() || h.gone {
+                return None;
+            }
+            let started = spawn(&wasm_bindgen::module());
+            h.started = Some(started.clone());
+            Some(started)
+        });
+        let Some(started) = started else { return };
+        wasm_bindgen_futures::spawn_local(async move {
+            match JsFuture::from(started).await {
+                Ok(worker) => HELPER.with_borrow_mut(|h| h.ready = Some(worker)),
+                Err(_) => give_up(),
             }
         });
     }
@@ -138,10 +151,17 @@ mod page {
     /// (requests are answered in the order they were posted, so a scoring
     /// asked for later finds it there): the id to name it by.
     pub fn share(bytes: &ArrayBuffer) -> u32 {
+        start();
         let id = HELPER.with_borrow_mut(|h| {
             h.next_id += 1;
             h.next_id
         });
+        // Posted now when the worker is there, so that it comes before the
+        // scoring that asks for it.
+        if let Some(worker) = HELPER.with_borrow(|h| h.ready.clone()) {
+            drop(send_panel(&worker, id, bytes));
+            return id;
+        }
         let bytes = bytes.clone();
         wasm_bindgen_futures::spawn_local(async move {
             if let Some(worker) = worker().await {
@@ -165,27 +185,32 @@ mod page {
         mine: Range<usize>,
         theirs: Range<usize>,
     ) -> (Scores, usize) {
-        let Some(worker) = worker().await else { return (Scores::compute(panel, params), 1) };
-        let shared = HELPER.with_borrow(|h| {
-            h.panels.iter().find(|(p, _)| std::ptr::eq(p.as_ptr(), Arc::as_ptr(panel))).map(|(_, id)| *id)
+        // Not waited for: a worker still starting (the page's first
+        // scoring) leaves this scoring to the page.
+        let ready = HELPER.with_borrow(|h| {
+            let id = h.panels.iter().find(|(p, _)| std::ptr::eq(p.as_ptr(), Arc::as_ptr(panel))).map(|(_, id)| *id);
+            h.ready.clone().zip(id)
         });
-        let Some(id) = shared else { return (Scores::compute(panel, params), 1) };
-        let answer = serde_json::to_string(params)
-            .ok()
-            .map(|json| JsFuture::from(score_part(&worker, id, &json, theirs.start as u32, theirs.end as u32)));
+        let Some((worker, id)) = ready else { return (Scores::compute(panel, params), 1) };
+        // JSON: a hand-made binary form was measured 0.9 KB larger in the
+        // wasm than serde_json's, which the app ships anyway. JSON has no
+        // NaN or infinity: a unit that is not finite (the engine reads it
+        // as none) leaves the scoring to the page.
+        if params.units.values().any(|u| !u.is_finite()) {
+            return (Scores::compute(panel, params), 1);
+        }
+        let json = serde_json::to_string(params).unwrap_or_default();
+        let answer = JsFuture::from(score_part(&worker, id, &json, theirs.start as u32, theirs.end as u32));
         let started = Scores::assemble(panel, params, mine);
-        let part = match answer {
-            Some(answer) => match answer.await {
-                Ok(part) => super::wire::read(&part, theirs.clone()),
-                Err(e) => {
-                    let message = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string());
-                    if message.as_deref() != Some(super::STALE) {
-                        give_up();
-                    }
-                    None
+        let part = match answer.await {
+            Ok(part) => super::wire::read(&part, theirs.clone()),
+            Err(e) => {
+                let message = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string());
+                if message.as_deref() != Some(super::STALE) {
+                    give_up();
                 }
-            },
-            None => None,
+                None
+            }
         };
         let (part, threads) = match part {
             Some(part) => (part, 2),
