@@ -10,9 +10,11 @@
 
 const inWorker = typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope;
 
-// How long a worker may take to start (load, instantiate, warm up) before
-// the page scores on its own thread instead.
+// How long a worker may take to start (load, instantiate, warm up), or to
+// answer a request, before the page scores on its own thread instead (a
+// part of a million service-days takes it about 80 ms).
 const START_MS = 5000;
+const ANSWER_MS = 10000;
 
 if (inWorker) {
   let glue = null;
@@ -41,20 +43,27 @@ if (inWorker) {
 let nextId = 0;
 const waiting = new Map();
 
-function ask(worker, message, transfer) {
+// The worker's answer to `message`; a rejection once it has failed, or
+// when it does not answer within `ms`.
+function ask(worker, message, ms) {
+  if (worker.failed) return Promise.reject(new Error('the worker failed'));
   const id = nextId++;
   return new Promise((resolve, reject) => {
     waiting.set(id, { resolve, reject });
-    worker.postMessage({ ...message, id }, transfer || []);
+    worker.postMessage({ ...message, id });
+    setTimeout(() => {
+      if (waiting.delete(id)) reject(new Error('the worker did not answer'));
+    }, ms);
   });
 }
 
 // The app's glue script: trunk preloads it (the only preloaded script
-// outside snippets/).
+// outside the snippets' folder, where this file is).
 function glueUrl() {
+  const snippets = new URL('../../', import.meta.url).href;
   for (const link of document.querySelectorAll('link[rel="modulepreload"]')) {
     const url = new URL(link.href, document.baseURI);
-    if (url.pathname.endsWith('.js') && !url.pathname.includes('/snippets/')) return url.href;
+    if (url.pathname.endsWith('.js') && !url.href.startsWith(snippets)) return url.href;
   }
   return null;
 }
@@ -78,6 +87,7 @@ function start(module) {
     return Promise.reject(e);
   }
   const fail = (error) => {
+    worker.failed = true;
     for (const { reject } of waiting.values()) reject(error);
     waiting.clear();
   };
@@ -88,10 +98,12 @@ function start(module) {
     if (data.ok) pending.resolve(data.part);
     else pending.reject(new Error(data.error));
   };
-  worker.onerror = (e) => fail(new Error(e.message || 'the worker failed'));
+  worker.onerror = (e) => {
+    e.preventDefault();
+    fail(new Error(e.message || 'the worker failed'));
+  };
   worker.onmessageerror = () => fail(new Error('a message the worker could not read'));
-  const slow = new Promise((_, reject) => setTimeout(() => reject(new Error('the worker did not start')), START_MS));
-  return Promise.race([ask(worker, { kind: 'init', glue, module }), slow]).then(
+  return ask(worker, { kind: 'init', glue, module }, START_MS).then(
     () => worker,
     (e) => {
       worker.terminate();
@@ -105,7 +117,7 @@ function start(module) {
 // Nobody waits for its answer (a panel the worker could not read fails the
 // scoring that asks for it), so a rejection is marked handled here.
 export function sendPanel(worker, panel, bytes) {
-  const sent = ask(worker, { kind: 'panel', panel, bytes });
+  const sent = ask(worker, { kind: 'panel', panel, bytes }, ANSWER_MS);
   sent.catch(() => {});
   return sent;
 }
@@ -114,5 +126,11 @@ export function sendPanel(worker, panel, bytes) {
 // the part's columns, transferred. Rejects with 'stale panel' when the
 // worker holds another panel by then.
 export function scorePart(worker, panel, params, start, end) {
-  return ask(worker, { kind: 'score', panel, params, start, end });
+  return ask(worker, { kind: 'score', panel, params, start, end }, ANSWER_MS);
+}
+
+// Stops a worker the page no longer asks (it failed once).
+export function stop(worker) {
+  worker.failed = true;
+  worker.terminate();
 }

@@ -116,12 +116,13 @@ pub async fn daily(from: Option<Day>, to: Option<Day>, view: &str) -> Result<Arc
     if !params.is_empty() {
         url = format!("{url}?{}", params.join("&"));
     }
+    let shared = crate::worker::next_id();
     let resp = fetch(|| Request::get(&url).header("Accept", MEDIA_TYPE)).await?;
     let reading = |e: wasm_bindgen::JsValue| format!("reading /api/daily: {}", e.as_string().unwrap_or_default());
     let body = web_sys::Response::from(resp).array_buffer().map_err(reading)?;
     let buffer: js_sys::ArrayBuffer = wasm_bindgen_futures::JsFuture::from(body).await.map_err(reading)?.into();
     // The scoring worker decodes its copy while this thread decodes its own.
-    let shared = crate::worker::share(&buffer);
+    crate::worker::share(shared, &buffer);
     let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
     let (_, panel) = decode_panel(&bytes).map_err(|e| format!("bad /api/daily body: {e}"))?;
     let panel = Arc::new(panel);

@@ -38,7 +38,8 @@ impl Kept {
 
     /// Room for a new scoring of `panel`, made before it is scored: the
     /// scoring shown stays (the page holds it until the new one replaces
-    /// it), the others go first, so at most two are alive at once.
+    /// it), the others go first, so at most two are kept (a scoring still
+    /// running when a newer one is asked for finishes and is dropped).
     pub fn make_room(&mut self, panel: &Arc<Panel>) {
         self.entries.retain(|(p, _, _)| Arc::ptr_eq(p, panel));
         let over = (self.entries.len() + 1).saturating_sub(KEPT);

@@ -49,11 +49,16 @@ async fn two_threads(
     (Scores::compute(panel, params), 1)
 }
 
-/// The panel a copy of `bytes` will be (see [`holds`]), posted to the worker.
+/// The id of a panel about to be asked for: ids grow in the order panels
+/// are asked for, whatever order they arrive in.
 #[cfg(not(target_family = "wasm"))]
-pub fn share(_: &js_sys::ArrayBuffer) -> u32 {
+pub fn next_id() -> u32 {
     0
 }
+
+/// Posts a copy of panel `id`'s bytes to the worker (see [`holds`]).
+#[cfg(not(target_family = "wasm"))]
+pub fn share(_: u32, _: &js_sys::ArrayBuffer) {}
 
 /// `panel` is the one shared as `id`.
 #[cfg(not(target_family = "wasm"))]
@@ -62,7 +67,7 @@ pub fn holds(_: u32, _: &Arc<Panel>) {}
 #[cfg(target_family = "wasm")]
 use page::two_threads;
 #[cfg(target_family = "wasm")]
-pub use page::{holds, share};
+pub use page::{holds, next_id, share};
 
 /// What the worker answers when asked about a panel it no longer holds (it
 /// keeps the last one posted): the page then scores that part itself.
@@ -88,6 +93,7 @@ mod page {
         fn send_panel(worker: &JsValue, id: u32, bytes: &ArrayBuffer) -> Promise;
         #[wasm_bindgen(js_name = scorePart)]
         fn score_part(worker: &JsValue, panel: u32, params: &str, start: u32, end: u32) -> Promise;
+        fn stop(worker: &JsValue);
     }
 
     /// The worker as the page knows it.
@@ -143,24 +149,34 @@ mod page {
         }
     }
 
+    /// Stops asking the worker, and stops it (its memory goes with it).
     fn give_up() {
-        HELPER.with_borrow_mut(|h| *h = Helper { gone: true, ..Helper::default() });
+        let was = HELPER.with_borrow_mut(|h| std::mem::replace(h, Helper { gone: true, ..Helper::default() }));
+        if let Some(worker) = was.ready {
+            stop(&worker);
+        }
     }
 
-    /// Posts a copy of a panel's bytes to the worker, once it has started
-    /// (requests are answered in the order they were posted, so a scoring
-    /// asked for later finds it there): the id to name it by.
-    pub fn share(bytes: &ArrayBuffer) -> u32 {
-        start();
-        let id = HELPER.with_borrow_mut(|h| {
+    /// The id of a panel about to be asked for: ids grow in the order
+    /// panels are asked for, and the worker keeps the newest it was sent,
+    /// so an answer to an older request that lands late does not replace it.
+    pub fn next_id() -> u32 {
+        HELPER.with_borrow_mut(|h| {
             h.next_id += 1;
             h.next_id
-        });
+        })
+    }
+
+    /// Posts a copy of panel `id`'s bytes to the worker, once it has started
+    /// (requests are answered in the order they were posted, so a scoring
+    /// asked for later finds it there).
+    pub fn share(id: u32, bytes: &ArrayBuffer) {
+        start();
         // Posted now when the worker is there, so that it comes before the
         // scoring that asks for it.
         if let Some(worker) = HELPER.with_borrow(|h| h.ready.clone()) {
             drop(send_panel(&worker, id, bytes));
-            return id;
+            return;
         }
         let bytes = bytes.clone();
         wasm_bindgen_futures::spawn_local(async move {
@@ -168,7 +184,6 @@ mod page {
                 drop(send_panel(&worker, id, &bytes));
             }
         });
-        id
     }
 
     /// `panel` is the one shared as `id`.
@@ -243,9 +258,14 @@ mod serve {
         crate::warm_up::warm_up();
     }
 
-    /// Keeps the panel `/api/daily` sent (a copy of the page's bytes) as `id`.
+    /// Keeps the panel `/api/daily` sent (a copy of the page's bytes) as
+    /// `id`, unless it holds a newer one.
     #[wasm_bindgen(js_name = workerPanel)]
     pub fn worker_panel(id: u32, bytes: &[u8]) -> Result<(), String> {
+        // An older request's answer that came late: the newer panel stays.
+        if PANEL.with_borrow(|p| p.as_ref().is_some_and(|(held, _)| *held > id)) {
+            return Ok(());
+        }
         PANEL.with_borrow_mut(|p| *p = None);
         let (_, panel) = decode_panel(bytes).map_err(|e| e.to_string())?;
         PANEL.with_borrow_mut(|p| *p = Some((id, panel)));

@@ -275,7 +275,7 @@ impl Scores {
     fn append(&mut self, panel: &Panel, params: &BaselineParams, plan: &Plan, part: &Part) {
         let mut start = self.points.len();
         if part.points.svc.is_empty() && !part.points.z.is_empty() {
-            frame(panel, params.method, plan, part.services.clone(), &mut self.points);
+            frame(panel, params.method, plan, part.services.clone(), &part.units, &mut self.points);
             self.points.center.extend_from_slice(&part.points.center);
             self.points.spread.extend_from_slice(&part.points.spread);
             self.points.z.extend_from_slice(&part.points.z);
@@ -582,17 +582,19 @@ impl Part {
         self
     }
 
-    /// Whether this part can follow services `..next` of a panel of
-    /// `services` services: it starts at `next` and ends inside, has one
-    /// verdict, unit, total and count of points per service, and columns
+    /// Whether this part can follow services `..next` of the full scoring
+    /// planned in `plan`: it starts at `next` and ends inside, has one
+    /// verdict, unit, total and count of points per service, each count the
+    /// plan's (so a part of another panel or range is refused), and columns
     /// as long as its points (service, day and count may be empty: thin).
-    fn fits(&self, next: usize, services: usize) -> bool {
+    fn fits(&self, next: usize, plan: &Plan) -> bool {
         let n = self.services.len();
-        let points: usize = self.lens.iter().map(|&k| k as usize).sum();
+        let Some(sizes) = plan.sizes.get(self.services.clone()) else { return false };
+        let points: usize = sizes.iter().sum();
         let p = &self.points;
         let frame = [p.svc.len(), p.day.len(), p.count.len()];
         self.services.start == next
-            && self.services.end <= services
+            && self.lens.iter().zip(sizes).all(|(&k, &size)| k as usize == size)
             && [self.verdicts.len(), self.units.len(), self.totals.len(), self.lens.len()].iter().all(|&k| k == n)
             && [p.center.len(), p.spread.len(), p.z.len()].iter().all(|&k| k == points)
             && (frame.iter().all(|&k| k == points) || frame.iter().all(|&k| k == 0))
@@ -601,9 +603,11 @@ impl Part {
 
 /// Writes the service, day and count columns of `services` as the methods
 /// write them: classic a point per day with a row in range, robust every
-/// calendar day from a service's first to its last (0 where it has no row).
-fn frame(panel: &Panel, method: Method, plan: &Plan, services: Range<usize>, out: &mut Columns) {
-    for s in services {
+/// calendar day from a service's first to its last (0 where it has no row),
+/// its count through the service's unit as `robust::score` writes it
+/// (`units`, one per service).
+fn frame(panel: &Panel, method: Method, plan: &Plan, services: Range<usize>, units: &[f64], out: &mut Columns) {
+    for (j, s) in services.enumerate() {
         let (days, counts) = panel.window(s, plan.from, plan.to);
         let (Some(&first), Some(&last)) = (days.first(), days.last()) else { continue };
         let at = out.count.len();
@@ -615,8 +619,9 @@ fn frame(panel: &Panel, method: Method, plan: &Plan, services: Range<usize>, out
             Method::Robust => {
                 out.day.extend((first.0..=last.0).map(Day));
                 out.count.resize(at + (last.0 - first.0) as usize + 1, 0);
+                let unit = units.get(j).copied().unwrap_or(1.0);
                 for (d, &c) in days.iter().zip(counts) {
-                    out.count[at + (d.0 - first.0) as usize] = c;
+                    out.count[at + (d.0 - first.0) as usize] = ((c as f64 / unit) * unit).round() as u64;
                 }
             }
         }
@@ -644,7 +649,7 @@ impl Assembly<'_> {
         let Some(plan) = self.plan else { return Ok(self.scores) };
         let mut next = self.next;
         for part in &others {
-            if !part.fits(next, self.panel.len()) {
+            if !part.fits(next, &plan) {
                 return Err(PartsError);
             }
             next = part.services.end;
@@ -909,6 +914,15 @@ mod tests {
             let mut short = parts.clone();
             short[0].points.z.pop();
             assert_eq!(with(short), Err(PartsError));
+            // The right total split wrongly between services (another
+            // panel's part would be), or services backwards.
+            let mut moved = parts.clone();
+            moved[0].lens[0] += 1;
+            moved[0].lens[1] -= 1;
+            assert_eq!(with(moved), Err(PartsError));
+            let mut backwards = parts.clone();
+            backwards[0].services = backwards[0].services.end..backwards[0].services.start;
+            assert_eq!(with(backwards), Err(PartsError));
             // The services scored here must be the first ones.
             let late = Scores::assemble(&panel, &params, ranges[1].clone());
             assert_eq!(late.finish(vec![parts[1].clone()]), Err(PartsError));

@@ -51,8 +51,9 @@ async function everyMethodMatchesTheServer(page, threads) {
   const robust = await apiState({});
   await scored(page, 1, robust);
   assert.deepEqual(await pageState(page), robust);
-  // The worker starts with the data: the page's first scoring is its own.
-  assert.equal(await metrics(page, 'scoring-threads'), '1');
+  // The worker starts with the data: the page's first scoring is mostly
+  // its own (the worker may be ready when the marks or meta come late).
+  assert.match(await metrics(page, 'scoring-threads'), /^[12]$/);
   const settings = [
     // Classic is cheap enough to score alone: its part would take longer
     // to come back from the worker.
