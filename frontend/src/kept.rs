@@ -1,7 +1,8 @@
 //! The last two full scorings, each with the panel and parameters it came
 //! from. An analyst comparing methods switches the method or the weekly
 //! pattern and back: the way back shows the kept scoring at once, where
-//! scoring a million service-days again takes 150-200 ms in wasm. Two at
+//! scoring a million service-days again takes about 100 ms in wasm on two
+//! threads (`crate::worker`), 180-200 ms for the page's first. Two at
 //! most, because the page held two anyway while a new scoring replaced the
 //! old one; a new panel (another range or view) forgets the others, and
 //! the page clears them while one loads.

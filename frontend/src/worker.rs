@@ -69,8 +69,8 @@ use page::two_threads;
 #[cfg(target_family = "wasm")]
 pub use page::{holds, next_id, share};
 
-/// What the worker answers when asked about a panel it no longer holds (it
-/// keeps the last one posted): the page then scores that part itself.
+/// What the worker answers when asked about a panel it does not hold (it
+/// keeps the newest posted): the page then scores that part itself.
 #[cfg(target_family = "wasm")]
 const STALE: &str = "stale panel";
 
@@ -103,7 +103,7 @@ mod page {
         started: Option<Promise>,
         /// The worker, once it has started.
         ready: Option<JsValue>,
-        /// The panels posted, by id (the worker holds the last).
+        /// The panels posted, by id (the worker holds the newest).
         panels: Vec<(Weak<Panel>, u32)>,
         next_id: u32,
         /// It could not start, or failed: the page scores alone from then on.
@@ -137,18 +137,6 @@ mod page {
         });
     }
 
-    /// The started worker, or `None` when there is none to ask.
-    async fn worker() -> Option<JsValue> {
-        let started = HELPER.with_borrow(|h| (!h.gone).then(|| h.started.clone()).flatten())?;
-        match JsFuture::from(started).await {
-            Ok(worker) => Some(worker),
-            Err(_) => {
-                give_up();
-                None
-            }
-        }
-    }
-
     /// Stops asking the worker, and stops it (its memory goes with it).
     fn give_up() {
         let was = HELPER.with_borrow_mut(|h| std::mem::replace(h, Helper { gone: true, ..Helper::default() }));
@@ -178,9 +166,11 @@ mod page {
             drop(send_panel(&worker, id, bytes));
             return;
         }
+        // Still starting (`start` handles a failed start).
+        let Some(started) = HELPER.with_borrow(|h| h.started.clone()) else { return };
         let bytes = bytes.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            if let Some(worker) = worker().await {
+            if let Ok(worker) = JsFuture::from(started).await {
                 drop(send_panel(&worker, id, &bytes));
             }
         });

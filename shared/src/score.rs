@@ -175,9 +175,10 @@ impl Scores {
                 // order (the same points, in the same order, as one core).
                 let (first, rest) = ranges.split_first().expect("at least two parts");
                 let parts: Vec<Part> = std::thread::scope(|scope| {
+                    let plan = &plan;
                     let handles: Vec<_> =
-                        rest.iter().map(|r| scope.spawn(|| Scores::score_part(panel, params, r.clone()))).collect();
-                    score_services(panel, params, &plan, first.clone(), out, infos);
+                        rest.iter().map(|r| scope.spawn(move || plan.part(panel, params, r.clone()))).collect();
+                    score_services(panel, params, plan, first.clone(), out, infos);
                     handles
                         .into_iter()
                         .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
@@ -198,20 +199,10 @@ impl Scores {
     /// others. The browser scores one part in a Web Worker while its own
     /// thread scores the other ([`split`] says where to cut).
     pub fn score_part(panel: &Panel, params: &BaselineParams, services: Range<usize>) -> Part {
-        let mut part = Part { services: services.clone(), ..Part::default() };
-        let Some(plan) = Plan::new(panel, params) else { return part };
-        let end = services.end.min(panel.len());
-        let services = services.start.min(end)..end;
-        part.points.reserve(plan.sizes[services.clone()].iter().sum());
-        let mut infos = Vec::with_capacity(services.len());
-        score_services(panel, params, &plan, services, &mut part.points, &mut infos);
-        for info in infos {
-            part.verdicts.push(info.verdict);
-            part.units.push(info.unit);
-            part.totals.push(info.total);
-            part.lens.push((info.end - info.start) as u32);
+        match Plan::new(panel, params) {
+            Some(plan) => plan.part(panel, params, services),
+            None => Part { services, ..Part::default() },
         }
-        part
     }
 
     /// Starts a full scoring whose first services (`own`, from 0) are
@@ -702,6 +693,24 @@ impl Plan {
     fn needed(&self) -> usize {
         self.sizes.iter().sum()
     }
+
+    /// Scores services `services` into a part of their own
+    /// ([`Scores::score_part`]).
+    fn part(&self, panel: &Panel, params: &BaselineParams, services: Range<usize>) -> Part {
+        let mut part = Part { services: services.clone(), ..Part::default() };
+        let end = services.end.min(panel.len());
+        let services = services.start.min(end)..end;
+        part.points.reserve(self.sizes[services.clone()].iter().sum());
+        let mut infos = Vec::with_capacity(services.len());
+        score_services(panel, params, self, services, &mut part.points, &mut infos);
+        for info in infos {
+            part.verdicts.push(info.verdict);
+            part.units.push(info.unit);
+            part.totals.push(info.total);
+            part.lens.push((info.end - info.start) as u32);
+        }
+        part
+    }
 }
 
 /// Below this many points one core scores faster than two can start (and
@@ -854,7 +863,7 @@ mod tests {
             let params = BaselineParams { method, weekly, ..Default::default() };
             let (from, to) = panel.bounds().unwrap();
             let sizes: Vec<usize> = (0..panel.len()).map(|s| panel.window(s, from, to).0.len()).collect();
-            assert!(split(&sizes, cores()).len() > 1 || num_cores() < 2);
+            assert!(split(&sizes, cores()).len() > 1 || cores() < 2);
             let many = Scores::compute(&panel, &params);
             // One core: the same services scored on this thread alone.
             let (mut out, mut infos) = (Columns::default(), Vec::new());
@@ -927,9 +936,5 @@ mod tests {
             let late = Scores::assemble(&panel, &params, ranges[1].clone());
             assert_eq!(late.finish(vec![parts[1].clone()]), Err(PartsError));
         }
-    }
-
-    fn num_cores() -> usize {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 }

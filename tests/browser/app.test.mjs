@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launch, nextFrame, openApp, pageUrl, slide } from './chromium.mjs';
+import { anomaliesState, launch, nextFrame, openApp, pageState, pageUrl, slide } from './chromium.mjs';
 import { startServer } from './server.mjs';
 
 let server, browser;
@@ -21,23 +21,7 @@ after(async () => {
 
 const open = (query = '') => openApp(browser, `${server.base}/${query}`);
 
-async function pageState(page) {
-  const v = async (id) => page.getByTestId(id).getAttribute('data-value');
-  const rows = await page.getByTestId('anomaly-row').evaluateAll((trs) =>
-    trs.slice(0, 10).map((tr) => `${tr.dataset.key} ${tr.dataset.date}`));
-  return { total: Number(await v('metric-total')), anomalous: Number(await v('metric-anomalous')), share: Number(await v('metric-share')), rows };
-}
-
-async function apiState(params) {
-  const q = new URLSearchParams({ ...params, limit: '10' });
-  const r = await fetch(`${server.base}/api/anomalies?${q}`);
-  assert.equal(r.status, 200);
-  const body = await r.json();
-  return {
-    total: body.metrics.total, anomalous: body.metrics.anomalous, share: body.metrics.share,
-    rows: body.anomalies.map((a) => `${a.key} ${a.date}`),
-  };
-}
+const apiState = (params) => anomaliesState(server.base, params);
 
 /** Moves a slider the way a person does: value set, `input` fired. */
 test('sliders re-score in the browser and match the server', async () => {

@@ -1,5 +1,6 @@
 // Debian's chromium, headless, with the flags this network needs. Never
 // downloads a browser.
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export function launch() {
@@ -30,6 +31,28 @@ export async function slide(page, testid, value) {
 export async function pageUrl(page) {
   await page.waitForFunction(() => !document.documentElement.hasAttribute('data-url-pending'));
   return page.url();
+}
+
+// The page's metrics and its first ten rows (service and day), in the
+// form `anomaliesState` gives the server's answer.
+export async function pageState(page) {
+  const v = async (id) => page.getByTestId(id).getAttribute('data-value');
+  const rows = await page.getByTestId('anomaly-row').evaluateAll((trs) =>
+    trs.slice(0, 10).map((tr) => `${tr.dataset.key} ${tr.dataset.date}`));
+  return { total: Number(await v('metric-total')), anomalous: Number(await v('metric-anomalous')), share: Number(await v('metric-share')), rows };
+}
+
+// The server's metrics and first ten rows for `params` (/api/anomalies at
+// `base`), to compare with `pageState`.
+export async function anomaliesState(base, params) {
+  const q = new URLSearchParams({ ...params, limit: '10' });
+  const r = await fetch(`${base}/api/anomalies?${q}`);
+  assert.equal(r.status, 200);
+  const body = await r.json();
+  return {
+    total: body.metrics.total, anomalous: body.metrics.anomalous, share: body.metrics.share,
+    rows: body.anomalies.map((a) => `${a.key} ${a.date}`),
+  };
 }
 
 // Opens the app at `url` in a new page of `browser`, collecting the page's

@@ -5,7 +5,7 @@
 // cannot start a worker must score alone, with the same numbers.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launch, openApp } from './chromium.mjs';
+import { anomaliesState, launch, openApp, pageState } from './chromium.mjs';
 import { startServer } from './server.mjs';
 
 let server, browser;
@@ -19,21 +19,7 @@ after(async () => {
   server?.stop();
 });
 
-async function apiState(params) {
-  const q = new URLSearchParams({ ...params, limit: '10' });
-  const body = await (await fetch(`${server.base}/api/anomalies?${q}`)).json();
-  return {
-    total: body.metrics.total, anomalous: body.metrics.anomalous, share: body.metrics.share,
-    rows: body.anomalies.map((a) => `${a.key} ${a.date}`),
-  };
-}
-
-async function pageState(page) {
-  const v = async (id) => page.getByTestId(id).getAttribute('data-value');
-  const rows = await page.getByTestId('anomaly-row').evaluateAll((trs) =>
-    trs.slice(0, 10).map((tr) => `${tr.dataset.key} ${tr.dataset.date}`));
-  return { total: Number(await v('metric-total')), anomalous: Number(await v('metric-anomalous')), share: Number(await v('metric-share')), rows };
-}
+const apiState = (params) => anomaliesState(server.base, params);
 
 const metrics = (page, key) => page.locator('section.metrics').getAttribute(`data-${key}`);
 
