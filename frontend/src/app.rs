@@ -164,6 +164,12 @@ pub fn App() -> impl IntoView {
     // The latest scoring asked for: one that lands after another was asked
     // for is dropped.
     let asked = StoredValue::new(0u64);
+    // A scoring is under way for inputs the shown one was not scored with
+    // (a method, weekly or range switch takes about 100 ms at 1M
+    // service-days): the results say so (`aria-busy`, dimmed) and the CSV
+    // export waits, so no number is read against controls it does not
+    // answer.
+    let stale = RwSignal::new(false);
     // The panel and parameters of the scoring to show. While a new range or
     // view loads (or failed to), the old panel would give a wrong answer
     // for a full scoring's cost: wait for the right data.
@@ -188,14 +194,17 @@ pub fn App() -> impl IntoView {
         let Some((panel, b)) = ready else {
             kept.update_value(Kept::clear);
             scored.set(None);
+            stale.set(false);
             return;
         };
         // A switch back shows the kept scoring (`kept`).
         if let Some(s) = kept.try_update_value(|k| k.get(&panel, &b)).flatten() {
             scored.set(Some(s));
+            stale.set(false);
             return;
         }
         kept.update_value(|k| k.make_room(&panel));
+        stale.set(true);
         let this = asked.get_value();
         leptos::task::spawn_local(async move {
             let started = now_ms();
@@ -209,6 +218,7 @@ pub fn App() -> impl IntoView {
             if let Some(s) = kept.try_update_value(|k| k.insert(&panel, &b, scores)) {
                 scored.set(Some(s));
             }
+            stale.set(false);
         });
     });
     let scores = Memo::new_with_compare(
@@ -331,12 +341,14 @@ pub fn App() -> impl IntoView {
                 when=move || summary.get().is_some()
                 fallback=move || view! { <Loading /> }
             >
-                <MetricsBar summary=summary scoring=scoring unit=unit not_summed=not_summed />
-                <Chart scores=scores controls=controls top=top marks=marks unit=unit />
-                <Drilldown pick=pick table=table />
-                // Marked days the table no longer shows can be undone here.
-                <MarkedDays store=marks controls=controls pick=pick />
-                <AnomalyTable summary=summary controls=controls export=export pick=pick marks=marks unit=unit holidays=holidays />
+                <div class="results" data-testid="results" aria-busy=move || stale.get().to_string()>
+                    <MetricsBar summary=summary scoring=scoring unit=unit not_summed=not_summed />
+                    <Chart scores=scores controls=controls top=top marks=marks unit=unit />
+                    <Drilldown pick=pick table=table />
+                    // Marked days the table no longer shows can be undone here.
+                    <MarkedDays store=marks controls=controls pick=pick />
+                    <AnomalyTable summary=summary controls=controls export=export stale=stale pick=pick marks=marks unit=unit holidays=holidays />
+                </div>
             </Show>
         </div>
     }

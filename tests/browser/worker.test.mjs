@@ -5,7 +5,7 @@
 // cannot start a worker must score alone, with the same numbers.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { anomaliesState, launch, openApp, pageState } from './chromium.mjs';
+import { anomaliesState, launch, nextFrame, openApp, pageState } from './chromium.mjs';
 import { startServer } from './server.mjs';
 
 let server, browser;
@@ -74,6 +74,43 @@ test('without a worker the page scores alone, with the same numbers', async () =
   await page.getByTestId('anomaly-table').waitFor({ timeout: 30000 });
   assert.equal(page.workers().length, 0);
   await everyMethodMatchesTheServer(page, 1);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('while a new scoring runs, the old results say so and are not exported', async () => {
+  const { page, errors } = await openApp(browser, `${server.base}/`);
+  await page.waitForFunction(() => Number(document.querySelector('section.metrics')?.dataset.scorings) >= 1);
+  assert.equal(await page.getByTestId('results').getAttribute('aria-busy'), 'false');
+  // Every change of the two attributes from here on, with the value it replaced.
+  await page.evaluate(() => {
+    window.busySeen = [];
+    const results = document.querySelector('[data-testid=results]');
+    const exportCsv = document.querySelector('[data-testid=export-csv]');
+    new MutationObserver((records) => {
+      for (const r of records) window.busySeen.push([r.attributeName, r.oldValue]);
+    }).observe(results, { attributes: true, attributeOldValue: true, attributeFilter: ['aria-busy'], subtree: false });
+    new MutationObserver((records) => {
+      for (const r of records) window.busySeen.push([r.attributeName, r.oldValue]);
+    }).observe(exportCsv, { attributes: true, attributeOldValue: true, attributeFilter: ['disabled'] });
+  });
+  const before = Number(await metrics(page, 'scorings'));
+  const want = await apiState({ weekly: 'false' });
+  await page.getByTestId('weekly').uncheck();
+  await scored(page, before + 1, want);
+  const seen = await page.evaluate(() => window.busySeen);
+  // Busy, then not; the export off, then on again.
+  assert.deepEqual(seen.filter(([name]) => name === 'aria-busy').map(([, old]) => old), ['false', 'true'], JSON.stringify(seen));
+  assert.deepEqual(seen.filter(([name]) => name === 'disabled').map(([, old]) => old), [null, ''], JSON.stringify(seen));
+  assert.equal(await page.getByTestId('results').getAttribute('aria-busy'), 'false');
+  assert.equal(await page.getByTestId('export-csv').isEnabled(), true);
+  // A switch back to a kept scoring is at once: never busy.
+  const kept = await apiState({});
+  await page.getByTestId('weekly').check();
+  await scored(page, before + 1, kept);
+  await nextFrame(page);
+  assert.equal((await page.evaluate(() => window.busySeen)).length, seen.length, 'no busy state for a kept scoring');
+  assert.equal(await metrics(page, 'scorings'), String(before + 1));
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -64,6 +64,9 @@ pub fn AnomalyTable(
     summary: Memo<Option<Summary>>,
     controls: RwSignal<Controls>,
     export: impl Fn() -> Option<String> + Send + Sync + 'static,
+    /// A new scoring is under way: the rows shown are the last one's, so
+    /// the export waits for it.
+    stale: RwSignal<bool>,
     pick: RwSignal<Option<(String, servicewatch_shared::Day)>>,
     marks: MarkStore,
     unit: Memo<Unit>,
@@ -196,7 +199,7 @@ pub fn AnomalyTable(
                 }}</span>
                 <button type="button" data-testid="page-next" disabled=move || { page.get() + 1 >= sorted.with(|r| r.len().div_ceil(PAGE)).max(1) }
                     on:click=move |_| page.update(|p| *p += 1)>"Next"</button>
-                <button type="button" data-testid="export-csv" on:click=csv>"Download CSV (all flagged rows)"</button>
+                <button type="button" data-testid="export-csv" disabled=move || stale.get() on:click=csv>"Download CSV (all flagged rows)"</button>
             </nav>
         </section>
     }
