@@ -14,6 +14,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::methods::robust::noise_floor;
+use crate::methods::sink::Sink;
 use crate::methods::{classic, common, robust, Columns, Status, Verdict};
 use crate::stats::normal_tail;
 use crate::{wire, BaselineParams, Day, Direction, FlagParams, Method, Metric, Panel};
@@ -170,22 +171,37 @@ impl Scores {
             #[cfg(not(target_arch = "wasm32"))]
             ranges => {
                 // Services are independent until the common factor: each
-                // core scores a contiguous part into its own columns, the
-                // first straight into ours, and the others are appended in
-                // order (the same points, in the same order, as one core).
-                let (first, rest) = ranges.split_first().expect("at least two parts");
-                let parts: Vec<Part> = std::thread::scope(|scope| {
-                    let plan = &plan;
-                    let handles: Vec<_> =
-                        rest.iter().map(|r| scope.spawn(move || plan.part(panel, params, r.clone()))).collect();
-                    score_services(panel, params, plan, first.clone(), out, infos);
-                    handles
-                        .into_iter()
-                        .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                        .collect()
+                // core scores a contiguous part straight into its share of
+                // our columns (the same points, in the same order, as one
+                // core), and their services are listed in order.
+                let sizes: Vec<usize> = ranges.iter().map(|r| plan.sizes[r.clone()].iter().sum()).collect();
+                let filled = out.fill_shares(&sizes, |shares| {
+                    std::thread::scope(|scope| {
+                        let plan = &plan;
+                        let mut jobs = shares.iter_mut().zip(&ranges);
+                        let (own, first) = jobs.next().expect("at least two parts");
+                        let handles: Vec<_> = jobs
+                            .map(|(share, r)| {
+                                scope.spawn(move || {
+                                    let mut infos = Vec::with_capacity(r.len());
+                                    score_services(panel, params, plan, r.clone(), share, &mut infos);
+                                    infos
+                                })
+                            })
+                            .collect();
+                        score_services(panel, params, plan, first.clone(), own, infos);
+                        for h in handles {
+                            infos.extend(h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+                        }
+                    })
                 });
-                for part in &parts {
-                    self.append(panel, params, &plan, part);
+                if filled.is_none() {
+                    // A part that did not write its planned points (a
+                    // mismatch between plan and methods): one core again.
+                    debug_assert!(false, "every share filled");
+                    out.clear();
+                    infos.clear();
+                    score_services(panel, params, &plan, 0..panel.len(), out, infos);
                 }
             }
             #[cfg(target_arch = "wasm32")]
@@ -775,13 +791,13 @@ fn score_services(
     params: &BaselineParams,
     &Plan { from, to, data, .. }: &Plan,
     range: Range<usize>,
-    out: &mut Columns,
+    out: &mut impl Sink,
     infos: &mut Vec<ServiceInfo>,
 ) {
     let mut excluded = Vec::new();
     for s in range {
         let (days, counts) = panel.window(s, from, to);
-        let start = out.len();
+        let start = out.position();
         let svc = s as u32;
         excluded.clear();
         if let Some(marked) = params.exclude.get(panel.key(s)) {
@@ -794,36 +810,26 @@ fn score_services(
         excluded.sort_unstable();
         excluded.dedup();
         let unit = params.units.get(panel.key(s)).copied().filter(|u| u.is_finite() && *u > 0.0).unwrap_or(1.0);
-        let verdict = match params.method {
-            Method::Classic => classic::score(svc, days, counts, &excluded, out),
-            Method::Robust => robust::score(svc, days, counts, (params.weekly, unit), &excluded, out),
+        let verdict = match (params.method, days) {
+            (Method::Classic, _) => classic::score(svc, days, counts, &excluded, out),
+            (Method::Robust, [first, .., last] | [first @ last]) => {
+                // A series that starts or stops inside the range most
+                // likely does so mid-day: its first and last days are
+                // partial too, whatever the extract's bounds say. Inside
+                // the data, that is: a range reaching past the data's days
+                // (a link typed by hand) must not make every service stop
+                // early, and the server clamps its range to the data anyway.
+                let edge = |yes: bool, day: Day| if yes { day } else { Day(i32::MIN) };
+                let edges = [edge(*first > data.0, *first), edge(*last < data.1, *last)];
+                // The partial days to look for, if any falls in the series.
+                let unscored =
+                    if params.partial.iter().any(|d| (first..=last).contains(&d)) { &params.partial[..] } else { &[] };
+                let mut partial = Partial { out: &mut *out, days: unscored, edges };
+                robust::score(svc, days, counts, (params.weekly, unit), &excluded, &mut partial)
+            }
+            (Method::Robust, []) => robust::score(svc, days, counts, (params.weekly, unit), &excluded, out),
         };
-        let end = out.len();
-        if params.method == Method::Robust && !params.partial.is_empty() {
-            // Partial days keep their baseline (the chart draws it) but
-            // get no score, so no threshold flags them.
-            for i in start..end {
-                if params.partial.contains(&out.day[i]) {
-                    out.z[i] = f64::NAN;
-                }
-            }
-        }
-        if params.method == Method::Robust && end > start {
-            // A series that starts or stops inside the range most likely
-            // does so mid-day: its first and last days are partial too,
-            // whatever the extract's bounds say. A partial day can only
-            // read low, so only a low reading there goes unscored; a spike
-            // on a service's first or last day is still one.
-            // Inside the data, that is: a range reaching past the data's
-            // days (a link typed by hand) must not make every service stop
-            // early, and the server clamps its range to the data anyway.
-            let edge = |i: usize| (i == start && days[0] > data.0) || (i + 1 == end && days[days.len() - 1] < data.1);
-            for i in [start, end - 1] {
-                if edge(i) && out.z[i] < 0.0 {
-                    out.z[i] = f64::NAN;
-                }
-            }
-        }
+        let end = out.position();
         infos.push(ServiceInfo {
             key: panel.key(s).to_string(),
             verdict,
@@ -834,6 +840,32 @@ fn score_services(
             start,
             end,
         });
+    }
+}
+
+/// What the robust method writes, with the days no threshold should
+/// flag left unscored (z = NaN) on the way: the extract's partial days
+/// (they keep their baseline, which the chart draws), and a low reading on
+/// a service's own first or last day when it starts or stops inside the
+/// data (a partial day can only read low: a spike there is still one).
+struct Partial<'a, S> {
+    out: &'a mut S,
+    days: &'a [Day],
+    /// The service's first and last day where it starts or stops inside
+    /// the data (else a day before any).
+    edges: [Day; 2],
+}
+
+impl<S: Sink> Sink for Partial<'_, S> {
+    fn position(&self) -> usize {
+        self.out.position()
+    }
+
+    #[inline]
+    fn push(&mut self, svc: u32, day: Day, count: u64, center: f64, spread: f64, z: f64) {
+        let edge = day == self.edges[0] || day == self.edges[1];
+        let partial = (edge && z < 0.0) || (!self.days.is_empty() && self.days.contains(&day));
+        self.out.push(svc, day, count, center, spread, if partial { f64::NAN } else { z });
     }
 }
 
@@ -860,7 +892,9 @@ mod tests {
         }
         let panel = b.build();
         for (method, weekly) in [(Method::Classic, false), (Method::Robust, false), (Method::Robust, true)] {
-            let params = BaselineParams { method, weekly, ..Default::default() };
+            // Partial days inside the series, on both cores' shares.
+            let partial = vec![Day(60), Day(450)];
+            let params = BaselineParams { method, weekly, partial, ..Default::default() };
             let (from, to) = panel.bounds().unwrap();
             let sizes: Vec<usize> = (0..panel.len()).map(|s| panel.window(s, from, to).0.len()).collect();
             assert!(split(&sizes, cores()).len() > 1 || cores() < 2);
@@ -881,6 +915,11 @@ mod tests {
                 |c: &Columns| c.z.iter().chain(&c.center).chain(&c.spread).map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!((&out.svc, &out.day, &out.count), (&many.points.svc, &many.points.day, &many.points.count));
             assert_eq!(bits(&out), bits(&many.points), "{method} weekly={weekly}");
+            if method == Method::Robust {
+                let on = |d: Day| many.points.day.iter().zip(&many.points.z).filter(move |(&day, _)| day == d);
+                assert!(on(Day(450)).count() > 200 && on(Day(450)).all(|(_, z)| z.is_nan()));
+                assert!(on(Day(451)).all(|(_, z)| z.is_finite()));
+            }
             let spans: Vec<_> = infos.iter().map(|i| (i.start, i.end, i.verdict)).collect();
             assert_eq!(spans, many.services.iter().map(|i| (i.start, i.end, i.verdict)).collect::<Vec<_>>());
         }

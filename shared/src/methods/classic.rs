@@ -31,11 +31,11 @@
 //! assert_eq!((v.status, out.center[3]), (Status::Flat, 10.0));
 //! ```
 
-use super::{Columns, Status, Verdict};
+use super::{sink::Sink, Status, Verdict};
 use crate::stats::mean_sd;
 use crate::Day;
 
-pub fn score(svc: u32, days: &[Day], counts: &[u64], excluded: &[Day], out: &mut Columns) -> Verdict {
+pub fn score(svc: u32, days: &[Day], counts: &[u64], excluded: &[Day], out: &mut impl Sink) -> Verdict {
     let n = days.len();
     let xs: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
     let ceiling = (n >= 2).then(|| (n as f64 - 1.0) / (n as f64).sqrt());

@@ -1,10 +1,12 @@
 //! The baseline methods. Each turns one service's days in range into scored
-//! points (day, count, centre, spread, z) appended to shared [`Columns`],
-//! and says how scorable the service is.
+//! points (day, count, centre, spread, z) written to a [`sink::Sink`] (the
+//! end of shared [`Columns`], or one core's share of them), and says how
+//! scorable the service is.
 
 pub mod classic;
 pub mod common;
 pub mod robust;
+pub mod sink;
 pub mod tail;
 
 use crate::Day;

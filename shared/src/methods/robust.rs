@@ -60,7 +60,7 @@
 //! assert!(out.z[8] < -3.0); // and a zero after 100s is very unusual
 //! ```
 
-use super::{tail, Columns, Status, Verdict};
+use super::{sink::Sink, tail, Status, Verdict};
 use crate::stats::{mad_sorted, median_by, median_select, median_sorted, MAD_TO_SD, MEDIAN_SE};
 use crate::Day;
 
@@ -107,7 +107,7 @@ pub fn score(
     counts: &[u64],
     (weekly, unit): (bool, f64),
     excluded: &[Day],
-    out: &mut Columns,
+    out: &mut impl Sink,
 ) -> Verdict {
     let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
         return Verdict { status: Status::TooFewDays, history: 0, z_ceiling: None, neighbours: 0, weeks: 0 };
