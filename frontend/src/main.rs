@@ -9,6 +9,7 @@ mod app;
 mod components;
 mod effect;
 mod fetched;
+mod float_text;
 mod kept;
 mod number;
 mod per_frame;

@@ -15,6 +15,7 @@ use servicewatch_shared::params::SPLIT_SEPARATOR;
 use servicewatch_shared::wire::{exclusions, Mark};
 use servicewatch_shared::{BaselineParams, Day, Dimension, Direction, FlagParams, Method, Metric};
 
+use crate::float_text::shortest;
 use crate::sorted::sorted_by;
 
 /// The days `/api/meta` names for the robust method: the extract's partial
@@ -242,7 +243,7 @@ impl Controls {
             parts.push(format!("to={t}"));
         }
         if self.z != d.z {
-            parts.push(format!("z={}", self.z));
+            parts.push(format!("z={}", shortest(self.z)));
         }
         if self.min_days != d.min_days {
             parts.push(format!("min_days={}", self.min_days));

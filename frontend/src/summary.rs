@@ -4,6 +4,7 @@
 
 use servicewatch_shared::{wire, Anomaly, FlagParams, Metric, Metrics, Scores};
 
+use crate::float_text::shortest;
 use crate::unit::Unit;
 
 /// The most rows the table pages through (sorted by |z| first).
@@ -50,13 +51,14 @@ impl Summary {
         } else if unit.metric == Metric::Amount {
             format!(
                 "Nothing reaches |z| ≥ {} with an amount of at least {}: lower the threshold or the minimum amount.",
-                params.z,
+                shortest(params.z),
                 unit.exact(params.min_count)
             )
         } else {
             format!(
                 "Nothing reaches |z| ≥ {} with at least {} transactions: lower the threshold or the minimum count.",
-                params.z, params.min_count
+                shortest(params.z),
+                params.min_count
             )
         })
     }
@@ -65,11 +67,12 @@ impl Summary {
 /// Flagged rows as CSV, with the API's column names: counts exactly as
 /// `scan --format csv` prints them ([`wire::csv`]); amounts, their
 /// baselines and spreads in major units (`1234.50`), as the page shows them.
+/// (A count's unit has no decimals: its values are written as they are.)
 pub fn csv(rows: &[Anomaly], unit: Unit) -> String {
-    if unit.metric == Metric::Count {
-        return wire::csv(rows);
-    }
-    wire::csv_with(rows, |a| [unit.exact(a.value), unit.major(a.center).to_string(), unit.major(a.spread).to_string()])
+    wire::csv_with(rows, |a| {
+        let major = |v: f64| shortest(unit.major(v));
+        [unit.exact(a.value), major(a.center), major(a.spread), shortest(a.z), shortest(a.day_factor)]
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 
 use servicewatch_shared::Metric;
 
+use crate::float_text::fixed;
+
 /// The view's metric and, for amounts, the digits after the point.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Unit {
@@ -58,8 +60,8 @@ impl Unit {
     /// digits for amounts.
     pub fn approx(self, minor: f64) -> String {
         match self.metric {
-            Metric::Count => format!("{minor:.1}"),
-            Metric::Amount => format!("{:.*}", usize::from(self.decimals), self.major(minor)),
+            Metric::Count => fixed(minor, 1),
+            Metric::Amount => fixed(self.major(minor), usize::from(self.decimals)),
         }
     }
 

@@ -265,12 +265,15 @@ impl Daily {
 /// );
 /// ```
 pub fn csv(rows: &[Anomaly]) -> String {
-    csv_with(rows, |a| [a.value.to_string(), a.center.to_string(), a.spread.to_string()])
+    csv_with(rows, |a| {
+        [a.value.to_string(), a.center.to_string(), a.spread.to_string(), a.z.to_string(), a.day_factor.to_string()]
+    })
 }
 
-/// [`csv`] with the value, centre and spread written by `numbers` (the app
-/// writes amounts in major units, `1234.50`, as it shows them).
-pub fn csv_with(rows: &[Anomaly], numbers: impl Fn(&Anomaly) -> [String; 3]) -> String {
+/// [`csv`] with the value, centre, spread, z and day factor written by
+/// `numbers` (the app writes amounts in major units, `1234.50`, as it shows
+/// them, and its floats without core's float formatting).
+pub fn csv_with(rows: &[Anomaly], numbers: impl Fn(&Anomaly) -> [String; 5]) -> String {
     let mut out = String::from("key,date,value,center,spread,z,day_factor\n");
     for a in rows {
         let key = if a.key.contains([',', '"', '\n', '\r']) {
@@ -278,8 +281,8 @@ pub fn csv_with(rows: &[Anomaly], numbers: impl Fn(&Anomaly) -> [String; 3]) -> 
         } else {
             a.key.clone()
         };
-        let [v, c, s] = numbers(a);
-        out.push_str(&format!("{key},{},{v},{c},{s},{},{}\n", a.date, a.z, a.day_factor));
+        let [v, c, s, z, f] = numbers(a);
+        out.push_str(&format!("{key},{},{v},{c},{s},{z},{f}\n", a.date));
     }
     out
 }

@@ -6,13 +6,12 @@
 use std::sync::{Arc, Weak};
 
 use leptos::prelude::*;
-use plotly::common::{DashType, Fill, HoverInfo, Line, Marker, Mode};
-use plotly::Scatter;
 use servicewatch_shared::wire::{Mark, MarkKind};
 use servicewatch_shared::{Anomaly, Scores, Status};
 #[cfg(target_family = "wasm")]
 use wasm_bindgen::JsValue;
 
+use super::figure::{Figure, Line, Marker, Trace};
 use super::marks::MarkStore;
 use super::table::common_move;
 use crate::effect::effect;
@@ -44,9 +43,9 @@ fn flagged(scores: &Scores, s: usize, c: &Controls) -> Vec<Anomaly> {
 }
 
 /// The marker of each kind of mark: its legend name, colour and symbol.
-const MARKED: [(MarkKind, &str, &str, plotly::common::MarkerSymbol); 2] = [
-    (MarkKind::Expected, "marked expected", "#2e8b57", plotly::common::MarkerSymbol::Square),
-    (MarkKind::Confirmed, "marked confirmed", "#6a1b9a", plotly::common::MarkerSymbol::X),
+const MARKED: [(MarkKind, &str, &str, &str); 2] = [
+    (MarkKind::Expected, "marked expected", "#2e8b57", "square"),
+    (MarkKind::Confirmed, "marked confirmed", "#6a1b9a", "x"),
 ];
 
 /// The days of the series (`days`, sorted) marked `kind`, as indices into
@@ -209,40 +208,33 @@ fn plot(scores: &Scores, s: usize, marks: &[Mark], unit: Unit, upper: &[f64]) ->
     // (`Overlay`). Here the band's top only keeps the y axis' range around
     // it (an invisible line), and the legend names both.
     let legend_only =
-        |name: &str| Scatter::new(vec![x.first().cloned().unwrap_or_default()], vec![f64::NAN]).name(name);
+        |name: &str, mode| Trace::new(name, mode, vec![x.first().cloned().unwrap_or_default()], vec![f64::NAN]);
+    let marker = |symbol, size, color| Some(Marker { symbol, size, color });
     let mut p = Figure { traces: Vec::new(), title: String::new(), decimals: 0 };
-    p.traces.push(
-        Scatter::new(x.clone(), upper.to_vec())
-            .mode(Mode::Lines)
-            .line(Line::new().width(0.0))
-            .hover_info(HoverInfo::Skip)
-            .show_legend(false)
-            .name("upper"),
-    );
-    p.traces.push(
-        legend_only("usual range (not flagged)")
-            .mode(Mode::Lines)
-            .line(Line::new().width(0.0))
-            .fill(Fill::ToSelf)
-            .fill_color(BAND_FILL),
-    );
-    p.traces.push(
-        Scatter::new(x.clone(), ys(v.center))
-            .mode(Mode::Lines)
-            .line(Line::new().dash(DashType::Dot).color("#466ec8"))
-            .name("baseline"),
-    );
-    p.traces.push(
-        Scatter::new(x.clone(), (0..x.len()).map(value).collect())
-            .mode(Mode::Lines)
-            .line(Line::new().color("#1d2330"))
-            .name(unit.name().to_ascii_lowercase()),
-    );
-    p.traces.push(
-        legend_only("anomalies")
-            .mode(Mode::Markers)
-            .marker(Marker::new().color(FLAGGED_COLOUR).size(FLAGGED_SIZE as usize)),
-    );
+    p.traces.push(Trace {
+        line: Some(Line { width: Some(0.0), ..Line::default() }),
+        hover_info: Some("skip"),
+        show_legend: Some(false),
+        ..Trace::new("upper", "lines", x.clone(), upper.to_vec())
+    });
+    p.traces.push(Trace {
+        line: Some(Line { width: Some(0.0), ..Line::default() }),
+        fill: Some("toself"),
+        fill_color: Some(BAND_FILL),
+        ..legend_only("usual range (not flagged)", "lines")
+    });
+    p.traces.push(Trace {
+        line: Some(Line { dash: Some("dot"), color: Some("#466ec8"), ..Line::default() }),
+        ..Trace::new("baseline", "lines", x.clone(), ys(v.center))
+    });
+    p.traces.push(Trace {
+        line: Some(Line { color: Some("#1d2330"), ..Line::default() }),
+        ..Trace::new(unit.name().to_ascii_lowercase(), "lines", x.clone(), (0..x.len()).map(value).collect())
+    });
+    p.traces.push(Trace {
+        marker: marker(None, FLAGGED_SIZE as usize, FLAGGED_COLOUR),
+        ..legend_only("anomalies", "markers")
+    });
     // Days with a baseline and no score: partial days (the extract's, or
     // the service's own first or last), and drops on a listed holiday.
     let scored = scores.services()[s].verdict.status == Status::Scored;
@@ -257,92 +249,54 @@ fn plot(scores: &Scores, s: usize, marks: &[Mark], unit: Unit, upper: &[f64]) ->
             "partial day"
         }
     };
-    p.traces.push(
-        Scatter::new(partial.iter().map(|&i| x[i].clone()).collect(), partial.iter().map(|&i| value(i)).collect())
-            .mode(Mode::Markers)
-            .marker(Marker::new().color("#8a93a6").size(9).symbol(plotly::common::MarkerSymbol::CircleOpen))
-            .text_array(partial.iter().map(|&i| why(i).to_string()).collect())
-            .name("not scored"),
-    );
+    p.traces.push(Trace {
+        marker: marker(Some("circle-open"), 9, "#8a93a6"),
+        text: Some(partial.iter().map(|&i| why(i).to_string()).collect()),
+        ..Trace::new(
+            "not scored",
+            "markers",
+            partial.iter().map(|&i| x[i].clone()).collect(),
+            partial.iter().map(|&i| value(i)).collect(),
+        )
+    });
     // Days every service moved together (a holiday): the baseline already
     // follows them; the marker says why it dipped.
     let common: Vec<usize> = (0..v.day.len()).filter(|&i| scores.day_factor_on(v.day[i]) != 1.0).collect();
     let label = |i: usize| format!("all services {}", common_move(scores.day_factor_on(v.day[i])));
-    p.traces.push(
-        Scatter::new(common.iter().map(|&i| x[i].clone()).collect(), common.iter().map(|&i| y(v.center[i])).collect())
-            .mode(Mode::Markers)
-            .marker(Marker::new().color("#c77d00").size(8).symbol(plotly::common::MarkerSymbol::Diamond))
-            .text_array(common.iter().map(|&i| label(i)).collect())
-            .name("all services moved together"),
-    );
+    p.traces.push(Trace {
+        marker: marker(Some("diamond"), 8, "#c77d00"),
+        text: Some(common.iter().map(|&i| label(i)).collect()),
+        ..Trace::new(
+            "all services moved together",
+            "markers",
+            common.iter().map(|&i| x[i].clone()).collect(),
+            common.iter().map(|&i| y(v.center[i])).collect(),
+        )
+    });
     // Days an analyst marked: left out of the baseline, drawn on the count.
     for (kind, name, colour, symbol) in MARKED {
         let days = marked_days(marks, &scores.services()[s].key, v.day, kind);
         let text = |note: &str| if note.is_empty() { name.to_string() } else { format!("{name}: {note}") };
-        p.traces.push(
-            Scatter::new(
+        p.traces.push(Trace {
+            marker: marker(Some(symbol), 12, colour),
+            text: Some(days.iter().map(|(_, note)| text(note)).collect()),
+            ..Trace::new(
+                name,
+                "markers",
                 days.iter().map(|(i, _)| x[*i].clone()).collect(),
                 days.iter().map(|(i, _)| value(*i)).collect(),
             )
-            .mode(Mode::Markers)
-            .marker(Marker::new().color(colour).size(12).symbol(symbol))
-            .text_array(days.iter().map(|(_, note)| text(note)).collect())
-            .name(name),
-        );
+        });
     }
     p.title = format!("{} — daily {}", scores.services()[s].key, unit.name().to_ascii_lowercase());
     p.decimals = unit.decimals;
     p
 }
 
-/// The chart's traces and what its layout depends on: what a
-/// `plotly::Plot` of them holds, without boxing each trace as a `dyn Trace`.
-/// A `Plot` serialises its traces through `erased_serde` and carries a clone
-/// and a serialiser for every trace type, for plotly's whole `Configuration`
-/// and for its whole `Layout`; this serialises the one trace type directly
-/// and writes the configuration's and the layout's few fields itself, into
-/// the same JSON text (`Plot::to_json`'s, a test compares the two).
-struct Figure {
-    /// As plotly's builders give them (boxed).
-    #[allow(clippy::vec_box)]
-    traces: Vec<Box<Scatter<String, f64>>>,
-    /// The chart's title.
-    title: String,
-    /// Digits of the hover values (amounts: `,.2f` is 1,234.50); none for
-    /// counts.
-    decimals: u8,
-}
-
+#[cfg(target_family = "wasm")]
 impl Figure {
-    /// `Plot::to_json` of a plot with these traces and layout, a
-    /// configuration with `responsive` set and no frames.
-    #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
-    fn to_json(&self) -> String {
-        let mut json = String::from("{\"data\":[");
-        for (i, t) in self.traces.iter().enumerate() {
-            if i > 0 {
-                json.push(',');
-            }
-            json.push_str(&serde_json::to_string(t).unwrap());
-        }
-        // plotly's `Layout` with this title, a horizontal legend above the
-        // plot, a height of 360 px and a y axis from zero.
-        json.push_str("],\"layout\":{\"title\":{\"text\":");
-        json.push_str(&serde_json::to_string(&self.title).unwrap());
-        json.push_str("},\"legend\":{\"orientation\":\"h\",\"x\":0.0,\"y\":1.15},\"height\":360,\"yaxis\":{\"rangemode\":\"tozero\"");
-        if self.decimals > 0 {
-            json.push_str(&format!(",\"hoverformat\":\",.{}f\"", self.decimals));
-        }
-        // The chart follows its container's width: a portal's side panel or
-        // a resized window must not leave the page scrolling sideways (the
-        // overlay follows on plotly's redraw).
-        json.push_str("}},\"config\":{\"responsive\":true},\"frames\":null}");
-        json
-    }
-
     /// `plotly::bindings::react` of the plot (which draws the same JSON,
     /// parsed by the browser).
-    #[cfg(target_family = "wasm")]
     async fn react(&self, id: &str) {
         let object = js_sys::JSON::parse(&self.to_json()).expect("Invalid JSON");
         plotly_react(id, &object).await.expect("Error plotting chart");
@@ -524,6 +478,63 @@ mod tests {
         }
     }
 
+    /// The same trace as plotly's builders make it (a name plotly.js does
+    /// not know fails here).
+    fn plotly_trace(t: &Trace) -> Box<plotly::Scatter<String, f64>> {
+        use plotly::common::{DashType, Fill, HoverInfo, Line, Marker, MarkerSymbol, Mode};
+        let mode = match t.mode {
+            "lines" => Mode::Lines,
+            "markers" => Mode::Markers,
+            other => panic!("mode {other}"),
+        };
+        let mut s = plotly::Scatter::new(t.x.clone(), t.y.clone()).name(&t.name).mode(mode);
+        if let Some(show) = t.show_legend {
+            s = s.show_legend(show);
+        }
+        if let Some(text) = &t.text {
+            s = s.text_array(text.clone());
+        }
+        if let Some(info) = t.hover_info {
+            assert_eq!(info, "skip");
+            s = s.hover_info(HoverInfo::Skip);
+        }
+        if let Some(m) = &t.marker {
+            let mut marker = Marker::new().color(m.color).size(m.size);
+            if let Some(symbol) = m.symbol {
+                marker = marker.symbol(match symbol {
+                    "square" => MarkerSymbol::Square,
+                    "x" => MarkerSymbol::X,
+                    "circle-open" => MarkerSymbol::CircleOpen,
+                    "diamond" => MarkerSymbol::Diamond,
+                    other => panic!("symbol {other}"),
+                });
+            }
+            s = s.marker(marker);
+        }
+        if let Some(l) = &t.line {
+            let mut line = Line::new();
+            if let Some(width) = l.width {
+                line = line.width(width);
+            }
+            if let Some(dash) = l.dash {
+                assert_eq!(dash, "dot");
+                line = line.dash(DashType::Dot);
+            }
+            if let Some(colour) = l.color {
+                line = line.color(colour);
+            }
+            s = s.line(line);
+        }
+        if let Some(fill) = t.fill {
+            assert_eq!(fill, "toself");
+            s = s.fill(Fill::ToSelf);
+        }
+        if let Some(colour) = t.fill_color {
+            s = s.fill_color(colour);
+        }
+        s
+    }
+
     #[test]
     fn the_figure_is_the_json_of_plotlys_plot() {
         let days: Vec<Day> = (0..60).map(Day).collect();
@@ -545,7 +556,7 @@ mod tests {
             let figure = plot(&scores, 0, &marks, unit, &o.upper);
             let mut reference = plotly::Plot::new();
             for t in &figure.traces {
-                reference.add_trace(t.clone());
+                reference.add_trace(plotly_trace(t));
             }
             // The layout as plotly's own types write it.
             let mut y_axis = plotly::layout::Axis::new().range_mode(plotly::layout::RangeMode::ToZero);

@@ -7,6 +7,7 @@ use servicewatch_shared::{Day, Direction, Method, Metric};
 
 use super::view::ViewControls;
 use crate::api::Meta;
+use crate::float_text::{fixed, shortest};
 use crate::per_frame::per_frame;
 use crate::state::Controls;
 use crate::unit::Unit;
@@ -84,9 +85,9 @@ pub fn ControlsPanel(
                     on:change=move |ev| { let d = Day::parse(&value(&ev)).ok(); controls.update(|c| c.to = d) } />
             </label>
             <label>
-                {move || format!("z threshold: {:.1}", controls.with(|c| c.z))}
+                {move || format!("z threshold: {}", fixed(controls.with(|c| c.z), 1))}
                 <input type="range" data-testid="z-threshold" min="0.5" max="8" step="0.1"
-                    prop:value=move || controls.with(|c| c.z).to_string()
+                    prop:value=move || shortest(controls.with(|c| c.z))
                     on:input=move |ev| { if let Some(z) = crate::number::parse_f64(&value(&ev)) { set_z(z) } } />
             </label>
             <label>

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, LoadProgress};
+use crate::float_text::fixed;
 
 const POLL: Duration = Duration::from_millis(250);
 
@@ -14,8 +15,8 @@ const POLL: Duration = Duration::from_millis(250);
 fn short(n: u64) -> String {
     match n {
         0..=9_999 => n.to_string(),
-        10_000..=999_999 => format!("{:.0}k", n as f64 / 1e3),
-        _ => format!("{:.1}M", n as f64 / 1e6),
+        10_000..=999_999 => format!("{}k", fixed(n as f64 / 1e3, 0)),
+        _ => format!("{}M", fixed(n as f64 / 1e6, 1)),
     }
 }
 

@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 use servicewatch_shared::Metric;
 
+use crate::float_text::{fixed, shortest};
 use crate::summary::Summary;
 use crate::unit::{grouped, Unit};
 
@@ -36,8 +37,8 @@ pub fn MetricsBar(
         <section
             class="metrics"
             aria-label="Metrics"
-            data-engine-ms=move || summary.get().map(|s| format!("{:.3}", s.engine_ms)).unwrap_or_default()
-            data-scoring-ms=move || format!("{:.3}", scoring.get().0)
+            data-engine-ms=move || summary.get().map(|s| fixed(s.engine_ms, 3)).unwrap_or_default()
+            data-scoring-ms=move || fixed(scoring.get().0, 3)
             data-scorings=move || scoring.get().1.to_string()
             data-scoring-threads=move || scoring.get().2.to_string()
         >
@@ -48,13 +49,13 @@ pub fn MetricsBar(
             <div class="metric" data-testid="metric-anomalous" data-value=move || m().anomalous.to_string()>
                 <span class="label">"Anomalous service-days"</span>
                 <span class="value">{move || grouped(m().anomalous)}</span>
-                <span class="hint" data-testid="metric-expected" data-value=move || m().expected_false.to_string()>
-                    {move || format!("≈ {:.1} expected by chance", m().expected_false)}
+                <span class="hint" data-testid="metric-expected" data-value=move || shortest(m().expected_false)>
+                    {move || format!("≈ {} expected by chance", fixed(m().expected_false, 1))}
                 </span>
             </div>
-            <div class="metric" data-testid="metric-share" data-value=move || m().share.to_string()>
+            <div class="metric" data-testid="metric-share" data-value=move || shortest(m().share)>
                 <span class="label">{move || format!("Share of {} on anomalous days", what())}</span>
-                <span class="value">{move || format!("{:.2} %", 100.0 * m().share)}</span>
+                <span class="value">{move || format!("{} %", fixed(100.0 * m().share, 2))}</span>
             </div>
             // Read out, politely, what a slider move changed.
             <p class="sr-only" aria-live="polite" data-testid="metrics-announce">
@@ -65,7 +66,7 @@ pub fn MetricsBar(
                         Metric::Count => format!("{} transactions", u.grouped(m.total)),
                         Metric::Amount => format!("the amount, {}", u.grouped(m.total)),
                     };
-                    format!("{} anomalous service-days, {:.2} % of {of}", grouped(m.anomalous), 100.0 * m.share)
+                    format!("{} anomalous service-days, {} % of {of}", grouped(m.anomalous), fixed(100.0 * m.share, 2))
                 }}
             </p>
         </section>

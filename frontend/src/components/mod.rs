@@ -3,6 +3,7 @@
 pub mod chart;
 pub mod controls;
 pub mod drilldown;
+mod figure;
 pub mod loading;
 pub mod marked_list;
 pub mod marks;

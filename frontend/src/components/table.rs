@@ -9,6 +9,7 @@ use servicewatch_shared::Anomaly;
 
 use super::marks::{MarkCell, MarkError, MarkStore};
 use crate::effect::effect;
+use crate::float_text::{shortest, signed};
 use crate::sorted::sorted_by;
 use crate::state::Controls;
 use crate::summary::Summary;
@@ -167,11 +168,11 @@ pub fn AnomalyTable(
                             <td class="num" data-testid="value" data-value=item.0.value.to_string()>
                                 {item.1.exact(item.0.value)}
                             </td>
-                            <td class="num" data-testid="center" data-value=item.0.center.to_string()>
+                            <td class="num" data-testid="center" data-value=shortest(item.0.center)>
                                 {item.1.approx(item.0.center)}
                             </td>
                             <td class="num">{item.1.approx(item.0.spread)}</td>
-                            <td class="num" data-testid="day-factor" data-value=item.0.day_factor.to_string()>
+                            <td class="num" data-testid="day-factor" data-value=shortest(item.0.day_factor)>
                                 {
                                     let (factor, day) = (item.0.day_factor, item.0.date);
                                     move || {
@@ -180,7 +181,7 @@ pub fn AnomalyTable(
                                     }
                                 }
                             </td>
-                            <td class="num" data-testid="z" data-value=item.0.z.to_string()>{format!("{:+.2}", item.0.z)}</td>
+                            <td class="num" data-testid="z" data-value=shortest(item.0.z)>{signed(item.0.z, 2)}</td>
                             {
                                 let (k, d) = (item.0.key.clone(), item.0.date);
                                 move || marking().then(|| view! { <MarkCell store=marks series=k.clone() date=d /> })
@@ -231,6 +232,6 @@ pub fn common_move(factor: f64) -> String {
     if factor == 1.0 {
         String::new()
     } else {
-        format!("{:+.0} %", (factor - 1.0) * 100.0)
+        format!("{} %", signed((factor - 1.0) * 100.0, 0))
     }
 }

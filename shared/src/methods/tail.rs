@@ -202,7 +202,17 @@ impl Calibration {
         // Newton from the gaussian guess, kept in the bracket (a step that
         // leaves it halves the bracket instead): a handful of steps, since
         // the band is drawn on every slider move.
-        let mut x = (centre + target * spread).clamp(lo, hi);
+        // `f64::clamp` by hand: its panic message prints the bounds, which
+        // alone kept core's float formatting in the browser app.
+        assert!(lo <= hi, "min > max, or either was NaN");
+        let guess = centre + target * spread;
+        let mut x = if guess < lo {
+            lo
+        } else if guess > hi {
+            hi
+        } else {
+            guess
+        };
         for _ in 0..60 {
             let (f, slope) = h(x);
             if f < 0.0 {
