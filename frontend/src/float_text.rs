@@ -89,8 +89,11 @@ fn parts(x: f64) -> (u64, i32) {
 
 /// `format!("{x:.decimals$}")`: `x` rounded to `decimals` digits after the
 /// point, half to even on its exact binary value. `decimals` is at most 22
-/// (the page's most is 19, an amount's).
+/// (the page's most is 19, an amount's); more are written as 22, where the
+/// integers below would overflow.
 pub fn fixed(x: f64, decimals: usize) -> String {
+    debug_assert!(decimals <= MAX_DECIMALS, "at most {MAX_DECIMALS} decimals");
+    let decimals = decimals.min(MAX_DECIMALS);
     if x.is_nan() {
         return "NaN".into();
     }
@@ -127,6 +130,9 @@ pub fn fixed(x: f64, decimals: usize) -> String {
     digits.insert_str(0, sign);
     digits
 }
+
+/// The most decimals [`fixed`] writes: m · 10^22 < 2^53 · 10^22 < 2^127.
+const MAX_DECIMALS: usize = 22;
 
 /// `format!("{x:+.decimals$}")`: [`fixed`] with a `+` before a number
 /// that is not negative (`NaN` has no sign).

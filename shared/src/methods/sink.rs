@@ -85,8 +85,9 @@ impl Columns {
     /// Room for `sizes.iter().sum()` more points, cut into consecutive
     /// shares of `sizes` that `write` fills (each share on a core of its
     /// own, say). The points become the columns' only when every share got
-    /// exactly its size; otherwise the columns stay as they were, and
-    /// `None` says so.
+    /// exactly its size; otherwise (or for sizes past `usize`, or columns
+    /// of different lengths) the columns stay as they were, and `None` says
+    /// so.
     ///
     /// ```
     /// use servicewatch_shared::methods::{sink::Sink, Columns};
@@ -107,7 +108,8 @@ impl Columns {
     /// assert_eq!(c.len(), 3);
     /// ```
     pub fn fill_shares<R>(&mut self, sizes: &[usize], write: impl FnOnce(&mut [Share<'_>]) -> R) -> Option<R> {
-        let (start, n) = (self.len(), sizes.iter().sum::<usize>());
+        let start = self.len();
+        let n = sizes.iter().try_fold(0usize, |n, &k| n.checked_add(k))?;
         // The columns are public: only columns of one length are filled.
         let lens = [self.svc.len(), self.count.len(), self.center.len(), self.spread.len(), self.z.len()];
         if lens.iter().any(|&k| k != start) {

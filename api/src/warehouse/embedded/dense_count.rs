@@ -10,7 +10,7 @@
 //! timestamp without zone or in UTC is read here directly: the service as
 //! its dictionary's keys (each batch's few distinct names looked up once),
 //! the time as integers divided into days, each service's days counted in
-//! an array; the file's column chunks are read into buffers used again
+//! an array; the file's pages are read into buffers used again
 //! ([`Pooled`]). The rows kept are the statement's: a time inside
 //! `[from, to + 1)` (its midnights, clamped to the valid window, as
 //! `day_bounds` makes them), a service that is not NULL and, with a
@@ -231,7 +231,7 @@ impl Job {
         let mut out = Counted::default();
         let (mut ids, mut last_dictionary): (Vec<Option<usize>>, Option<ArrayData>) = (Vec::new(), None);
         let mut reported = 0;
-        let mut day = DayOf { per_day, start: lo, day: self.days.0 };
+        let mut day = DayOf::new(per_day, lo, self.days.0);
         for batch in reader {
             if self.cancel.is_cancelled() {
                 return Share::Cancelled;
@@ -292,12 +292,13 @@ impl Job {
     }
 }
 
-/// A file whose column chunks are read into buffers used again: a
-/// row group's chunks are megabytes, and each fresh buffer is a new
-/// mapping the kernel zeroes page by page and unmaps when it is dropped (a
-/// quarter of the count's time went to those faults and unmaps). Each
-/// chunk read is handed out as [`Bytes`] owning a [`Loan`], which gives
-/// its buffer back when the reader drops it.
+/// A file whose pages (as Parquet's reader asks for them, compressed) are
+/// read into buffers used again: a page is often past glibc's mmap
+/// threshold, which `main.rs` fixes at 128 KiB, and each fresh buffer was
+/// a new mapping the kernel zeroed page by page and unmapped when it was
+/// dropped (about a sixth of the count's samples). Each read is handed out
+/// as [`Bytes`] owning a [`Loan`], which gives its buffer back when the
+/// last reference to it is dropped.
 struct Pooled {
     file: File,
     spare: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
@@ -366,21 +367,28 @@ impl parquet::file::reader::ChunkReader for Pooled {
 /// them, and two comparisons cost less than a 64-bit division.
 struct DayOf {
     per_day: i64,
-    /// The last day's midnight, in the file's unit.
+    /// The last day's midnight and the next, in the file's unit (compared,
+    /// never subtracted: in nanoseconds two times of the window can lie
+    /// further apart than an i64 holds).
     start: i64,
+    end: i64,
     day: i32,
 }
 
 impl DayOf {
+    /// Starting on `day`, whose midnight is `start`.
+    fn new(per_day: i64, start: i64, day: i32) -> DayOf {
+        DayOf { per_day, start, end: start.saturating_add(per_day), day }
+    }
+
     /// `t` must be inside the counted window (whose midnights fit an i64).
     #[inline(always)]
     fn of(&mut self, t: i64) -> i32 {
-        if t >= self.start && t - self.start < self.per_day {
+        if t >= self.start && t < self.end {
             return self.day;
         }
         let day = t.div_euclid(self.per_day);
-        self.start = day * self.per_day;
-        self.day = day as i32;
+        *self = DayOf::new(self.per_day, day * self.per_day, day as i32);
         self.day
     }
 }
@@ -599,6 +607,18 @@ mod tests {
                 assert!(!statement.panel.is_empty(), "{name} {q:?}");
             }
         }
+        // Nanoseconds from the window's first days to its last: further
+        // apart than an i64 holds, so a day is never found by subtracting.
+        let ns = 86_400_000_000_000_i64;
+        let far: Vec<(Option<&str>, Option<i64>)> = [FIRST_VALID_DAY.0 + 1, FIRST_VALID_DAY.0 + 3, END_VALID_DAY.0 - 2]
+            .into_iter()
+            .chain([FIRST_VALID_DAY.0 + 1, END_VALID_DAY.0 - 30_000, END_VALID_DAY.0 - 1])
+            .map(|d| (Some("a"), Some(i64::from(d) * ns + 5)))
+            .collect();
+        let wh = open(&file("far-nanos", TimeUnit::Nanosecond, &far)).await;
+        let (counted, statement) = both(&wh, &query("1901-01-01", "2199-12-31", None)).await;
+        assert_eq!(statement.panel.len(), 1);
+        assert_eq!(counted, Some(statement));
         // Services whose few rows lie centuries apart: arrays would hold
         // millions of counters for 60 rows, so the statement answers.
         let sparse: Vec<(Option<&str>, Option<i64>)> = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
