@@ -167,8 +167,8 @@ pub fn App() -> impl IntoView {
     // A scoring is under way for inputs the shown one was not scored with
     // (a method, weekly or range switch takes about 100 ms at 1M
     // service-days): the results say so (`aria-busy`, dimmed) and the CSV
-    // export waits, so no number is read against controls it does not
-    // answer.
+    // export is disabled until it lands, so no number is read against
+    // controls it does not answer.
     let stale = RwSignal::new(false);
     // The panel and parameters of the scoring to show. While a new range or
     // view loads (or failed to), the old panel would give a wrong answer

@@ -66,7 +66,7 @@ pub fn AnomalyTable(
     controls: RwSignal<Controls>,
     export: impl Fn() -> Option<String> + Send + Sync + 'static,
     /// A new scoring is under way: the rows shown are the last one's, so
-    /// the export waits for it.
+    /// the export is disabled until it lands.
     stale: RwSignal<bool>,
     pick: RwSignal<Option<(String, servicewatch_shared::Day)>>,
     marks: MarkStore,

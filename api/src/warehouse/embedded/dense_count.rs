@@ -346,7 +346,7 @@ impl parquet::file::reader::ChunkReader for Pooled {
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
         use std::os::unix::fs::FileExt;
-        // The largest spare buffer (the two columns' chunks differ in size).
+        // The largest spare buffer (the two columns' pages differ in size).
         let mut buf = match self.spare.lock() {
             Ok(mut spare) => {
                 let best = (0..spare.len()).max_by_key(|&i| spare[i].len());
