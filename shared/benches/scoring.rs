@@ -2,6 +2,7 @@
 //! Run: `cargo bench -p servicewatch-shared --features synth`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use servicewatch_shared::cpu::{self, found, Level};
 use servicewatch_shared::synth::{generate, Config};
 use servicewatch_shared::{BaselineParams, FlagParams, Method, Scores};
 
@@ -29,6 +30,15 @@ fn bench(c: &mut Criterion) {
             full.bench_with_input(BenchmarkId::new(label, name), panel, |b, p| b.iter(|| scores.recompute(p, &params)));
             let fresh = format!("{label} (fresh memory)");
             full.bench_with_input(BenchmarkId::new(fresh, name), panel, |b, p| b.iter(|| Scores::compute(p, &params)));
+            if method == Method::Robust && found() > Level::Baseline {
+                // What the kernel's wider copies save (`servicewatch_shared::cpu`).
+                cpu::limit(Level::Baseline);
+                let label = format!("{label} (x86-64 baseline)");
+                full.bench_with_input(BenchmarkId::new(label, name), panel, |b, p| {
+                    b.iter(|| scores.recompute(p, &params))
+                });
+                cpu::limit(Level::Avx512);
+            }
         }
     }
     full.finish();

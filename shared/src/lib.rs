@@ -1,8 +1,10 @@
 //! # servicewatch-shared
 //!
 //! The scoring engine and wire types of servicewatch. Pure functions over
-//! columnar daily counts: no I/O, no clocks, no threads, and the same bits on
-//! the server and in the browser (wasm32).
+//! columnar daily counts: no I/O and no clocks, and the same bits on the
+//! server and in the browser (wasm32), on one core or several
+//! (`Scores::recompute` splits the services between two threads natively),
+//! whichever vector instructions the CPU has ([`cpu`]).
 //!
 //! The flow:
 //!
@@ -21,6 +23,7 @@
 //! app, [`methods::robust`] is the default (see its docs for why).
 
 pub mod codec;
+pub mod cpu;
 pub mod day;
 pub mod holidays;
 pub mod ln;

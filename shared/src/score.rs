@@ -861,7 +861,8 @@ impl<S: Sink> Sink for Partial<'_, S> {
         self.out.position()
     }
 
-    #[inline]
+    // Inlined into each of the kernel's copies (`crate::cpu`).
+    #[inline(always)]
     fn push(&mut self, svc: u32, day: Day, count: u64, center: f64, spread: f64, z: f64) {
         let edge = day == self.edges[0] || day == self.edges[1];
         let partial = (edge && z < 0.0) || (!self.days.is_empty() && self.days.contains(&day));

@@ -59,7 +59,7 @@ impl Columns {
         self.z.extend_from_slice(&other.z);
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, svc: u32, day: Day, count: u64, center: f64, spread: f64, z: f64) {
         self.svc.push(svc);
         self.day.push(day);

@@ -61,6 +61,8 @@
 //! ```
 
 use super::{sink::Sink, tail, Status, Verdict};
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::Level;
 use crate::stats::{mad_sorted, median_by, median_select, median_sorted, MAD_TO_SD, MEDIAN_SE};
 use crate::Day;
 
@@ -102,6 +104,44 @@ pub fn noise_floor(centre: f64) -> f64 {
 /// mean the same for money as for orders, and the centre and spread are
 /// given back in the values' own units.
 pub fn score(
+    svc: u32,
+    days: &[Day],
+    counts: &[u64],
+    weekly_unit: (bool, f64),
+    excluded: &[Day],
+    out: &mut impl Sink,
+) -> Verdict {
+    // The same kernel compiled for wider vector units, where the CPU has
+    // them (`crate::cpu`): the same bits, in less time.
+    #[cfg(target_arch = "x86_64")]
+    match crate::cpu::level() {
+        // SAFETY: `level` found the features each of these is compiled for.
+        Level::Avx512 => return unsafe { score_avx512(svc, days, counts, weekly_unit, excluded, out) },
+        Level::Avx2 => return unsafe { score_avx2(svc, days, counts, weekly_unit, excluded, out) },
+        Level::Baseline => {}
+    }
+    score_here(svc, days, counts, weekly_unit, excluded, out)
+}
+
+/// [`score`] compiled for x86-64-v3 ([`Level::Avx2`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
+fn score_avx2(svc: u32, d: &[Day], c: &[u64], wu: (bool, f64), ex: &[Day], out: &mut impl Sink) -> Verdict {
+    score_here(svc, d, c, wu, ex, out)
+}
+
+/// [`score`] compiled for x86-64-v4 ([`Level::Avx512`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx512cd,avx2,bmi1,bmi2,lzcnt,popcnt")]
+fn score_avx512(svc: u32, d: &[Day], c: &[u64], wu: (bool, f64), ex: &[Day], out: &mut impl Sink) -> Verdict {
+    score_here(svc, d, c, wu, ex, out)
+}
+
+/// [`score`]'s body, inlined into each level's copy (with the window's
+/// slide and statistics, [`neighbourhood`], and the sink's `push`: what is
+/// not inlined runs at the baseline).
+#[inline(always)]
+fn score_here(
     svc: u32,
     days: &[Day],
     counts: &[u64],
@@ -313,6 +353,7 @@ fn weekday_factors(first: Day, x: &[f64], skip: &[bool]) -> ([f64; 7], usize) {
 /// that are not in `y` (marked days): the window of the block they fall
 /// in, its median whole (the day is not in it to leave out), its spread
 /// without the [`SPREAD_GAP`] days on each side of the insertion point.
+#[inline(always)]
 fn neighbourhood(y: &[f64], k: usize, extra: &[usize]) -> (Vec<Stat>, Vec<Stat>) {
     let n = y.len();
     let m = (k + 1).min(n); // window size, the day itself included
@@ -555,6 +596,61 @@ mod tests {
                 assert_eq!(win.sorted, w);
             }
         }
+    }
+
+    /// Every level's copy of the kernel (`crate::cpu`) gives the
+    /// baseline's bits, on series with gaps, weekly patterns, zeros,
+    /// bursts, amounts and marked days.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn every_level_scores_the_same_bits() {
+        use crate::cpu::{found, Level};
+        use crate::methods::Columns;
+        let mut rng = 99u64;
+        let mut next = |m: u64| {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (rng >> 33) % m
+        };
+        let bits = |c: &Columns| {
+            let f = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            (c.svc.clone(), c.day.clone(), c.count.clone(), f(&c.center), f(&c.spread), f(&c.z))
+        };
+        let mut levels = 0;
+        for s in 0..60u32 {
+            let n = [5, 20, 90, 200, 730][s as usize % 5];
+            let level = [0, 1, 3, 40, 900][s as usize % 4 + 1] as f64;
+            let days: Vec<Day> = (0..n).filter(|_| next(10) > 0).map(Day).collect();
+            let counts: Vec<u64> = days
+                .iter()
+                .map(|d| {
+                    let week = if s % 3 == 0 && d.0 % 7 >= 5 { 0.3 } else { 1.0 };
+                    let burst = if next(50) == 0 { 8.0 } else { 1.0 };
+                    (level * week * burst + next(1 + level as u64 / 2) as f64).round() as u64
+                })
+                .collect();
+            let unit = if s % 4 == 0 { 37.5 } else { 1.0 };
+            let marked: Vec<Day> = days.iter().copied().filter(|_| s % 5 == 1 && next(40) == 0).collect();
+            let args = |out: &mut Columns, kernel: &dyn Fn(&mut Columns) -> Verdict| (kernel(out), bits(out));
+            let want =
+                args(&mut Columns::default(), &|o| score_here(s, &days, &counts, (s % 2 == 0, unit), &marked, o));
+            if found() >= Level::Avx2 {
+                // SAFETY: the CPU has AVX2 (`found`).
+                let got = args(&mut Columns::default(), &|o| unsafe {
+                    score_avx2(s, &days, &counts, (s % 2 == 0, unit), &marked, o)
+                });
+                assert!(got == want, "AVX2, series {s}");
+                levels = levels.max(1);
+            }
+            if found() >= Level::Avx512 {
+                // SAFETY: the CPU has AVX-512 (`found`).
+                let got = args(&mut Columns::default(), &|o| unsafe {
+                    score_avx512(s, &days, &counts, (s % 2 == 0, unit), &marked, o)
+                });
+                assert!(got == want, "AVX-512, series {s}");
+                levels = 2;
+            }
+        }
+        eprintln!("compared {levels} wider level(s) with the baseline");
     }
 
     #[test]

@@ -22,7 +22,7 @@ impl Sink for Columns {
         self.len()
     }
 
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, svc: u32, day: Day, count: u64, center: f64, spread: f64, z: f64) {
         Columns::push(self, svc, day, count, center, spread, z);
     }
@@ -54,7 +54,8 @@ impl Sink for Share<'_> {
         self.offset + self.at
     }
 
-    #[inline]
+    // Inlined into each of the kernel's copies (`crate::cpu`).
+    #[inline(always)]
     fn push(&mut self, svc: u32, day: Day, count: u64, center: f64, spread: f64, z: f64) {
         let i = self.at;
         if i < self.svc.len() && i < self.z.len() {
