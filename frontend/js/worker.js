@@ -31,6 +31,9 @@ if (inWorker) {
         self.postMessage({ id, ok: true });
       } else if (data.kind === 'score') {
         const part = glue.workerScore(data.panel, data.params, data.start, data.end);
+        // When it was done, on a clock the page shares: the page balances
+        // the next split with it.
+        part.done = performance.timeOrigin + performance.now();
         const buffers = Object.values(part).filter((v) => ArrayBuffer.isView(v)).map((v) => v.buffer);
         self.postMessage({ id, ok: true, part }, buffers);
       }

@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use servicewatch_shared::score::split;
+use servicewatch_shared::score::split_weighted;
 use servicewatch_shared::{BaselineParams, Method, Panel, Scores};
 
 /// Scores `panel` with `params`, and says on how many threads: the worker
@@ -32,9 +32,14 @@ pub async fn score(panel: &Arc<Panel>, params: &BaselineParams) -> (Scores, usiz
     if params.method != Method::Robust {
         return (Scores::compute(panel, params), 1);
     }
-    let parts = split(&Scores::sizes(panel, params), 2);
+    let share = page_share();
+    let sizes = Scores::sizes(panel, params);
+    let parts = split_weighted(&sizes, &[share, 1.0 - share]);
     match parts.as_slice() {
-        [mine, theirs] => two_threads(panel, params, mine.clone(), theirs.clone()).await,
+        [mine, theirs] => {
+            let points = |r: &std::ops::Range<usize>| sizes[r.clone()].iter().sum();
+            two_threads(panel, params, (mine.clone(), points(mine)), (theirs.clone(), points(theirs))).await
+        }
         _ => (Scores::compute(panel, params), 1),
     }
 }
@@ -43,10 +48,16 @@ pub async fn score(panel: &Arc<Panel>, params: &BaselineParams) -> (Scores, usiz
 async fn two_threads(
     panel: &Arc<Panel>,
     params: &BaselineParams,
-    _: std::ops::Range<usize>,
-    _: std::ops::Range<usize>,
+    _: (std::ops::Range<usize>, usize),
+    _: (std::ops::Range<usize>, usize),
 ) -> (Scores, usize) {
     (Scores::compute(panel, params), 1)
+}
+
+/// The page's share of a scoring's points (the worker scores the rest).
+#[cfg(not(target_family = "wasm"))]
+fn page_share() -> f64 {
+    0.5
 }
 
 /// The id of a panel about to be asked for: ids grow in the order panels
@@ -64,6 +75,8 @@ pub fn share(_: u32, _: &js_sys::ArrayBuffer) {}
 #[cfg(not(target_family = "wasm"))]
 pub fn holds(_: u32, _: &Arc<Panel>) {}
 
+#[cfg(target_family = "wasm")]
+use page::page_share;
 #[cfg(target_family = "wasm")]
 use page::two_threads;
 #[cfg(target_family = "wasm")]
@@ -108,6 +121,44 @@ mod page {
         next_id: u32,
         /// It could not start, or failed: the page scores alone from then on.
         gone: bool,
+        /// The page's share of the next scoring's points (`None`: half).
+        share: Option<f64>,
+    }
+
+    /// The page's share of a scoring's points: half at first, then what
+    /// would have made the last scoring's two threads finish together.
+    /// Their speeds differ: the worker also writes its columns out, and
+    /// shares the second core with the browser's own threads (half of a
+    /// million service-days measured 3-20 ms slower in the worker, which
+    /// the page spent waiting).
+    pub fn page_share() -> f64 {
+        HELPER.with_borrow(|h| h.share.unwrap_or(0.5))
+    }
+
+    /// Moves the page's share halfway to where the last scoring would
+    /// have balanced: `mine` points took the page `page_ms`, `theirs` the
+    /// worker `worker_ms`.
+    fn balance(mine: usize, page_ms: f64, theirs: usize, worker_ms: f64) {
+        let (page, worker) = (page_ms / mine as f64, worker_ms / theirs as f64);
+        let best = worker / (page + worker);
+        if best.is_finite() && mine > 0 && theirs > 0 {
+            HELPER.with_borrow_mut(|h| {
+                let share = h.share.unwrap_or(0.5);
+                h.share = Some((0.5 * (share + best)).clamp(MIN_SHARE, 1.0 - MIN_SHARE));
+            });
+        }
+    }
+
+    /// Neither thread gets less than this share of a scoring.
+    const MIN_SHARE: f64 = 0.3;
+
+    fn now() -> f64 {
+        web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+    }
+
+    /// Where [`now`] starts, on the clock the worker's `performance` shares.
+    fn origin() -> f64 {
+        web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.time_origin())
     }
 
     thread_local! {
@@ -184,11 +235,12 @@ mod page {
         });
     }
 
+    /// `mine` and `theirs`: services, and their points.
     pub async fn two_threads(
         panel: &Arc<Panel>,
         params: &BaselineParams,
-        mine: Range<usize>,
-        theirs: Range<usize>,
+        (mine, my_points): (Range<usize>, usize),
+        (theirs, their_points): (Range<usize>, usize),
     ) -> (Scores, usize) {
         // Not waited for: a worker still starting (the page's first
         // scoring) leaves this scoring to the page.
@@ -204,11 +256,21 @@ mod page {
         if params.units.values().any(|u| !u.is_finite()) {
             return (Scores::compute(panel, params), 1);
         }
+        let asked = now();
         let json = serde_json::to_string(params).unwrap_or_default();
         let answer = JsFuture::from(score_part(&worker, id, &json, theirs.start as u32, theirs.end as u32));
         let started = Scores::assemble(panel, params, mine);
+        let own = now() - asked;
         let part = match answer.await {
-            Ok(part) => super::wire::read(&part, theirs.clone()),
+            Ok(part) => {
+                // When the worker was done, not when its answer was read:
+                // a page that was busy longer renders a frame first.
+                let done = js_sys::Reflect::get(&part, &"done".into()).ok().and_then(|v| v.as_f64());
+                if let Some(worker_ms) = done.map(|d| d - origin() - asked).filter(|ms| *ms > 0.0) {
+                    balance(my_points, own, their_points, worker_ms);
+                }
+                super::wire::read(&part, theirs.clone())
+            }
             Err(e) => {
                 let message = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string());
                 if message.as_deref() != Some(super::STALE) {
@@ -277,13 +339,15 @@ mod serve {
 }
 
 /// A thin [`Part`](servicewatch_shared::score::Part) as the worker posts
-/// it: one typed array per column (centre, spread, z), and per service its
-/// verdict's five numbers, its unit, total and number of points.
+/// it: one typed array per column (centre, spread, z), per service its
+/// verdict's five numbers, its unit, total and number of points, and the
+/// common factor's ratios it gathered, if any.
 #[cfg(target_family = "wasm")]
 mod wire {
     use std::ops::Range;
 
     use js_sys::{BigUint64Array, Float64Array, Object, Reflect, Uint32Array};
+    use servicewatch_shared::methods::common::Ratios;
     use servicewatch_shared::methods::{Columns, Verdict};
     use servicewatch_shared::score::Part;
     use servicewatch_shared::Status;
@@ -312,6 +376,11 @@ mod wire {
         set("units", Float64Array::from(&part.units[..]).into());
         set("totals", BigUint64Array::from(&part.totals[..]).into());
         set("lens", Uint32Array::from(&part.lens[..]).into());
+        if let Some(r) = &part.ratios {
+            let start: Vec<u32> = r.start.iter().map(|&k| k as u32).collect();
+            set("ratioStart", Uint32Array::from(&start[..]).into());
+            set("ratios", Float64Array::from(&r.values[..]).into());
+        }
         o
     }
 
@@ -340,6 +409,11 @@ mod wire {
                 })
             })
             .collect::<Option<Vec<_>>>()?;
-        Some(Part { services, points, verdicts, units: f64s("units")?, totals: u64s("totals")?, lens })
+        // The common factor's ratios, when the worker gathered them (else
+        // the page does).
+        let ratios = u32s("ratioStart")
+            .zip(f64s("ratios"))
+            .map(|(start, values)| Ratios { start: start.into_iter().map(|k| k as usize).collect(), values });
+        Some(Part { services, points, verdicts, units: f64s("units")?, totals: u64s("totals")?, lens, ratios })
     }
 }

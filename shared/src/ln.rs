@@ -21,7 +21,7 @@ const LN2_HI: f64 = 0.6931471803691238;
 const LN2_LO: f64 = 1.9082149292705877e-10;
 
 /// ln(y) for y > 0; `libm` for zero, subnormal, infinite or NaN inputs.
-#[inline]
+#[inline(always)]
 pub fn ln(y: f64) -> f64 {
     let bits = y.to_bits();
     let biased = (bits >> 52) as i64; // sign bit included: negatives go to libm
@@ -37,7 +37,7 @@ pub fn ln(y: f64) -> f64 {
 
 /// ln(1 + v) for v > -1: relative accuracy for |v| < 2⁻⁸, absolute (4e-16)
 /// beyond.
-#[inline]
+#[inline(always)]
 pub fn ln_1p(v: f64) -> f64 {
     if v.abs() < 1.0 / 256.0 {
         series(v)
@@ -49,7 +49,7 @@ pub fn ln_1p(v: f64) -> f64 {
 }
 
 /// ln(1 + r) for |r| <= 2⁻⁸: seven terms leave less than r⁸ / 8 < 1e-20.
-#[inline]
+#[inline(always)]
 fn series(r: f64) -> f64 {
     let r2 = r * r;
     // r - r²/2 + r³/3 - r⁴/4 + r⁵/5 - r⁶/6 + r⁷/7, smallest terms first.

@@ -131,6 +131,15 @@ pub struct SeriesView<'a> {
 /// hits without branching (twice as fast at z = 0.5-1 on a million days).
 const BRANCH_FREE_BELOW: f64 = 1.5;
 
+/// Whether a scoring with `params` scales baselines by each day's common
+/// factor ([`common`]): the robust method with the weekly pattern on.
+/// Only on top of the weekly pattern: without it, weekday rhythms dominate
+/// the day ratios, and services with different rhythms (some closed on
+/// Sundays) would drag the factor of whole weekdays.
+fn common_factor(params: &BaselineParams) -> bool {
+    params.method == Method::Robust && params.weekly
+}
+
 impl Scores {
     /// Scores every service of `panel` over the range in `params`.
     ///
@@ -166,8 +175,12 @@ impl Scores {
     pub fn recompute(&mut self, panel: &Panel, params: &BaselineParams) {
         let Some(plan) = self.begin(panel, params) else { return };
         let (out, infos) = (&mut self.points, &mut self.services);
-        match split(&plan.sizes, cores()) {
-            ranges if ranges.len() < 2 => score_services(panel, params, &plan, 0..panel.len(), out, infos),
+        // Each core's ratios for the common factor, when they gather them.
+        let ratios = match split(&plan.sizes, cores()) {
+            ranges if ranges.len() < 2 => {
+                score_services(panel, params, &plan, 0..panel.len(), out, infos);
+                Vec::new()
+            }
             #[cfg(not(target_arch = "wasm32"))]
             ranges => {
                 // Services are independent until the common factor: each
@@ -202,12 +215,36 @@ impl Scores {
                     out.clear();
                     infos.clear();
                     score_services(panel, params, &plan, 0..panel.len(), out, infos);
+                    Vec::new()
+                } else if common_factor(params) {
+                    // Each core gathers its own points' ratios too.
+                    let (out, infos, plan) = (&*out, &*infos, &plan);
+                    let shares: Vec<Range<usize>> = sizes
+                        .iter()
+                        .scan(0, |at, &k| {
+                            *at += k;
+                            Some(*at - k..*at)
+                        })
+                        .collect();
+                    std::thread::scope(|scope| {
+                        let handles: Vec<_> = shares[1..]
+                            .iter()
+                            .map(|r| scope.spawn(|| plan.ratios(out, r.clone(), (infos, 0))))
+                            .collect();
+                        let mut all = vec![plan.ratios(out, shares[0].clone(), (infos, 0))];
+                        all.extend(
+                            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+                        );
+                        all
+                    })
+                } else {
+                    Vec::new()
                 }
             }
             #[cfg(target_arch = "wasm32")]
             _ => unreachable!("one part on one thread"),
-        }
-        self.finish(params, &plan);
+        };
+        self.finish(params, &plan, ratios);
     }
 
     /// Scores services `services` of `panel` on their own: one [`Part`] of
@@ -246,10 +283,15 @@ impl Scores {
         let mut scores = Scores::default();
         let plan = scores.begin(panel, params);
         let fits = own.start == 0 && own.end <= panel.len();
+        let mut ratios = Vec::new();
         if let (Some(plan), true) = (&plan, fits) {
             score_services(panel, params, plan, own.clone(), &mut scores.points, &mut scores.services);
+            // Gathered here too, while the other parts are still scored.
+            if common_factor(params) {
+                ratios.push(plan.ratios(&scores.points, 0..scores.points.len(), (&scores.services, 0)));
+            }
         }
-        Assembly { panel, params, plan, scores, next: if fits { own.end } else { usize::MAX } }
+        Assembly { panel, params, plan, scores, ratios, next: if fits { own.end } else { usize::MAX } }
     }
 
     /// Resets `self` for a full scoring of `panel` with `params`, with
@@ -307,21 +349,22 @@ impl Scores {
 
     /// What comes after every service is scored: the common factor, the
     /// holiday calendar, and each service's largest |z|.
-    fn finish(&mut self, params: &BaselineParams, plan: &Plan) {
-        let (from, to) = (plan.from, plan.to);
+    /// `ratios`: the parts' ratios for the common factor, if they were
+    /// gathered as the parts were scored (else they are gathered here).
+    fn finish(&mut self, params: &BaselineParams, plan: &Plan, mut ratios: Vec<common::Ratios>) {
+        let from = plan.from;
         let out = &mut self.points;
         let spans: Vec<_> = self.services.iter().map(|s| s.start..s.end).collect();
         // The days a common factor measured (none without one).
         let mut measured = Vec::new();
-        if params.method == Method::Robust && params.weekly {
+        if common_factor(params) {
             // Days the whole business shares are scored against the day's
-            // common level (holidays, business-wide outages). Only on top
-            // of the weekly pattern: without it, weekday rhythms dominate
-            // the day ratios, and services with different rhythms (some
-            // closed on Sundays) would drag the factor of whole weekdays.
-            let days = (to.0 - from.0).max(-1) as usize + 1;
+            // common level (holidays, business-wide outages).
+            if ratios.is_empty() {
+                ratios.push(plan.ratios(out, 0..out.len(), (&self.services, 0)));
+            }
+            (self.day_factor, measured) = common::factors(&ratios, plan.days());
             let units: Vec<f64> = self.services.iter().map(|s| s.unit).collect();
-            (self.day_factor, measured) = common::factors(out, from, days, &units);
             let calibration: Vec<_> = self.services.iter().map(|s| s.verdict.calibration()).collect();
             common::apply(out, &spans, from, &self.day_factor, &calibration, &units);
         }
@@ -576,6 +619,9 @@ pub struct Part {
     pub units: Vec<f64>,
     pub totals: Vec<u64>,
     pub lens: Vec<u32>,
+    /// Its points' ratios for the common factor, gathered where it was
+    /// scored (when the scoring has a common factor).
+    pub ratios: Option<common::Ratios>,
 }
 
 impl Part {
@@ -605,6 +651,7 @@ impl Part {
             && [self.verdicts.len(), self.units.len(), self.totals.len(), self.lens.len()].iter().all(|&k| k == n)
             && [p.center.len(), p.spread.len(), p.z.len()].iter().all(|&k| k == points)
             && (frame.iter().all(|&k| k == points) || frame.iter().all(|&k| k == 0))
+            && self.ratios.as_ref().is_none_or(|r| r.fits(plan.days()))
     }
 }
 
@@ -643,6 +690,9 @@ pub struct Assembly<'a> {
     params: &'a BaselineParams,
     plan: Option<Plan>,
     scores: Scores,
+    /// The common factor's ratios of the points scored here (when the
+    /// scoring has one).
+    ratios: Vec<common::Ratios>,
     /// The first service not yet scored (`usize::MAX`: the services asked
     /// to be scored here were not the first ones).
     next: usize,
@@ -664,10 +714,17 @@ impl Assembly<'_> {
         if next != self.panel.len() {
             return Err(PartsError);
         }
-        for part in &others {
-            self.scores.append(self.panel, self.params, &plan, part);
+        let mut ratios = self.ratios;
+        for part in others {
+            let at = self.scores.points.len();
+            self.scores.append(self.panel, self.params, &plan, &part);
+            if common_factor(self.params) {
+                let points = at..self.scores.points.len();
+                let infos = (&self.scores.services[..], 0);
+                ratios.push(part.ratios.unwrap_or_else(|| plan.ratios(&self.scores.points, points, infos)));
+            }
         }
-        self.scores.finish(self.params, &plan);
+        self.scores.finish(self.params, &plan, ratios);
         Ok(self.scores)
     }
 }
@@ -710,6 +767,18 @@ impl Plan {
         self.sizes.iter().sum()
     }
 
+    /// Days in range.
+    fn days(&self) -> usize {
+        (self.to.0 - self.from.0).max(-1) as usize + 1
+    }
+
+    /// The common factor's ratios of `points[range]`, whose services are
+    /// listed in `infos` from panel index `first` on (their units).
+    fn ratios(&self, points: &Columns, range: Range<usize>, (infos, first): (&[ServiceInfo], usize)) -> common::Ratios {
+        let unit = |svc: u32| infos.get((svc as usize).wrapping_sub(first)).map_or(1.0, |i| i.unit);
+        common::Ratios::gather(points, range, self.from, self.days(), unit)
+    }
+
     /// Scores services `services` into a part of their own
     /// ([`Scores::score_part`]).
     fn part(&self, panel: &Panel, params: &BaselineParams, services: Range<usize>) -> Part {
@@ -718,7 +787,10 @@ impl Plan {
         let services = services.start.min(end)..end;
         part.points.reserve(self.sizes[services.clone()].iter().sum());
         let mut infos = Vec::with_capacity(services.len());
-        score_services(panel, params, self, services, &mut part.points, &mut infos);
+        score_services(panel, params, self, services.clone(), &mut part.points, &mut infos);
+        if common_factor(params) {
+            part.ratios = Some(self.ratios(&part.points, 0..part.points.len(), (&infos, services.start)));
+        }
         for info in infos {
             part.verdicts.push(info.verdict);
             part.units.push(info.unit);
@@ -756,18 +828,36 @@ fn cores() -> usize {
 /// assert_eq!(split(&[60_000, 10_000], 2), [0..2]); // too few points
 /// ```
 pub fn split(sizes: &[usize], n: usize) -> Vec<Range<usize>> {
+    split_weighted(sizes, &vec![1.0; n])
+}
+
+/// [`split`] into one range per weight, each with about its weight's share
+/// of the points: the browser gives its worker less than half when the
+/// worker takes longer for the same points (`frontend/src/worker.rs`).
+///
+/// ```
+/// use servicewatch_shared::score::split_weighted;
+/// let sizes = [50_000; 10];
+/// assert_eq!(split_weighted(&sizes, &[1.0, 1.0]), [0..5, 5..10]);
+/// assert_eq!(split_weighted(&sizes, &[0.6, 0.4]), [0..6, 6..10]);
+/// ```
+pub fn split_weighted(sizes: &[usize], weights: &[f64]) -> Vec<Range<usize>> {
     let needed: usize = sizes.iter().sum();
-    if n < 2 || needed < PARALLEL_FROM || sizes.len() < 2 {
+    let n = weights.len();
+    let total: f64 = weights.iter().sum();
+    if n < 2 || needed < PARALLEL_FROM || sizes.len() < 2 || !(total > 0.0 && total.is_finite()) {
         return std::iter::once(0..sizes.len()).collect();
     }
     let mut ranges = Vec::with_capacity(n);
-    let (mut start, mut acc) = (0, 0);
+    let (mut start, mut acc, mut share) = (0, 0, weights[0]);
     for (s, &k) in sizes.iter().enumerate() {
         acc += k;
-        // Cut after the service that passes the next j/n share.
-        if acc * n >= needed * (ranges.len() + 1) && ranges.len() + 1 < n {
+        // Cut after the service that passes the next range's share (exact
+        // below 2^53 points, so equal weights cut where halves would).
+        if acc as f64 * total >= needed as f64 * share && ranges.len() + 1 < n {
             ranges.push(start..s + 1);
             start = s + 1;
+            share += weights[ranges.len()];
         }
     }
     ranges.push(start..sizes.len());
@@ -906,7 +996,8 @@ mod tests {
             score_services(&panel, &params, &plan, 0..panel.len(), &mut out, &mut infos);
             if method == Method::Robust && weekly {
                 let days = (to.0 - from.0) as usize + 1;
-                let (factor, _) = common::factors(&out, from, days, &[]);
+                let (factor, _) =
+                    common::factors(&[common::Ratios::gather(&out, 0..out.len(), from, days, |_| 1.0)], days);
                 let calibration: Vec<_> = infos.iter().map(|s| s.verdict.calibration()).collect();
                 let spans: Vec<_> = infos.iter().map(|s| s.start..s.end).collect();
                 common::apply(&mut out, &spans, from, &factor, &calibration, &[]);
@@ -945,7 +1036,11 @@ mod tests {
             assert_eq!(ranges.len(), 3);
             let parts: Vec<Part> = ranges[1..].iter().map(|r| Scores::score_part(&panel, &params, r.clone())).collect();
             let one = Scores::compute(&panel, &params);
-            for others in [parts.clone(), parts.iter().cloned().map(Part::thin).collect()] {
+            // Whole, thin, and without the ratios for the common factor
+            // (gathered when the parts are put together).
+            let unratioed = parts.iter().cloned().map(|p| Part { ratios: None, ..p.thin() }).collect();
+            assert_eq!(parts[0].ratios.is_some(), weekly);
+            for others in [parts.clone(), parts.iter().cloned().map(Part::thin).collect(), unratioed] {
                 let assembled = Scores::assemble(&panel, &params, ranges[0].clone()).finish(others).unwrap();
                 let (a, o) = (&assembled.points, &one.points);
                 assert_eq!((&a.svc, &a.day, &a.count), (&o.svc, &o.day, &o.count), "{method} weekly={weekly}");
@@ -963,6 +1058,15 @@ mod tests {
             let mut short = parts.clone();
             short[0].points.z.pop();
             assert_eq!(with(short), Err(PartsError));
+            if weekly {
+                // Ratios that are not a grouping of the range's days.
+                let mut bad = parts.clone();
+                bad[0].ratios.as_mut().expect("gathered").start.pop();
+                assert_eq!(with(bad), Err(PartsError));
+                let mut bad = parts.clone();
+                bad[1].ratios.as_mut().expect("gathered").values.push(1.0);
+                assert_eq!(with(bad), Err(PartsError));
+            }
             // The right total split wrongly between services (another
             // panel's part would be), or services backwards.
             let mut moved = parts.clone();

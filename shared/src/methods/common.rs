@@ -21,7 +21,8 @@
 //! for (s, n) in [30, 30, 30, 30, 100].into_iter().enumerate() {
 //!     c.push(s as u32, Day(0), n, 100.0, 11.0, (n as f64 - 100.0) / 11.0);
 //! }
-//! let (f, measured) = common::factors(&c, Day(0), 1, &[1.0; 5]);
+//! let ratios = common::Ratios::gather(&c, 0..5, Day(0), 1, |_| 1.0);
+//! let (f, measured) = common::factors(&[ratios], 1);
 //! assert_eq!((f.clone(), measured), (vec![0.3], vec![true]));
 //! // Each scored with a baseline of 90 neighbours and no weekly pattern.
 //! let spans: Vec<_> = (0..5).map(|s| s..s + 1).collect();
@@ -43,63 +44,110 @@ pub const DEAD_ZONE: f64 = 0.1;
 /// Fewer informing services than this and the factor stays 1.
 pub const MIN_SERVICES: usize = 5;
 
-/// The common factor of each day `from + i`, `i < days`, and whether at
-/// least [`MIN_SERVICES`] services informed it (a day that was not
-/// measured has factor 1 too, but says nothing of the business's day);
-/// `units[svc]` is what one transaction is worth in that service's values
-/// (1 for counts).
-pub fn factors(points: &Columns, from: Day, days: usize, units: &[f64]) -> (Vec<f64>, Vec<bool>) {
-    // Ratios grouped by day with a counting sort: one pass to count (and
-    // note each point's slot), one to place.
-    let mut slot = vec![u32::MAX; points.len()];
-    let mut start = vec![0usize; days + 1];
-    for (i, s) in slot.iter_mut().enumerate() {
-        let d = (points.day[i].0 - from.0) as usize;
-        let unit = units.get(points.svc[i] as usize).copied().unwrap_or(1.0);
-        if points.center[i] / unit >= MIN_CENTRE && points.z[i].is_finite() && d < days {
-            *s = d as u32;
-            start[d + 1] += 1;
+/// Ratios of count to baseline grouped by day, from one part of a
+/// scoring's points (or all of them): what [`factors`] takes each day's
+/// median of. Each core natively, and each thread in the browser, gathers
+/// its own services' ratios as soon as they are scored: reading a million
+/// points back is memory-bound (about 3.5 ms natively), and this way it is
+/// shared out instead of waiting for the last part.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ratios {
+    /// Day `from + d`'s ratios are `values[start[d]..start[d + 1]]`.
+    pub start: Vec<usize>,
+    pub values: Vec<f64>,
+}
+
+impl Ratios {
+    /// The ratios of `points[range]` on the `days` days from `from`, of
+    /// the points whose baseline is at least [`MIN_CENTRE`] transactions
+    /// and whose z is a number; `unit(svc)` is what one transaction is
+    /// worth in service `svc`'s values (1 for counts). A counting sort:
+    /// one pass to count (noting each point's slot), one to place.
+    pub fn gather(points: &Columns, range: Range<usize>, from: Day, days: usize, unit: impl Fn(u32) -> f64) -> Ratios {
+        let range = range.start.min(range.end).min(points.len())..range.end.min(points.len());
+        let mut slot = vec![u32::MAX; range.len()];
+        let mut start = vec![0usize; days + 1];
+        for (s, i) in slot.iter_mut().zip(range.clone()) {
+            let d = (points.day[i].0 - from.0) as usize;
+            if points.center[i] / unit(points.svc[i]) >= MIN_CENTRE && points.z[i].is_finite() && d < days {
+                *s = d as u32;
+                start[d + 1] += 1;
+            }
+        }
+        for d in 0..days {
+            start[d + 1] += start[d];
+        }
+        let mut fill = start.clone();
+        let mut values = vec![0.0f64; start[days]];
+        for (&d, i) in slot.iter().zip(range) {
+            if d != u32::MAX {
+                let d = d as usize;
+                values[fill[d]] = points.count[i] as f64 / points.center[i];
+                fill[d] += 1;
+            }
+        }
+        Ratios { start, values }
+    }
+
+    /// Whether this is a grouping of `days` days (a part the browser's
+    /// worker sent is checked before it is used).
+    pub fn fits(&self, days: usize) -> bool {
+        self.start.len() == days + 1
+            && self.start.first() == Some(&0)
+            && self.start.windows(2).all(|w| w[0] <= w[1])
+            && self.start.last() == Some(&self.values.len())
+    }
+
+    /// Day `d`'s ratios (none past the days gathered).
+    fn on(&self, d: usize) -> &[f64] {
+        match (self.start.get(d), self.start.get(d + 1)) {
+            (Some(&a), Some(&b)) => self.values.get(a..b).unwrap_or_default(),
+            _ => &[],
         }
     }
+}
+
+/// The common factor of each of `days` days, from every part's [`Ratios`]
+/// of it, and whether at least [`MIN_SERVICES`] services informed it (a
+/// day that was not measured has factor 1 too, but says nothing of the
+/// business's day). The same whichever parts a day's ratios came in: a
+/// median and a median deviation depend on the values alone.
+pub fn factors(parts: &[Ratios], days: usize) -> (Vec<f64>, Vec<bool>) {
+    let mut r = Vec::new();
+    let (mut factor, mut measured) = (Vec::with_capacity(days), Vec::with_capacity(days));
     for d in 0..days {
-        start[d + 1] += start[d];
-    }
-    let mut fill = start.clone();
-    let mut ratios = vec![0.0f64; start[days]];
-    for (i, &d) in slot.iter().enumerate() {
-        if d != u32::MAX {
-            let d = d as usize;
-            ratios[fill[d]] = points.count[i] as f64 / points.center[i];
-            fill[d] += 1;
+        r.clear();
+        for part in parts {
+            r.extend_from_slice(part.on(d));
         }
+        measured.push(r.len() >= MIN_SERVICES);
+        factor.push(day_factor(&mut r));
     }
-    let measured: Vec<bool> = (0..days).map(|d| start[d + 1] - start[d] >= MIN_SERVICES).collect();
-    let factor = (0..days)
-        .map(|d| {
-            let r = &mut ratios[start[d]..start[d + 1]];
-            if r.len() < MIN_SERVICES {
-                return 1.0;
-            }
-            let m = median_select(r);
-            // An ordinary day's factor is 1 give or take noise: only a real
-            // common move is divided out, one beyond DEAD_ZONE and beyond
-            // three standard errors of the median (few services, or services
-            // that disagree, make a noisy median). Most days stop at the
-            // first test, so the spread is computed on the rare others.
-            if (m - 1.0).abs() < DEAD_ZONE {
-                return 1.0;
-            }
-            let mut dev: Vec<f64> = r.iter().map(|v| (v - m).abs()).collect();
-            let sd = MAD_TO_SD * median_select(&mut dev);
-            let se = MEDIAN_SE * sd / (r.len() as f64).sqrt();
-            if (m - 1.0).abs() < 3.0 * se {
-                1.0
-            } else {
-                m
-            }
-        })
-        .collect();
     (factor, measured)
+}
+
+/// One day's factor from its ratios (reordered).
+fn day_factor(r: &mut [f64]) -> f64 {
+    if r.len() < MIN_SERVICES {
+        return 1.0;
+    }
+    let m = median_select(r);
+    // An ordinary day's factor is 1 give or take noise: only a real
+    // common move is divided out, one beyond DEAD_ZONE and beyond
+    // three standard errors of the median (few services, or services
+    // that disagree, make a noisy median). Most days stop at the
+    // first test, so the spread is computed on the rare others.
+    if (m - 1.0).abs() < DEAD_ZONE {
+        return 1.0;
+    }
+    let mut dev: Vec<f64> = r.iter().map(|v| (v - m).abs()).collect();
+    let sd = MAD_TO_SD * median_select(&mut dev);
+    let se = MEDIAN_SE * sd / (r.len() as f64).sqrt();
+    if (m - 1.0).abs() < 3.0 * se {
+        1.0
+    } else {
+        m
+    }
 }
 
 /// Scales the baselines of scored services by their day's factor and

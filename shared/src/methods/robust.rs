@@ -473,6 +473,7 @@ impl Window {
         }
     }
 
+    #[inline(always)]
     fn clip(&self) -> Clip {
         let s = &self.sorted;
         let median = median_sorted(s);
