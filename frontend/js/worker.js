@@ -30,10 +30,11 @@ if (inWorker) {
         glue.workerPanel(data.panel, new Uint8Array(data.bytes));
         self.postMessage({ id, ok: true });
       } else if (data.kind === 'score') {
+        const t0 = performance.now();
         const part = glue.workerScore(data.panel, data.params, data.start, data.end);
-        // When it was done, on a clock the page shares: the page balances
-        // the next split with it.
-        part.done = performance.timeOrigin + performance.now();
+        // How long it took, on this thread's own clock (the page's and the
+        // worker's need not agree): the page balances the next split with it.
+        part.ms = performance.now() - t0;
         const buffers = Object.values(part).filter((v) => ArrayBuffer.isView(v)).map((v) => v.buffer);
         self.postMessage({ id, ok: true, part }, buffers);
       }

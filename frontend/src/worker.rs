@@ -156,11 +156,6 @@ mod page {
         web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
     }
 
-    /// Where [`now`] starts, on the clock the worker's `performance` shares.
-    fn origin() -> f64 {
-        web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.time_origin())
-    }
-
     thread_local! {
         static HELPER: RefCell<Helper> = RefCell::default();
     }
@@ -263,10 +258,11 @@ mod page {
         let own = now() - asked;
         let part = match answer.await {
             Ok(part) => {
-                // When the worker was done, not when its answer was read:
-                // a page that was busy longer renders a frame first.
-                let done = js_sys::Reflect::get(&part, &"done".into()).ok().and_then(|v| v.as_f64());
-                if let Some(worker_ms) = done.map(|d| d - origin() - asked).filter(|ms| *ms > 0.0) {
+                // What the worker says its part took, not when its answer
+                // was read: a page that was busy longer renders a frame
+                // first (2-8 ms measured), which no split can move.
+                let took = js_sys::Reflect::get(&part, &"ms".into()).ok().and_then(|v| v.as_f64());
+                if let Some(worker_ms) = took.filter(|ms| *ms > 0.0) {
                     balance(my_points, own, their_points, worker_ms);
                 }
                 super::wire::read(&part, theirs.clone())

@@ -69,7 +69,15 @@ pub fn limit(to: Level) {
 fn detect() -> Level {
     use std::arch::is_x86_feature_detected as has;
     let avx2 = has!("avx2") && has!("bmi1") && has!("bmi2") && has!("lzcnt") && has!("popcnt");
-    let avx512 = has!("avx512f") && has!("avx512vl") && has!("avx512dq") && has!("avx512bw") && has!("avx512cd");
+    // `avx512f` implies FMA and F16C to the compiler: checked too (every
+    // AVX-512 CPU has them, a virtual machine may mask them).
+    let avx512 = has!("avx512f")
+        && has!("avx512vl")
+        && has!("avx512dq")
+        && has!("avx512bw")
+        && has!("avx512cd")
+        && has!("fma")
+        && has!("f16c");
     match (avx2, avx512) {
         (true, true) => Level::Avx512,
         (true, false) => Level::Avx2,

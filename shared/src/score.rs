@@ -217,7 +217,8 @@ impl Scores {
                     score_services(panel, params, &plan, 0..panel.len(), out, infos);
                     Vec::new()
                 } else if common_factor(params) {
-                    // Each core gathers its own points' ratios too.
+                    // Each core gathers its own points' ratios too (after
+                    // they are all written: the columns are ours by then).
                     let (out, infos, plan) = (&*out, &*infos, &plan);
                     let shares: Vec<Range<usize>> = sizes
                         .iter()
@@ -651,7 +652,7 @@ impl Part {
             && [self.verdicts.len(), self.units.len(), self.totals.len(), self.lens.len()].iter().all(|&k| k == n)
             && [p.center.len(), p.spread.len(), p.z.len()].iter().all(|&k| k == points)
             && (frame.iter().all(|&k| k == points) || frame.iter().all(|&k| k == 0))
-            && self.ratios.as_ref().is_none_or(|r| r.fits(plan.days()))
+            && self.ratios.as_ref().is_none_or(|r| r.fits(plan.days(), points))
     }
 }
 
@@ -1065,6 +1066,20 @@ mod tests {
                 assert_eq!(with(bad), Err(PartsError));
                 let mut bad = parts.clone();
                 bad[1].ratios.as_mut().expect("gathered").values.push(1.0);
+                assert_eq!(with(bad), Err(PartsError));
+                // Values no count over a baseline gives: they would move
+                // every service's baseline, the page's own too.
+                for v in [f64::NAN, f64::INFINITY, -0.5] {
+                    let mut bad = parts.clone();
+                    bad[0].ratios.as_mut().expect("gathered").values[0] = v;
+                    assert_eq!(with(bad), Err(PartsError), "{v}");
+                }
+                // More ratios than points, on a day the part has none of.
+                let mut bad = parts.clone();
+                let r = bad[0].ratios.as_mut().expect("gathered");
+                let extra = r.values.len() + 1;
+                r.values.resize(*r.start.last().expect("days") + extra, 1.0);
+                *r.start.last_mut().expect("days") = r.values.len();
                 assert_eq!(with(bad), Err(PartsError));
             }
             // The right total split wrongly between services (another

@@ -89,13 +89,18 @@ impl Ratios {
         Ratios { start, values }
     }
 
-    /// Whether this is a grouping of `days` days (a part the browser's
-    /// worker sent is checked before it is used).
-    pub fn fits(&self, days: usize) -> bool {
+    /// Whether this can be the grouping of `days` days of at most
+    /// `points` points (a part the browser's worker sent is checked before
+    /// it is used: its ratios move every service's baseline): offsets that
+    /// rise from 0 to the number of values, and values that are ratios of
+    /// a count to a positive baseline (finite, at least 0).
+    pub fn fits(&self, days: usize, points: usize) -> bool {
         self.start.len() == days + 1
             && self.start.first() == Some(&0)
             && self.start.windows(2).all(|w| w[0] <= w[1])
             && self.start.last() == Some(&self.values.len())
+            && self.values.len() <= points
+            && self.values.iter().all(|v| v.is_finite() && *v >= 0.0)
     }
 
     /// Day `d`'s ratios (none past the days gathered).
