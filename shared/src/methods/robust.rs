@@ -425,6 +425,8 @@ pub const BLOCK: usize = 7;
 /// A sorted sliding window.
 struct Window {
     sorted: Vec<f64>,
+    /// Room for the next slide's values (natively: [`Window::pass`]).
+    spare: Vec<f64>,
 }
 
 /// What a window says about its clipped values: those within `limit` of
@@ -449,28 +451,96 @@ impl Window {
     fn new(values: &[f64]) -> Window {
         let mut sorted = values.to_vec();
         sorted.sort_unstable_by(f64::total_cmp);
-        Window { sorted }
+        let spare = vec![0.0; sorted.len()];
+        Window { sorted, spare }
     }
 
-    /// Swaps `old` (which must be in the window) for `new`: one memmove of
-    /// the values strictly between the two. Equal values are
-    /// interchangeable, so `old` leaves from the end of its run that faces
-    /// `new`, and `new` lands at the end of its run that faces `old`: sparse
-    /// counts (a window of 0s, 1s and 2s) move only what lies between.
-    /// Values are finite and never -0.0, so `<` is a total order here.
+    /// Swaps `old` (which must be in the window) for `new`, keeping the
+    /// window sorted. Values are finite and never -0.0, so `<` is a total
+    /// order here, and equal values are interchangeable: both ways below
+    /// give the same window. Natively one branch-free pass over the window
+    /// that both finds and moves ([`Window::pass`]); in the browser, whose
+    /// module has no SIMD (older browsers refuse one that does), two
+    /// interleaved branch-free searches and one memmove ([`Window::moved`]).
+    #[inline(always)]
     fn replace(&mut self, old: f64, new: f64) {
+        if cfg!(target_arch = "wasm32") {
+            self.moved(old, new);
+        } else {
+            self.pass(old, new);
+        }
+    }
+
+    /// [`Window::replace`] by searching the ranks of `old` and `new` and
+    /// moving the values strictly between them. `old` leaves from the end
+    /// of its run that faces `new`, and `new` lands at the end of its run
+    /// that faces `old`: sparse counts (a window of 0s, 1s and 2s) move
+    /// only what lies between. In Chromium the searches (with this
+    /// tie-aware move) took a full scoring from 125 to 115-119 ms against
+    /// counting the ranks (`docs/benchmarks.md`).
+    #[inline(always)]
+    fn moved(&mut self, old: f64, new: f64) {
         let s = &mut self.sorted;
         if new > old {
             // Old's last copy is at a - 1; new goes before its equals, at b - 1.
-            let (a, b) = ranks(s, |x| x <= old, |x| x < new);
+            let (a, b) = searched_ranks(s, |x| x <= old, |x| x < new);
             s.copy_within(a..b, a - 1);
             s[b - 1] = new;
         } else if new < old {
             // Old's first copy is at a; new goes after its equals, at b.
-            let (a, b) = ranks(s, |x| x < old, |x| x <= new);
+            let (a, b) = searched_ranks(s, |x| x < old, |x| x <= new);
             s.copy_within(b..a, b + 1);
             s[b] = new;
         }
+    }
+
+    /// [`Window::replace`] in one pass that writes every value of the new
+    /// window from the two old values around it, with selects only, so it
+    /// vectorises (8 lanes with AVX-512, `crate::cpu`). Counting the two
+    /// ranks (a pass that vectorises too) and then a memmove, as before,
+    /// spent 7.6 % of a native scoring in the memmove calls alone.
+    ///
+    /// When `new > old`, the values above old's last copy and below `new`
+    /// move down one place and `new` takes the last of them: at index `j`
+    /// the new window holds `s[j]` while `s[j + 1] <= old`, then `s[j + 1]`
+    /// while that is below `new`, then the larger of `s[j]` and `new` (`new`
+    /// once, where `s[j] < new <= s[j + 1]`, then `s[j]` again). When
+    /// `new < old`, the mirror image: `s[j]` while `s[j - 1] >= old`
+    /// (from the top), `s[j - 1]` while that is above `new`, else the
+    /// smaller of `s[j]` and `new`.
+    #[inline(always)]
+    fn pass(&mut self, old: f64, new: f64) {
+        let (s, t) = (&self.sorted, &mut self.spare);
+        let m = s.len();
+        if m == 0 || t.len() != m || new == old {
+            return;
+        }
+        if new > old {
+            for ((t, &u), &v) in t[..m - 1].iter_mut().zip(&s[..m - 1]).zip(&s[1..]) {
+                let moved = if v < new {
+                    v
+                } else if u > new {
+                    u
+                } else {
+                    new
+                };
+                *t = if v <= old { u } else { moved };
+            }
+            t[m - 1] = if s[m - 1] > new { s[m - 1] } else { new };
+        } else {
+            for ((t, &u), &w) in t[1..].iter_mut().zip(&s[1..]).zip(&s[..m - 1]) {
+                let moved = if w > new {
+                    w
+                } else if u < new {
+                    u
+                } else {
+                    new
+                };
+                *t = if w >= old { u } else { moved };
+            }
+            t[0] = if s[0] < new { s[0] } else { new };
+        }
+        std::mem::swap(&mut self.sorted, &mut self.spare);
     }
 
     #[inline(always)]
@@ -497,28 +567,9 @@ impl Window {
 }
 
 /// How many of `s` pass `lo` and how many pass `hi` (each true on a
-/// prefix of `s`, which is sorted). Natively by counting: the window is
-/// short, and a branch-free count vectorises (two lanes even on the SSE2
-/// baseline) where a search waits on each load; a branch-free binary
-/// search was 6-7 % slower there. The browser's module has no SIMD (older
-/// browsers refuse one that does), so there each count is a scalar loop,
-/// and two interleaved branch-free searches (with the tie-aware slide
-/// above) took a full scoring in Chromium from 125 to 115-119 ms
-/// (`docs/benchmarks.md`). The same ranks either way.
-#[inline(always)]
-fn ranks(s: &[f64], lo: impl Fn(f64) -> bool, hi: impl Fn(f64) -> bool) -> (usize, usize) {
-    if cfg!(target_arch = "wasm32") {
-        searched_ranks(s, lo, hi)
-    } else {
-        counted_ranks(s, lo, hi)
-    }
-}
-
-#[inline(always)]
-fn counted_ranks(s: &[f64], lo: impl Fn(f64) -> bool, hi: impl Fn(f64) -> bool) -> (usize, usize) {
-    s.iter().fold((0, 0), |(a, b), &x| (a + lo(x) as usize, b + hi(x) as usize))
-}
-
+/// prefix of `s`, which is sorted), by two interleaved branch-free binary
+/// searches: the browser's way to find where a slide moves
+/// ([`Window::moved`]).
 #[inline(always)]
 fn searched_ranks(s: &[f64], lo: impl Fn(f64) -> bool, hi: impl Fn(f64) -> bool) -> (usize, usize) {
     let (mut a, mut b, mut n) = (0usize, 0usize, s.len());
@@ -572,10 +623,11 @@ mod tests {
         weekday_factors(MONDAY, x, &[]).0
     }
 
-    /// The browser's ranks (searched) are the native ones (counted), on
-    /// windows full of ties, and the slide keeps the window sorted.
+    /// Both ways to slide the window (the browser's searches and move, the
+    /// native pass) keep it sorted, on windows full of ties and with
+    /// values from outside it, and the searched ranks are the counted ones.
     #[test]
-    fn searched_ranks_are_the_counted_ones_and_the_slide_stays_sorted() {
+    fn both_slides_keep_the_window_sorted() {
         let mut rng = 12345u64;
         let mut next = |m: u64| {
             rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -585,16 +637,19 @@ mod tests {
             let mut w: Vec<f64> = (0..len).map(|_| next(5) as f64).collect();
             w.sort_unstable_by(f64::total_cmp);
             for t in [-1.0, 0.0, 1.0, 2.5, 4.0, 9.0] {
-                assert_eq!(searched_ranks(&w, |x| x < t, |x| x <= t), counted_ranks(&w, |x| x < t, |x| x <= t));
+                let counted = (w.iter().filter(|&&x| x < t).count(), w.iter().filter(|&&x| x <= t).count());
+                assert_eq!(searched_ranks(&w, |x| x < t, |x| x <= t), counted);
             }
-            let mut win = Window::new(&w);
-            for _ in 0..50 {
-                let (old, new) = (win.sorted[next(len) as usize], next(5) as f64);
-                win.replace(old, new);
+            let (mut moved, mut passed) = (Window::new(&w), Window::new(&w));
+            for _ in 0..60 {
+                let (old, new) = (moved.sorted[next(len) as usize], next(7) as f64 - 1.0);
+                moved.moved(old, new);
+                passed.pass(old, new);
                 let pos = w.iter().position(|&v| v == old).expect("in the window");
                 w[pos] = new;
                 w.sort_unstable_by(f64::total_cmp);
-                assert_eq!(win.sorted, w);
+                assert_eq!(moved.sorted, w);
+                assert_eq!(passed.sorted, w);
             }
         }
     }
