@@ -510,11 +510,13 @@ impl Window {
     /// smaller of `s[j]` and `new`.
     #[inline(always)]
     fn pass(&mut self, old: f64, new: f64) {
-        let (s, t) = (&self.sorted, &mut self.spare);
-        let m = s.len();
-        if m == 0 || t.len() != m || new == old {
+        let m = self.sorted.len();
+        if m == 0 || new == old {
             return;
         }
+        // Already that long (a window keeps its size): no work.
+        self.spare.resize(m, 0.0);
+        let (s, t) = (&self.sorted, &mut self.spare);
         if new > old {
             for ((t, &u), &v) in t[..m - 1].iter_mut().zip(&s[..m - 1]).zip(&s[1..]) {
                 let moved = if v < new {
