@@ -7,11 +7,13 @@
 
 use std::cell::RefCell;
 
+use servicewatch_shared::codec::decode_panel;
 use servicewatch_shared::synth::{generate, Config};
 use servicewatch_shared::{BaselineParams, Panel, Scores};
 
 thread_local! {
     static STATE: RefCell<Option<(Panel, Scores)>> = const { RefCell::new(None) };
+    static BYTES: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Generates the criterion benchmark's panel: 1370 services x 730 days,
@@ -22,9 +24,29 @@ pub extern "C" fn setup() {
     STATE.with_borrow_mut(|s| *s = Some((panel, Scores::default())));
 }
 
+/// Room for `len` bytes of a panel as `/api/daily` sends it; the script
+/// copies them there, then calls [`setup_bytes`].
+#[no_mangle]
+pub extern "C" fn room(len: usize) -> *mut u8 {
+    BYTES.with_borrow_mut(|b| {
+        *b = vec![0; len];
+        b.as_mut_ptr()
+    })
+}
+
+/// Decodes the bytes written to [`room`] as the panel to score: the
+/// browser bench's own data. False when they are not a panel.
+#[no_mangle]
+pub extern "C" fn setup_bytes() -> bool {
+    let panel = BYTES.with_borrow(|b| decode_panel(b).map(|(_, p)| p));
+    let ok = panel.is_ok();
+    STATE.with_borrow_mut(|s| *s = panel.ok().map(|p| (p, Scores::default())));
+    ok
+}
+
 /// Re-scores the panel with the default method (robust, weekly) into the
 /// same `Scores`, as the browser does; returns a number that depends on
-/// every point, so nothing is optimised away (NaN before `setup`).
+/// every point, so nothing is optimised away (NaN before a setup).
 #[no_mangle]
 pub extern "C" fn score() -> f64 {
     STATE.with_borrow_mut(|s| match s {
@@ -34,4 +56,10 @@ pub extern "C" fn score() -> f64 {
         }
         None => f64::NAN,
     })
+}
+
+/// Points in the last scoring (0 before one).
+#[no_mangle]
+pub extern "C" fn points() -> usize {
+    STATE.with_borrow(|s| s.as_ref().map_or(0, |(_, scores)| scores.points().len()))
 }
