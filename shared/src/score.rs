@@ -373,9 +373,9 @@ impl Scores {
         // alone says which days are quiet.
         common::calendar(out, &spans, &self.holidays, from, &measured);
         for info in &mut self.services {
+            // One pass for both (NaN, an unscored day, is passed over).
             let z = &out.z[info.start..info.end];
-            info.max_z = z.iter().copied().fold(0.0, f64::max);
-            info.min_z = z.iter().copied().fold(0.0, f64::min);
+            (info.max_z, info.min_z) = z.iter().fold((0.0, 0.0), |(hi, lo): (f64, f64), &v| (hi.max(v), lo.min(v)));
         }
     }
 
@@ -676,7 +676,7 @@ fn frame(panel: &Panel, method: Method, plan: &Plan, services: Range<usize>, uni
                 out.count.resize(at + (last.0 - first.0) as usize + 1, 0);
                 let unit = units.get(j).copied().unwrap_or(1.0);
                 for (d, &c) in days.iter().zip(counts) {
-                    out.count[at + (d.0 - first.0) as usize] = ((c as f64 / unit) * unit).round() as u64;
+                    out.count[at + (d.0 - first.0) as usize] = robust::whole(c as f64 / unit, unit);
                 }
             }
         }

@@ -8,12 +8,22 @@
 use std::cell::RefCell;
 
 use servicewatch_shared::codec::decode_panel;
+use servicewatch_shared::score::{Assembly, Part};
 use servicewatch_shared::synth::{generate, Config};
 use servicewatch_shared::{BaselineParams, Panel, Scores};
 
 thread_local! {
     static STATE: RefCell<Option<(Panel, Scores)>> = const { RefCell::new(None) };
     static BYTES: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// A scoring in two parts, as the page and its worker make it: the
+    /// panel and parameters leaked so the assembly can wait between calls.
+    static SPLIT: RefCell<Split> = const { RefCell::new(Split { panel: None, page: None, worker: None }) };
+}
+
+struct Split {
+    panel: Option<&'static Panel>,
+    page: Option<Assembly<'static>>,
+    worker: Option<Part>,
 }
 
 /// Generates the criterion benchmark's panel: 1370 services x 730 days,
@@ -55,6 +65,47 @@ pub extern "C" fn score() -> f64 {
             scores.points().z.iter().filter(|z| z.is_finite()).sum::<f64>() + scores.points().len() as f64
         }
         None => f64::NAN,
+    })
+}
+
+/// The browser's way, in three timed steps on one thread: the worker's
+/// half (`1`: `Scores::score_part`, thinned as it posts it), the page's
+/// half (`2`: `Scores::assemble`), and what the page does once both are
+/// there (`3`: `Assembly::finish`, the serial part). Returns the points
+/// of the step (NaN out of order or before a setup).
+#[no_mangle]
+pub extern "C" fn split_step(step: u32) -> f64 {
+    static PARAMS: std::sync::OnceLock<BaselineParams> = std::sync::OnceLock::new();
+    let params = PARAMS.get_or_init(BaselineParams::default);
+    SPLIT.with_borrow_mut(|split| {
+        let panel = match split.panel {
+            Some(p) => p,
+            None => {
+                let taken = STATE.with_borrow_mut(|s| s.take());
+                let Some((panel, _)) = taken else { return f64::NAN };
+                let panel: &'static Panel = Box::leak(Box::new(panel));
+                split.panel = Some(panel);
+                panel
+            }
+        };
+        let half = panel.len() / 2;
+        match step {
+            1 => {
+                let part = Scores::score_part(panel, params, half..panel.len()).thin();
+                let n = part.points.z.len();
+                split.worker = Some(part);
+                n as f64
+            }
+            2 => {
+                split.page = Some(Scores::assemble(panel, params, 0..half));
+                half as f64
+            }
+            3 => match (split.page.take(), split.worker.take()) {
+                (Some(page), Some(part)) => page.finish(vec![part]).map_or(f64::NAN, |s| s.points().len() as f64),
+                _ => f64::NAN,
+            },
+            _ => f64::NAN,
+        }
     })
 }
 

@@ -121,14 +121,39 @@ pub fn factors(parts: &[Ratios], days: usize) -> (Vec<f64>, Vec<bool>) {
     let mut r = Vec::new();
     let (mut factor, mut measured) = (Vec::with_capacity(days), Vec::with_capacity(days));
     for d in 0..days {
+        let n: usize = parts.iter().map(|p| p.on(d).len()).sum();
+        measured.push(n >= MIN_SERVICES);
+        // Most days are ordinary: counted where the parts hold them, and
+        // only the others are put together and ordered.
+        if n < MIN_SERVICES || plainly_ordinary(parts.iter().map(|p| p.on(d)), n) {
+            factor.push(1.0);
+            continue;
+        }
         r.clear();
         for part in parts {
             r.extend_from_slice(part.on(d));
         }
-        measured.push(r.len() >= MIN_SERVICES);
         factor.push(day_factor(&mut r));
     }
     (factor, measured)
+}
+
+/// Whether the median of `n` ratios (given in slices) is plainly within
+/// DEAD_ZONE of 1, by counting: when no more than the values below the
+/// middle lie at or under 1 - DEAD_ZONE / 2, and as many at or over
+/// 1 + DEAD_ZONE / 2, the middle values lie strictly between, and so does
+/// the median (their mean when `n` is even), well inside the dead zone.
+/// Counting is one pass; a median by selection is several, and was half
+/// of the serial assembly in the browser.
+fn plainly_ordinary<'a>(slices: impl Iterator<Item = &'a [f64]>, n: usize) -> bool {
+    let (lo, hi) = (1.0 - 0.5 * DEAD_ZONE, 1.0 + 0.5 * DEAD_ZONE);
+    let (mut below, mut above) = (0, 0);
+    for v in slices.flatten() {
+        below += (*v <= lo) as usize;
+        above += (*v >= hi) as usize;
+    }
+    let half = n.saturating_sub(1) / 2;
+    below <= half && above <= half
 }
 
 /// One day's factor from its ratios (reordered).
@@ -247,5 +272,51 @@ pub fn calendar(points: &mut Columns, spans: &[Range<usize>], holidays: &[Day], 
                 points.z[i] = f64::NAN;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The counted shortcut never decides a day the median would not: on
+    /// days of ratios around 1 (ties at the shortcut's bounds and at the
+    /// dead zone's included), a day it calls ordinary has factor 1 by the
+    /// median too, and the factors do not depend on how the ratios are
+    /// cut into parts.
+    #[test]
+    fn counting_agrees_with_the_median() {
+        let mut rng = 7u64;
+        let mut next = |m: u64| {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (rng >> 33) % m
+        };
+        let edges = [1.0 - 0.5 * DEAD_ZONE, 1.0 + 0.5 * DEAD_ZONE, 1.0 - DEAD_ZONE, 1.0 + DEAD_ZONE, 1.0];
+        let (mut shortcut, mut moved) = (0, 0);
+        for _ in 0..20_000 {
+            let n = MIN_SERVICES + next(40) as usize;
+            let spread = [0.02, 0.06, 0.15, 0.4][next(4) as usize];
+            let centre = 1.0 + (next(41) as f64 - 20.0) / 100.0;
+            let r: Vec<f64> = (0..n)
+                .map(|_| match next(5) {
+                    0 => edges[next(edges.len() as u64) as usize],
+                    _ => (centre + spread * (next(2001) as f64 / 1000.0 - 1.0)).max(0.0),
+                })
+                .collect();
+            let exact = day_factor(&mut r.clone());
+            if plainly_ordinary(std::iter::once(&r[..]), n) {
+                shortcut += 1;
+                assert_eq!(exact, 1.0, "{r:?}");
+            }
+            moved += (exact != 1.0) as usize;
+            // The same day's ratios in two parts, and in one.
+            let cut = next(n as u64 + 1) as usize;
+            let part = |v: &[f64]| Ratios { start: vec![0, v.len()], values: v.to_vec() };
+            let (one, two) = (factors(&[part(&r)], 1), factors(&[part(&r[..cut]), part(&r[cut..])], 1));
+            assert_eq!(one, two);
+            assert_eq!(one.0[0].to_bits(), exact.to_bits());
+        }
+        // Both kinds of day were met.
+        assert!(shortcut > 1000 && moved > 1000, "{shortcut} {moved}");
     }
 }

@@ -86,6 +86,22 @@ pub const SPREAD_GAP_FROM: usize = 4 * (2 * SPREAD_GAP + 1);
 /// Below this median the baseline's centre is the clipped mean (sparse counts).
 pub const SPARSE_MEDIAN: f64 = 3.0;
 
+/// A day's value `x` in transactions back to its count in the series' own
+/// values: `(x * unit).round()`, the count the day came in with (values
+/// are at most 2^53, so the f64 round-trip is exact, and exact through the
+/// unit: the error is far below a half). For counts (`unit` 1) `x` is
+/// already whole, and the call to `round` that wasm and the x86-64
+/// baseline make for it (they have no instruction for rounding half away
+/// from zero) is skipped: the same number.
+#[inline(always)]
+pub fn whole(x: f64, unit: f64) -> u64 {
+    if unit == 1.0 {
+        x as u64
+    } else {
+        (x * unit).round() as u64
+    }
+}
+
 /// The least spread a baseline of `centre` gets: a little above the
 /// standard deviation of a Poisson count with that mean (point 5 above).
 pub fn noise_floor(centre: f64) -> f64 {
@@ -240,7 +256,7 @@ fn score_here(
         let z = if enough { calibration.z(xi, center, spread, floor) } else { 0.0 };
         // Values are at most 2^53, so the f64 round-trip is exact (and
         // exact through the unit: the error is far below a half).
-        out.push(svc, Day(first.0 + i as i32), (xi * unit).round() as u64, center * unit, spread * unit, z);
+        out.push(svc, Day(first.0 + i as i32), whole(xi, unit), center * unit, spread * unit, z);
     }
     let status = if enough { Status::Scored } else { Status::TooFewDays };
     Verdict {
