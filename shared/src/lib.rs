@@ -41,6 +41,18 @@ pub mod eval;
 pub mod synth;
 
 pub use day::{BadDate, Day};
+
+/// The unit tests' made-up numbers: a linear congruential generator
+/// (Knuth's MMIX constants) from `seed`, each call a number below `m`
+/// from the state's top 31 bits. Deterministic, so a failure repeats.
+#[cfg(test)]
+pub(crate) fn lcg(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut state = seed;
+    move |m| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) % m
+    }
+}
 pub use methods::Status;
 pub use panel::{Panel, PanelBuilder, PanelError};
 pub use params::{BaselineParams, Dimension, Direction, FlagParams, Method, Metric};

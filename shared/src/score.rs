@@ -970,11 +970,8 @@ mod tests {
     #[test]
     fn both_cores_score_as_one() {
         let mut b = Panel::builder();
-        let mut state = 12345u64;
-        let mut next = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            state >> 33
-        };
+        let mut lcg = crate::lcg(12345);
+        let mut next = || lcg(u64::MAX);
         for s in 0..260 {
             let level = 5 + s % 90;
             let days: Vec<Day> = (0..500).filter(|d| (d * 7 + s) % 11 != 0).map(|d| Day(d as i32)).collect();

@@ -286,11 +286,7 @@ mod tests {
     /// cut into parts.
     #[test]
     fn counting_agrees_with_the_median() {
-        let mut rng = 7u64;
-        let mut next = |m: u64| {
-            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (rng >> 33) % m
-        };
+        let mut next = crate::lcg(7);
         let edges = [1.0 - 0.5 * DEAD_ZONE, 1.0 + 0.5 * DEAD_ZONE, 1.0 - DEAD_ZONE, 1.0 + DEAD_ZONE, 1.0];
         let (mut shortcut, mut moved) = (0, 0);
         for _ in 0..20_000 {

@@ -646,11 +646,7 @@ mod tests {
     /// values from outside it, and the searched ranks are the counted ones.
     #[test]
     fn both_slides_keep_the_window_sorted() {
-        let mut rng = 12345u64;
-        let mut next = |m: u64| {
-            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (rng >> 33) % m
-        };
+        let mut next = crate::lcg(12345);
         for len in 1..40 {
             let mut w: Vec<f64> = (0..len).map(|_| next(5) as f64).collect();
             w.sort_unstable_by(f64::total_cmp);
@@ -680,11 +676,7 @@ mod tests {
     fn every_level_scores_the_same_bits() {
         use crate::cpu::{found, Level};
         use crate::methods::Columns;
-        let mut rng = 99u64;
-        let mut next = |m: u64| {
-            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (rng >> 33) % m
-        };
+        let mut next = crate::lcg(99);
         let bits = |c: &Columns| {
             let f = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             (c.svc.clone(), c.day.clone(), c.count.clone(), f(&c.center), f(&c.spread), f(&c.z))
