@@ -8,11 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-(cd shared/wasm-bench && cargo build --release --locked --offline --target wasm32-unknown-unknown)
+cargo build --release --locked -p servicewatch
+(cd shared/wasm-bench && cargo build --release --locked --target wasm32-unknown-unknown)
 module="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/servicewatch_shared_wasm_bench.wasm"
 node scripts/bench_wasm.mjs "$module" "${1:-20}"
 
-cargo build --release --locked -p servicewatch
 bin="$CARGO_TARGET_DIR/release/servicewatch"
 data="$HOME/.cache/servicewatch/bench/tx-1m-service-days.parquet" # as scripts/bench-browser.sh
 mkdir -p "$(dirname "$data")"
@@ -22,8 +22,12 @@ port=$((20000 + RANDOM % 20000))
 "$bin" serve --bind "127.0.0.1:$port" --data "$data" --dist "$tmp" --audit-db "$tmp/audit.sqlite3" 2>"$tmp/log" &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$tmp"' EXIT
-for _ in $(seq 1 120); do
-  curl -sf -H 'Accept: application/vnd.servicewatch.daily' -o "$tmp/panel.bin" "http://127.0.0.1:$port/api/daily" && break
+until curl -sf -H 'Accept: application/vnd.servicewatch.daily' -o "$tmp/panel.bin" "http://127.0.0.1:$port/api/daily"; do
+  if ! kill -0 "$server" 2>/dev/null; then
+    echo "the server stopped:" >&2
+    cat "$tmp/log" >&2
+    exit 1
+  fi
   sleep 1
 done
 node scripts/bench_wasm.mjs "$module" "${1:-20}" "$tmp/panel.bin"
