@@ -99,6 +99,8 @@ mod page {
     use wasm_bindgen::prelude::*;
     use wasm_bindgen_futures::JsFuture;
 
+    use crate::app::now_ms;
+
     #[wasm_bindgen(module = "/js/worker.js")]
     extern "C" {
         fn spawn(module: &JsValue) -> Promise;
@@ -151,10 +153,6 @@ mod page {
 
     /// Neither thread gets less than this share of a scoring.
     const MIN_SHARE: f64 = 0.3;
-
-    fn now() -> f64 {
-        web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
-    }
 
     thread_local! {
         static HELPER: RefCell<Helper> = RefCell::default();
@@ -251,11 +249,11 @@ mod page {
         if params.units.values().any(|u| !u.is_finite()) {
             return (Scores::compute(panel, params), 1);
         }
-        let asked = now();
+        let asked = now_ms();
         let json = serde_json::to_string(params).unwrap_or_default();
         let answer = JsFuture::from(score_part(&worker, id, &json, theirs.start as u32, theirs.end as u32));
         let started = Scores::assemble(panel, params, mine);
-        let own = now() - asked;
+        let own = now_ms() - asked;
         let part = match answer.await {
             Ok(part) => {
                 // What the worker says its part took, not when its answer

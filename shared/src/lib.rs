@@ -41,6 +41,10 @@ pub mod eval;
 pub mod synth;
 
 pub use day::{BadDate, Day};
+pub use methods::Status;
+pub use panel::{Panel, PanelBuilder, PanelError};
+pub use params::{BaselineParams, Dimension, Direction, FlagParams, Method, Metric};
+pub use score::{Anomaly, Flags, Metrics, Scores, SeriesView, ServiceCounts, ServiceInfo};
 
 /// The unit tests' made-up numbers: a linear congruential generator
 /// (Knuth's MMIX constants) from `seed`, each call a number below `m`
@@ -53,7 +57,3 @@ pub(crate) fn lcg(seed: u64) -> impl FnMut(u64) -> u64 {
         (state >> 33) % m
     }
 }
-pub use methods::Status;
-pub use panel::{Panel, PanelBuilder, PanelError};
-pub use params::{BaselineParams, Dimension, Direction, FlagParams, Method, Metric};
-pub use score::{Anomaly, Flags, Metrics, Scores, SeriesView, ServiceCounts, ServiceInfo};

@@ -16,7 +16,8 @@ thread_local! {
     static STATE: RefCell<Option<(Panel, Scores)>> = const { RefCell::new(None) };
     static BYTES: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     /// A scoring in two parts, as the page and its worker make it: the
-    /// panel and parameters leaked so the assembly can wait between calls.
+    /// panel leaked (and the parameters a static) so the assembly can wait
+    /// between calls.
     static SPLIT: RefCell<Split> = const { RefCell::new(Split { panel: None, page: None, worker: None }) };
 }
 
@@ -72,7 +73,8 @@ pub extern "C" fn score() -> f64 {
 /// half (`1`: `Scores::score_part`, thinned as it posts it), the page's
 /// half (`2`: `Scores::assemble`), and what the page does once both are
 /// there (`3`: `Assembly::finish`, the serial part). Returns the points
-/// of the step (NaN out of order or before a setup).
+/// scored by steps 1 and 3 and the services of step 2 (NaN out of order
+/// or before a setup).
 #[no_mangle]
 pub extern "C" fn split_step(step: u32) -> f64 {
     static PARAMS: std::sync::OnceLock<BaselineParams> = std::sync::OnceLock::new();

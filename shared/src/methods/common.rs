@@ -46,10 +46,11 @@ pub const MIN_SERVICES: usize = 5;
 
 /// Ratios of count to baseline grouped by day, from one part of a
 /// scoring's points (or all of them): what [`factors`] takes each day's
-/// median of. Each core natively, and each thread in the browser, gathers
-/// its own services' ratios as soon as they are scored: reading a million
-/// points back is memory-bound (about 3.5 ms natively), and this way it is
-/// shared out instead of waiting for the last part.
+/// median of. Each part's ratios are gathered where it was scored (each
+/// core natively, once all of them have written their points; in the
+/// browser the page right after its part, the worker before it answers):
+/// reading a million points back is memory-bound (about 3.5 ms natively),
+/// and this way it is shared out instead of done by one thread at the end.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Ratios {
     /// Day `from + d`'s ratios are `values[start[d]..start[d + 1]]`.

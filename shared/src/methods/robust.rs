@@ -254,8 +254,6 @@ fn score_here(
         // still widens the band.
         let spread = (f * sd).max((floor * floor + phi * center * center).sqrt());
         let z = if enough { calibration.z(xi, center, spread, floor) } else { 0.0 };
-        // Values are at most 2^53, so the f64 round-trip is exact (and
-        // exact through the unit: the error is far below a half).
         out.push(svc, Day(first.0 + i as i32), whole(xi, unit), center * unit, spread * unit, z);
     }
     let status = if enough { Status::Scored } else { Status::TooFewDays };
@@ -359,8 +357,8 @@ fn weekday_factors(first: Day, x: &[f64], skip: &[bool]) -> ([f64; 7], usize) {
 /// the day and the [`SPREAD_GAP`] days on each side for the spread (in
 /// windows of at least [`SPREAD_GAP_FROM`] days).
 ///
-/// Per week the sorted window slides forward (a short memmove a day) and
-/// yields its median, MAD and the sums of the values inside the clip. Per
+/// Per week the sorted window slides forward a day at a time
+/// ([`Window::replace`]) and yields its median, MAD and the sums of the values inside the clip. Per
 /// day, leaving days out is O(1) for the median, which moves by at most
 /// half a rank (one comparison tells which way), and O(gap) for the sums,
 /// which lose the left-out days' terms.
@@ -684,7 +682,7 @@ mod tests {
         let mut levels = 0;
         for s in 0..60u32 {
             let n = [5, 20, 90, 200, 730][s as usize % 5];
-            let level = [0, 1, 3, 40, 900][s as usize % 4 + 1] as f64;
+            let level = [0, 1, 3, 40, 900][s as usize % 5] as f64;
             let days: Vec<Day> = (0..n).filter(|_| next(10) > 0).map(Day).collect();
             let counts: Vec<u64> = days
                 .iter()
